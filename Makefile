@@ -1,0 +1,112 @@
+# upload-filter: the nginx module, the hashdb tool, tests and benchmarks.
+#
+#   make            build build/ngx_http_upload_filter_module.so, build/hashdb
+#   make run        install what is missing, build, start the demo
+#   make test       install what is missing, build, run every test
+#   make test-asan  the same tests with AddressSanitizer + UBSan builds
+#   make bench      benchmarks (see bench/README.md)
+
+SHELL := /bin/bash
+
+BUILD       ?= build
+SANITIZE    ?=
+NGX_SRC     ?= /usr/share/nginx/src
+
+WARN        := -Wall -Wextra -Werror
+comma       := ,
+SAN_FLAGS   := $(if $(SANITIZE),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+CFLAGS      ?= -O2 -g
+UF_CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -Ihashdb -Itools -Ingx_module
+UF_LDFLAGS  := $(SAN_FLAGS)
+
+HDB_SRCS    := $(wildcard hashdb/*.c)
+HDB_HDRS    := $(wildcard hashdb/*.h)
+TOOL_SRCS   := $(wildcard tools/*.c)
+MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
+UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+
+# packages a fresh Debian 12 machine needs (build, run, test, bench)
+DEB_PKGS    := gcc make perl curl nginx nginx-dev liblmdb-dev lmdb-utils \
+               libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev wrk
+
+.PHONY: all tool module unit deps run stop test test-asan asan bench clean
+
+all: tool module
+
+tool: $(BUILD)/hashdb
+module: $(BUILD)/ngx_http_upload_filter_module.so
+unit: $(UNIT_TESTS)
+
+$(BUILD)/hashdb: $(HDB_SRCS) $(HDB_HDRS) $(TOOL_SRCS) $(wildcard tools/*.h)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $(HDB_SRCS) $(TOOL_SRCS) \
+	    $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+
+$(BUILD)/unit/test_multipart: t/unit/test_multipart.c ngx_module/uf_multipart.c \
+                              ngx_module/uf_multipart.h t/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< ngx_module/uf_multipart.c \
+	    $(UF_LDFLAGS)
+
+$(BUILD)/unit/test_%: t/unit/test_%.c $(HDB_SRCS) $(HDB_HDRS) t/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< $(HDB_SRCS) \
+	    $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+
+# The module is built with nginx's own build system, against a copy of the
+# nginx-dev tree (or NGX_SRC, an upstream nginx source tree of the same
+# version as the nginx binary that loads the module).
+NGX_CC_OPT := $(shell dpkg-buildflags --get CFLAGS 2>/dev/null) -fPIC \
+              $(shell dpkg-buildflags --get CPPFLAGS 2>/dev/null) $(WARN) $(SAN_FLAGS)
+NGX_LD_OPT := $(shell dpkg-buildflags --get LDFLAGS 2>/dev/null) -fPIC $(SAN_FLAGS)
+
+$(BUILD)/nginx/Makefile: config
+	@test -d $(NGX_SRC) || { echo "no nginx source at $(NGX_SRC):" \
+	    "apt-get install nginx-dev, or make NGX_SRC=/path/to/nginx"; exit 1; }
+	rm -rf $(BUILD)/nginx-src $(BUILD)/nginx
+	mkdir -p $(BUILD)/nginx
+	cp -r $(NGX_SRC) $(BUILD)/nginx-src
+	cd $(BUILD)/nginx-src && \
+	if [ -f conf_flags ]; then . ./conf_flags; else NGX_CONF_FLAGS=(--with-compat); fi; \
+	if [ -x configure ]; then cfg=./configure; else cfg=./auto/configure; fi; \
+	$$cfg --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	    "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(CURDIR) \
+	    --builddir=$(abspath $(BUILD))/nginx > $(abspath $(BUILD))/configure.log \
+	    || { cat $(abspath $(BUILD))/configure.log; exit 1; }
+
+$(BUILD)/ngx_http_upload_filter_module.so: $(BUILD)/nginx/Makefile $(MOD_SRCS) \
+                                           $(HDB_SRCS) $(HDB_HDRS)
+	$(MAKE) -s -f $(abspath $(BUILD))/nginx/Makefile -C $(BUILD)/nginx-src modules
+	cp $(BUILD)/nginx/ngx_http_upload_filter_module.so $@
+
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
+
+# Installs the Debian packages that are missing (needs root and apt).
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    if [ $$(id -u) != 0 ]; then echo "run as root, or: apt-get install" $$missing; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: deps all
+	./demo/run.sh
+
+stop:
+	./demo/run.sh stop
+
+test: deps all unit
+	prove t/
+
+test-asan: deps asan
+	UF_BUILD=build-asan prove t/
+
+bench: deps all
+	./bench/run.sh
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,131 @@
+/*
+ * hashdb: the hash set shared by the nginx module and the hashdb tool.
+ *
+ * Functions return 0 on success, MDB_NOTFOUND (from <lmdb.h>) where a
+ * lookup finds nothing, and any other non-zero value on error: an errno
+ * value, an LMDB error code or one of the HDB_E* codes below.
+ * hdb_strerror() turns each into a message.
+ *
+ * The library does no nginx and no stdio of its own; it is plain C11.
+ */
+
+#ifndef HASHDB_H
+#define HASHDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    HDB_MD5 = 0,
+    HDB_SHA1,
+    HDB_SHA256,
+    HDB_NTYPES
+} hdb_type_t;
+
+#define HDB_TYPE_BIT(t)     (1u << (t))
+#define HDB_ALL_TYPES       ((1u << HDB_NTYPES) - 1)
+#define HDB_DIGEST_MAX      32
+#define HDB_HEX_MAX         (2 * HDB_DIGEST_MAX)
+
+#define HDB_SOURCE_MAX      64
+#define HDB_CATEGORY_MAX    8
+
+/* error codes of our own, outside LMDB's range (-30800 .. -30780) */
+#define HDB_ESCHEMA   (-30700)    /* not a hash set, or another version */
+#define HDB_ENAME     (-30701)    /* bad source name or category */
+#define HDB_ETYPE     (-30702)    /* bad digest type or length */
+
+typedef struct hdb         hdb_t;
+typedef struct hdb_reader  hdb_reader_t;
+typedef struct hdb_writer  hdb_writer_t;
+
+/* digest types */
+
+const char *hdb_type_name(hdb_type_t type);
+size_t hdb_type_size(hdb_type_t type);
+int hdb_type_from_name(const char *name, size_t len, hdb_type_t *type);
+int hdb_type_from_size(size_t size, hdb_type_t *type);
+/* the types of a mask, cheapest to compute first */
+extern const hdb_type_t hdb_types_by_cost[HDB_NTYPES];
+
+/* hex: lowercase output; input in either case, exact length required */
+void hdb_hex_encode(const unsigned char *in, size_t n, char *out);
+int hdb_hex_decode(const char *in, size_t len, unsigned char *out);
+
+const char *hdb_strerror(int rc);
+
+/* opening */
+
+#define HDB_OPEN_RDONLY  0x1u    /* readers: the nginx workers, lookups */
+#define HDB_OPEN_CREATE  0x2u    /* hashdb init: create directory and DBs */
+
+int hdb_open(hdb_t **db, const char *path, unsigned flags);
+void hdb_close(hdb_t *db);
+const char *hdb_path(const hdb_t *db);
+
+/* reading: one reader per thread, one read transaction at a time */
+
+typedef struct {
+    hdb_type_t  type;
+    char        source[HDB_SOURCE_MAX + 1];
+    char        category[HDB_CATEGORY_MAX + 1];
+    int64_t     added;
+} hdb_match_t;
+
+int hdb_reader_new(hdb_t *db, hdb_reader_t **rd);
+void hdb_reader_free(hdb_reader_t *rd);
+/* starts a read transaction: sees the newest committed update */
+int hdb_reader_begin(hdb_reader_t *rd);
+void hdb_reader_end(hdb_reader_t *rd);
+
+/*
+ * The digest types a filter must compute so that every listed file can
+ * match: per source, the cheapest type that every entry carries, or all
+ * the types the source holds where no one type covers it.
+ */
+int hdb_reader_plan(hdb_reader_t *rd, unsigned *types);
+int hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
+    const unsigned char *digest, hdb_match_t *match);
+
+/* sources, for stats */
+
+/* the source is kept, but its entries are not matched */
+#define HDB_SOURCE_DISABLED  0x1u
+
+typedef struct {
+    char      name[HDB_SOURCE_MAX + 1];
+    uint32_t  id;
+    uint32_t  flags;
+    uint64_t  count[HDB_NTYPES];
+    uint64_t  files;
+    unsigned  complete;
+    int64_t   created;
+    int64_t   updated;
+    uint64_t  seq;
+} hdb_source_t;
+
+typedef int (*hdb_source_cb)(const hdb_source_t *src, void *data);
+int hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data);
+
+/* writing: one writer at a time (LMDB serialises write transactions) */
+
+typedef struct {
+    unsigned       types;                    /* which digests[] are set */
+    unsigned char  digests[HDB_NTYPES][HDB_DIGEST_MAX];
+    const char    *category;                 /* NULL: none */
+    int64_t        added;                    /* 0: now */
+} hdb_row_t;
+
+typedef struct {
+    uint64_t  rows;
+    uint64_t  added;        /* new (digest, source) entries */
+    uint64_t  existing;     /* already listed by this source */
+} hdb_write_stats_t;
+
+int hdb_valid_name(const char *name);
+int hdb_writer_begin(hdb_t *db, const char *source, hdb_writer_t **w);
+int hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row);
+int hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats);
+void hdb_writer_abort(hdb_writer_t *w);
+
+#endif /* HASHDB_H */

@@ -1,0 +1,200 @@
+/*
+ * Opening a hash set: the LMDB environment, its named databases and the
+ * schema version check.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hdb_internal.h"
+
+static int hdb_open_dbs(hdb_t *db, MDB_txn *txn);
+static int hdb_check_schema(hdb_t *db, MDB_txn *txn);
+
+int
+hdb_open(hdb_t **out, const char *path, unsigned flags)
+{
+    int        rc;
+    hdb_t     *db;
+    MDB_txn   *txn;
+    unsigned   envflags;
+
+    *out = NULL;
+
+    db = calloc(1, sizeof(hdb_t));
+    if (db == NULL) {
+        return ENOMEM;
+    }
+
+    db->flags = flags;
+    db->path = strdup(path);
+    if (db->path == NULL) {
+        free(db);
+        return ENOMEM;
+    }
+
+    if ((flags & HDB_OPEN_CREATE) && mkdir(path, 0750) != 0
+        && errno != EEXIST)
+    {
+        rc = errno;
+        goto failed;
+    }
+
+    rc = mdb_env_create(&db->env);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    rc = mdb_env_set_maxdbs(db->env, 8);
+    if (rc == 0) {
+        rc = mdb_env_set_maxreaders(db->env, HDB_MAXREADERS);
+    }
+
+    if (rc == 0 && !(flags & HDB_OPEN_RDONLY)) {
+        rc = mdb_env_set_mapsize(db->env, HDB_MAPSIZE);
+    }
+
+    if (rc != 0) {
+        goto failed;
+    }
+
+    /*
+     * MDB_NOTLS ties a read transaction to its object, not to the thread,
+     * so that a reader can be handed to a thread pool.  The files are not
+     * world-readable: a list of known material is itself sensitive.
+     */
+    envflags = MDB_NOTLS;
+    if (flags & HDB_OPEN_RDONLY) {
+        envflags |= MDB_RDONLY;
+    }
+
+    rc = mdb_env_open(db->env, path, envflags, 0640);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    rc = mdb_txn_begin(db->env, NULL, (flags & HDB_OPEN_RDONLY) ? MDB_RDONLY : 0,
+                       &txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    rc = hdb_open_dbs(db, txn);
+    if (rc == 0) {
+        rc = hdb_check_schema(db, txn);
+    }
+
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto failed;
+    }
+
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        goto failed;
+    }
+
+    *out = db;
+    return 0;
+
+failed:
+
+    hdb_close(db);
+    return rc;
+}
+
+static int
+hdb_open_dbs(hdb_t *db, MDB_txn *txn)
+{
+    int       rc;
+    unsigned  create;
+
+    create = (db->flags & HDB_OPEN_CREATE) ? MDB_CREATE : 0;
+
+    rc = mdb_dbi_open(txn, HDB_DB_META, create, &db->meta);
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_SOURCES, create, &db->sources);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_SOURCE_IDS, create, &db->source_ids);
+    }
+
+    for (int t = 0; rc == 0 && t < HDB_NTYPES; t++) {
+        rc = mdb_dbi_open(txn, hdb_type_db_names[t],
+                          create | MDB_DUPSORT | MDB_DUPFIXED, &db->types[t]);
+    }
+
+    /* a missing named database: an empty environment, or not ours */
+    return rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE ? HDB_ESCHEMA : rc;
+}
+
+static int
+hdb_check_schema(hdb_t *db, MDB_txn *txn)
+{
+    int       rc;
+    MDB_val   key, val;
+    uint32_t  version, next_id;
+
+    key.mv_data = "schema";
+    key.mv_size = sizeof("schema") - 1;
+
+    rc = mdb_get(txn, db->meta, &key, &val);
+
+    if (rc == MDB_NOTFOUND && (db->flags & HDB_OPEN_CREATE)) {
+        version = HDB_SCHEMA_VERSION;
+        val.mv_data = &version;
+        val.mv_size = sizeof(version);
+
+        rc = mdb_put(txn, db->meta, &key, &val, 0);
+        if (rc != 0) {
+            return rc;
+        }
+
+        next_id = 1;
+        key.mv_data = "next_source_id";
+        key.mv_size = sizeof("next_source_id") - 1;
+        val.mv_data = &next_id;
+        val.mv_size = sizeof(next_id);
+
+        return mdb_put(txn, db->meta, &key, &val, 0);
+    }
+
+    if (rc == MDB_NOTFOUND) {
+        return HDB_ESCHEMA;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != sizeof(version)) {
+        return HDB_ESCHEMA;
+    }
+
+    memcpy(&version, val.mv_data, sizeof(version));
+
+    return version == HDB_SCHEMA_VERSION ? 0 : HDB_ESCHEMA;
+}
+
+void
+hdb_close(hdb_t *db)
+{
+    if (db == NULL) {
+        return;
+    }
+
+    if (db->env) {
+        mdb_env_close(db->env);
+    }
+
+    free(db->path);
+    free(db);
+}
+
+const char *
+hdb_path(const hdb_t *db)
+{
+    return db->path;
+}

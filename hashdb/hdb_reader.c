@@ -1,0 +1,271 @@
+/*
+ * The read side: a read transaction per request, the digest plan and
+ * lookups.  This is what runs inside nginx workers.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hdb_internal.h"
+
+struct hdb_reader {
+    hdb_t    *db;
+    MDB_txn  *txn;
+    int       active;
+};
+
+int
+hdb_reader_new(hdb_t *db, hdb_reader_t **out)
+{
+    int            rc;
+    hdb_reader_t  *rd;
+
+    rd = calloc(1, sizeof(hdb_reader_t));
+    if (rd == NULL) {
+        return ENOMEM;
+    }
+
+    rd->db = db;
+
+    rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
+    if (rc != 0) {
+        free(rd);
+        return rc;
+    }
+
+    /* kept in the reset state between requests: renew costs ~10 ns */
+    mdb_txn_reset(rd->txn);
+
+    *out = rd;
+    return 0;
+}
+
+void
+hdb_reader_free(hdb_reader_t *rd)
+{
+    if (rd == NULL) {
+        return;
+    }
+
+    mdb_txn_abort(rd->txn);
+    free(rd);
+}
+
+int
+hdb_reader_begin(hdb_reader_t *rd)
+{
+    int  rc;
+
+    if (rd->active) {
+        return 0;
+    }
+
+    rc = mdb_txn_renew(rd->txn);
+
+    if (rc == MDB_MAP_RESIZED) {
+        /* the updater grew the map: adopt its size and try once more */
+        rc = mdb_env_set_mapsize(rd->db->env, 0);
+        if (rc == 0) {
+            rc = mdb_txn_renew(rd->txn);
+        }
+    }
+
+    if (rc == 0) {
+        rd->active = 1;
+    }
+
+    return rc;
+}
+
+void
+hdb_reader_end(hdb_reader_t *rd)
+{
+    if (rd->active) {
+        mdb_txn_reset(rd->txn);
+        rd->active = 0;
+    }
+}
+
+int
+hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
+{
+    int                    rc;
+    MDB_val                key, val;
+    unsigned               plan;
+    MDB_cursor            *cur;
+    struct hdb_source_rec  rec;
+
+    plan = 0;
+
+    rc = mdb_cursor_open(rd->txn, rd->db->sources, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (val.mv_size != sizeof(rec)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(&rec, val.mv_data, sizeof(rec));
+
+        if ((rec.flags & HDB_SOURCE_DISABLED) || rec.files == 0) {
+            continue;
+        }
+
+        if (rec.complete) {
+            for (int i = 0; i < HDB_NTYPES; i++) {
+                if (rec.complete & HDB_TYPE_BIT(hdb_types_by_cost[i])) {
+                    plan |= HDB_TYPE_BIT(hdb_types_by_cost[i]);
+                    break;
+                }
+            }
+
+            continue;
+        }
+
+        for (int t = 0; t < HDB_NTYPES; t++) {
+            if (rec.count[t]) {
+                plan |= HDB_TYPE_BIT(t);
+            }
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    *types = plan;
+    return 0;
+}
+
+/* finds the name and record of a source by its id */
+static int
+hdb_reader_source(hdb_reader_t *rd, const unsigned char id[4], MDB_val *name,
+    struct hdb_source_rec *rec)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    key.mv_data = (void *) id;
+    key.mv_size = 4;
+
+    rc = mdb_get(rd->txn, rd->db->source_ids, &key, name);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    }
+
+    rc = mdb_get(rd->txn, rd->db->sources, name, &val);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    }
+
+    if (val.mv_size != sizeof(*rec)) {
+        return MDB_CORRUPTED;
+    }
+
+    memcpy(rec, val.mv_data, sizeof(*rec));
+    return 0;
+}
+
+int
+hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
+    const unsigned char *digest, hdb_match_t *match)
+{
+    int                    rc;
+    size_t                 n;
+    MDB_val                key, val, name;
+    MDB_cursor            *cur;
+    struct hdb_entry_rec   entry;
+    struct hdb_source_rec  rec;
+
+    if (type >= HDB_NTYPES) {
+        return HDB_ETYPE;
+    }
+
+    key.mv_data = (void *) digest;
+    key.mv_size = hdb_type_size(type);
+
+    rc = mdb_cursor_open(rd->txn, rd->db->types[type], &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* the first entry of an enabled source names the match */
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP))
+    {
+        if (val.mv_size != sizeof(entry)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(&entry, val.mv_data, sizeof(entry));
+
+        rc = hdb_reader_source(rd, entry.source_id, &name, &rec);
+        if (rc != 0) {
+            break;
+        }
+
+        if (rec.flags & HDB_SOURCE_DISABLED) {
+            continue;
+        }
+
+        memset(match, 0, sizeof(*match));
+        match->type = type;
+        n = name.mv_size < HDB_SOURCE_MAX ? name.mv_size : HDB_SOURCE_MAX;
+        memcpy(match->source, name.mv_data, n);
+        memcpy(match->category, entry.category, HDB_CATEGORY_MAX);
+        match->added = entry.added;
+        break;
+    }
+
+    mdb_cursor_close(cur);
+
+    return rc;
+}
+
+int
+hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data)
+{
+    int                    rc;
+    MDB_val                key, val;
+    MDB_cursor            *cur;
+    hdb_source_t           src;
+    struct hdb_source_rec  rec;
+
+    rc = mdb_cursor_open(rd->txn, rd->db->sources, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (val.mv_size != sizeof(rec)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(&rec, val.mv_data, sizeof(rec));
+        hdb_source_from_rec(&src, key.mv_data, key.mv_size, &rec);
+
+        rc = cb(&src, data);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}

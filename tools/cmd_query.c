@@ -1,0 +1,235 @@
+/*
+ * hashdb lookup, hashdb stats: read-only views of a hash set.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <lmdb.h>
+
+#include "tool.h"
+
+static const char  lookup_usage[] =
+    "usage: hashdb lookup DB HEX...\n"
+    "\n"
+    "Prints, for each hex digest, whether the hash set lists it and with\n"
+    "which source, category and date.  Exit status: 0 if any is listed,\n"
+    "1 if none is, 2 on error.\n";
+
+static const char  stats_usage[] =
+    "usage: hashdb stats DB\n"
+    "\n"
+    "Prints the sources of a hash set, their entries per digest type, when\n"
+    "each was last updated, the size on disk, and which digests the upload\n"
+    "filter computes for this set.\n";
+
+static void
+format_time(int64_t t, char *buf, size_t size)
+{
+    time_t     tt = (time_t) t;
+    struct tm  tm;
+
+    if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+        snprintf(buf, size, "-");
+        return;
+    }
+
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+open_reader(const char *path, hdb_t **db, hdb_reader_t **rd)
+{
+    int  rc;
+
+    rc = tool_open(db, path, HDB_OPEN_RDONLY);
+    if (rc != TOOL_OK) {
+        return rc;
+    }
+
+    rc = hdb_reader_new(*db, rd);
+    if (rc == 0) {
+        rc = hdb_reader_begin(*rd);
+        if (rc != 0) {
+            hdb_reader_free(*rd);
+        }
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", path, hdb_strerror(rc));
+        hdb_close(*db);
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+cmd_lookup(int argc, char **argv)
+{
+    int             rc, status, found;
+    char            added[32];
+    size_t          len;
+    hdb_t          *db;
+    hdb_type_t      type;
+    hdb_match_t     m;
+    hdb_reader_t   *rd;
+    unsigned char   digest[HDB_DIGEST_MAX];
+
+    if (tool_wants_help(argc, argv, lookup_usage)) {
+        return TOOL_OK;
+    }
+
+    if (argc < 3) {
+        fputs(lookup_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    /* check every argument before opening anything */
+    for (int i = 2; i < argc; i++) {
+        len = strlen(argv[i]);
+
+        if (len % 2 || hdb_type_from_size(len / 2, &type) != 0
+            || hdb_hex_decode(argv[i], len, digest) != 0)
+        {
+            tool_error("%s: %s", argv[i], hdb_strerror(HDB_ETYPE));
+            return TOOL_FAILED;
+        }
+    }
+
+    rc = open_reader(argv[1], &db, &rd);
+    if (rc != TOOL_OK) {
+        return rc;
+    }
+
+    status = TOOL_NOMATCH;
+    found = 0;
+
+    for (int i = 2; i < argc; i++) {
+        len = strlen(argv[i]);
+        hdb_type_from_size(len / 2, &type);
+        hdb_hex_decode(argv[i], len, digest);
+
+        rc = hdb_reader_lookup(rd, type, digest, &m);
+
+        if (rc == MDB_NOTFOUND) {
+            printf("%s:%s\tnot listed\n", hdb_type_name(type), argv[i]);
+            continue;
+        }
+
+        if (rc != 0) {
+            tool_error("%s: %s", argv[1], hdb_strerror(rc));
+            status = TOOL_FAILED;
+            break;
+        }
+
+        format_time(m.added, added, sizeof(added));
+        printf("%s:%s\tlisted\tsource=%s category=%s added=%s\n",
+               hdb_type_name(type), argv[i], m.source,
+               m.category[0] ? m.category : "-", added);
+        found = 1;
+    }
+
+    if (status != TOOL_FAILED && found) {
+        status = TOOL_OK;
+    }
+
+    hdb_reader_free(rd);
+    hdb_close(db);
+
+    return status;
+}
+
+static void
+format_types(unsigned types, char *buf, size_t size)
+{
+    size_t  n = 0;
+
+    buf[0] = '\0';
+
+    for (int i = 0; i < HDB_NTYPES; i++) {
+        hdb_type_t  t = hdb_types_by_cost[i];
+
+        if (types & HDB_TYPE_BIT(t)) {
+            n += (size_t) snprintf(buf + n, size - n, "%s%s", n ? "," : "",
+                                   hdb_type_name(t));
+        }
+    }
+
+    if (n == 0) {
+        snprintf(buf, size, "nothing (the set is empty)");
+    }
+}
+
+static int
+print_source(const hdb_source_t *src, void *data)
+{
+    char  updated[32], complete[64];
+
+    (void) data;
+
+    format_time(src->updated, updated, sizeof(updated));
+    format_types(src->complete, complete, sizeof(complete));
+
+    printf("%-24s %10llu %10llu %10llu %10llu  %-20s %s%s\n", src->name,
+           (unsigned long long) src->files,
+           (unsigned long long) src->count[HDB_MD5],
+           (unsigned long long) src->count[HDB_SHA1],
+           (unsigned long long) src->count[HDB_SHA256], updated,
+           src->complete ? complete : "-",
+           (src->flags & HDB_SOURCE_DISABLED) ? " (disabled)" : "");
+
+    return 0;
+}
+
+int
+cmd_stats(int argc, char **argv)
+{
+    int             rc;
+    char            path[4096], types[64];
+    hdb_t          *db;
+    unsigned        plan;
+    struct stat     st;
+    hdb_reader_t   *rd;
+
+    if (tool_wants_help(argc, argv, stats_usage)) {
+        return TOOL_OK;
+    }
+
+    if (argc != 2) {
+        fputs(stats_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    rc = open_reader(argv[1], &db, &rd);
+    if (rc != TOOL_OK) {
+        return rc;
+    }
+
+    rc = hdb_reader_plan(rd, &plan);
+
+    if (rc == 0) {
+        format_types(plan, types, sizeof(types));
+        snprintf(path, sizeof(path), "%s/data.mdb", argv[1]);
+
+        printf("hash set:  %s\n", argv[1]);
+        printf("size:      %lld bytes on disk\n",
+               stat(path, &st) == 0 ? (long long) st.st_size : -1LL);
+        printf("computes:  %s\n\n", types);
+        printf("%-24s %10s %10s %10s %10s  %-20s %s\n", "source", "files",
+               "md5", "sha1", "sha256", "updated", "complete");
+
+        rc = hdb_reader_sources(rd, print_source, NULL);
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[1], hdb_strerror(rc));
+    }
+
+    hdb_reader_free(rd);
+    hdb_close(db);
+
+    return rc == 0 ? TOOL_OK : TOOL_FAILED;
+}

@@ -1,0 +1,106 @@
+/*
+ * hashdb: keeps the hash set that the upload filter reads.
+ * This file dispatches subcommands; each lives in a cmd_*.c file.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+const char  *tool_name = "hashdb";
+
+static const char  usage[] =
+    "usage: hashdb COMMAND [ARGS]\n"
+    "\n"
+    "Keeps the hash set (an LMDB directory) that the nginx upload filter\n"
+    "reads.  Commands:\n"
+    "  init DB                       create an empty hash set\n"
+    "  import DB --source NAME [--category C] FILE|-\n"
+    "                                add a list of hex digests\n"
+    "  lookup DB HEX...              show whether digests are listed\n"
+    "  stats DB                      sources, entries, what is computed\n"
+    "  hash [--db DB] FILE...        the digests the module computes\n"
+    "\n"
+    "Run \"hashdb COMMAND --help\" for a command's options.\n"
+    "Exit status: 0 success, 1 lookup found nothing, 2 error.\n";
+
+static const struct {
+    const char  *name;
+    int        (*run)(int argc, char **argv);
+} commands[] = {
+    { "init", cmd_init },
+    { "import", cmd_import },
+    { "lookup", cmd_lookup },
+    { "stats", cmd_stats },
+    { "hash", cmd_hash },
+};
+
+void
+tool_error(const char *fmt, ...)
+{
+    va_list  ap;
+
+    fprintf(stderr, "%s: ", tool_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int
+tool_open(hdb_t **db, const char *path, unsigned flags)
+{
+    int  rc;
+
+    rc = hdb_open(db, path, flags);
+    if (rc != 0) {
+        tool_error("%s: %s", path, hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+tool_wants_help(int argc, char **argv, const char *text)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(text, stdout);
+            return 1;
+        }
+
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+    }
+
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+        || strcmp(argv[1], "help") == 0)
+    {
+        fputs(usage, stdout);
+        return TOOL_OK;
+    }
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+
+    tool_error("unknown command \"%s\" (see \"hashdb --help\")", argv[1]);
+    return TOOL_FAILED;
+}

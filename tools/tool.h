@@ -1,0 +1,28 @@
+/*
+ * The hashdb command: what its subcommand files share.
+ */
+
+#ifndef TOOL_H
+#define TOOL_H
+
+#include "hashdb.h"
+
+/* exit codes, as grep and diff use them */
+#define TOOL_OK        0
+#define TOOL_NOMATCH   1    /* lookup: nothing listed */
+#define TOOL_FAILED    2    /* usage, input or database errors */
+
+extern const char  *tool_name;
+
+void tool_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+int tool_open(hdb_t **db, const char *path, unsigned flags);
+int tool_wants_help(int argc, char **argv, const char *usage);
+
+int cmd_init(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_hash(int argc, char **argv);
+
+#endif /* TOOL_H */
