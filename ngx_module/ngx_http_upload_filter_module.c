@@ -1,0 +1,1265 @@
+
+/*
+ * ngx_http_upload_filter_module: rejects uploads whose MD5, SHA-1 or
+ * SHA-256 digest is listed in a hash set (an LMDB directory kept by the
+ * hashdb tool).
+ *
+ * How a body is judged:
+ *   - A PRECONTENT phase handler reads the whole body before the content
+ *     handler (proxy_pass, fastcgi_pass, ...) runs, as the mirror module
+ *     does, so that nothing reaches an upstream before the verdict, also
+ *     with proxy_request_buffering off.  Locations without a content
+ *     handler (static files, WebDAV) are not read early: WebDAV reads the
+ *     body itself, into a temporary file, and stores it only at the end.
+ *   - A request body filter sees every piece of the body once, while it
+ *     streams in and before nginx writes it to a temporary file: raw
+ *     bodies are hashed whole, multipart bodies part by part.
+ *   - A listed digest stops the read at once: the request is finalized
+ *     with upload_filter_status, and the connection is closed, so the
+ *     unread rest of the body can never be parsed as a new request.
+ *   - The verdict lives in a request pool cleanup, which an internal
+ *     redirect (error_page, try_files) does not wipe as it wipes r->ctx.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <lmdb.h>
+
+#include "hashdb.h"
+#include "hdb_digest.h"
+#include "uf_multipart.h"
+
+
+#define NGX_HTTP_UPLOAD_FILTER_BLOCK   0
+#define NGX_HTTP_UPLOAD_FILTER_LOG     1
+
+#define NGX_HTTP_UPLOAD_FILTER_REJECT  0
+#define NGX_HTTP_UPLOAD_FILTER_PASS    1
+
+/* the verdict, as $upload_filter_result shows it */
+#define NGX_HTTP_UPLOAD_FILTER_NONE    0
+#define NGX_HTTP_UPLOAD_FILTER_CLEAN   1
+#define NGX_HTTP_UPLOAD_FILTER_MATCH   2
+#define NGX_HTTP_UPLOAD_FILTER_ERROR   3
+
+/* multipart callback codes: stop the parser */
+#define NGX_HTTP_UPLOAD_FILTER_STOP    1
+
+
+typedef struct {
+    ngx_str_t                  db_path;
+    hdb_t                     *db;
+    hdb_reader_t              *reader;
+    ngx_flag_t                 used;
+} ngx_http_upload_filter_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                 enable;
+    ngx_uint_t                 action;
+    ngx_uint_t                 status;
+    off_t                      max_body_size;
+    ngx_uint_t                 max_parts;
+    ngx_uint_t                 on_error;
+} ngx_http_upload_filter_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t                 *request;
+    ngx_http_upload_filter_loc_conf_t  *conf;
+
+    hdb_digest_t                       *digest;
+    uf_mp_t                            *multipart;
+
+    off_t                               received;
+    off_t                               part_size;
+    ngx_uint_t                          parts;
+
+    ngx_uint_t                          result;
+    ngx_uint_t                          status;     /* of a rejection */
+    const char                         *reason;     /* of an error */
+
+    ngx_str_t                           match;      /* type:hex */
+    ngx_str_t                           source;
+    ngx_str_t                           category;
+
+    unsigned                            started:1;
+    unsigned                            inspecting:1;
+    unsigned                            done:1;
+    unsigned                            rejected:1;
+} ngx_http_upload_filter_ctx_t;
+
+
+static ngx_int_t ngx_http_upload_filter_handler(ngx_http_request_t *r);
+static void ngx_http_upload_filter_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upload_filter_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_upload_filter_start(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx,
+    u_char *p, size_t len);
+static ngx_int_t ngx_http_upload_filter_finish(
+    ngx_http_upload_filter_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_filter_check(
+    ngx_http_upload_filter_ctx_t *ctx, const uf_mp_part_t *part);
+static void ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t level, ngx_uint_t status, const char *reason);
+static ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+
+static int ngx_http_upload_filter_part_begin(void *data,
+    const uf_mp_part_t *part);
+static int ngx_http_upload_filter_part_body(void *data, const u_char *p,
+    size_t len);
+static int ngx_http_upload_filter_part_end(void *data,
+    const uf_mp_part_t *part, int truncated);
+
+static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_get_ctx(
+    ngx_http_request_t *r);
+static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_create_ctx(
+    ngx_http_request_t *r);
+static void ngx_http_upload_filter_cleanup(void *data);
+static u_char *ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src,
+    size_t len);
+
+static ngx_int_t ngx_http_upload_filter_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static void *ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_upload_filter_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_upload_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upload_filter_init_process(ngx_cycle_t *cycle);
+static void ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_upload_filter_actions[] = {
+    { ngx_string("block"), NGX_HTTP_UPLOAD_FILTER_BLOCK },
+    { ngx_string("log"), NGX_HTTP_UPLOAD_FILTER_LOG },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_upload_filter_on_error[] = {
+    { ngx_string("reject"), NGX_HTTP_UPLOAD_FILTER_REJECT },
+    { ngx_string("pass"), NGX_HTTP_UPLOAD_FILTER_PASS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_upload_filter_status_bounds = {
+    ngx_conf_check_num_bounds, 400, 599
+};
+
+
+static ngx_command_t  ngx_http_upload_filter_commands[] = {
+
+    { ngx_string("upload_filter"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("upload_filter_db"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_filter_db,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_filter_action"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, action),
+      &ngx_http_upload_filter_actions },
+
+    { ngx_string("upload_filter_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, status),
+      &ngx_http_upload_filter_status_bounds },
+
+    { ngx_string("upload_filter_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, max_body_size),
+      NULL },
+
+    { ngx_string("upload_filter_max_parts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, max_parts),
+      NULL },
+
+    { ngx_string("upload_filter_on_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, on_error),
+      &ngx_http_upload_filter_on_error },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_upload_filter_module_ctx = {
+    ngx_http_upload_filter_add_variables,    /* preconfiguration */
+    ngx_http_upload_filter_init,             /* postconfiguration */
+
+    ngx_http_upload_filter_create_main_conf, /* create main configuration */
+    NULL,                                    /* init main configuration */
+
+    NULL,                                    /* create server configuration */
+    NULL,                                    /* merge server configuration */
+
+    ngx_http_upload_filter_create_loc_conf,  /* create location configuration */
+    ngx_http_upload_filter_merge_loc_conf    /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_upload_filter_module = {
+    NGX_MODULE_V1,
+    &ngx_http_upload_filter_module_ctx,      /* module context */
+    ngx_http_upload_filter_commands,         /* module directives */
+    NGX_HTTP_MODULE,                         /* module type */
+    NULL,                                    /* init master */
+    NULL,                                    /* init module */
+    ngx_http_upload_filter_init_process,     /* init process */
+    NULL,                                    /* init thread */
+    NULL,                                    /* exit thread */
+    ngx_http_upload_filter_exit_process,     /* exit process */
+    NULL,                                    /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+enum {
+    NGX_HTTP_UPLOAD_FILTER_VAR_RESULT = 0,
+    NGX_HTTP_UPLOAD_FILTER_VAR_MATCH,
+    NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE,
+    NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY,
+    NGX_HTTP_UPLOAD_FILTER_VAR_REASON
+};
+
+
+static ngx_http_variable_t  ngx_http_upload_filter_vars[] = {
+
+    { ngx_string("upload_filter_result"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_RESULT,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_filter_match"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_MATCH,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_filter_source"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_filter_category"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_filter_reason"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_REASON,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_upload_filter_results[] = {
+    ngx_null_string,
+    ngx_string("clean"),
+    ngx_string("match"),
+    ngx_string("error")
+};
+
+
+static uf_mp_callbacks_t  ngx_http_upload_filter_mp_callbacks = {
+    ngx_http_upload_filter_part_begin,
+    ngx_http_upload_filter_part_body,
+    ngx_http_upload_filter_part_end
+};
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+/* the worker's hash set, opened after fork in init_process */
+static ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
+
+
+static ngx_int_t
+ngx_http_upload_filter_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_upload_filter_ctx_t       *ctx;
+    ngx_http_upload_filter_loc_conf_t  *ulcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    ctx = ngx_http_upload_filter_get_ctx(r);
+
+    if (ctx) {
+        if (!ctx->rejected) {
+            return NGX_DECLINED;
+        }
+
+        /*
+         * An internal redirect after a rejection (error_page, or a
+         * named location).  A static error page may be served; anything
+         * that could pass the request on, or store what was read of the
+         * body, gets the rejection again.
+         */
+        if ((r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+            && clcf->handler == NULL)
+        {
+            return NGX_DECLINED;
+        }
+
+        r->keepalive = 0;
+        return ctx->status;
+    }
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
+
+    if (!ulcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return NGX_DECLINED;
+    }
+
+    if (clcf->handler == NULL) {
+        /* static or WebDAV: the body filter judges whatever reads it */
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_upload_filter_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* too large by its headers: reject before "100 Continue" is sent */
+    if (ulcf->max_body_size
+        && r->headers_in.content_length_n > ulcf->max_body_size)
+    {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "body larger than "
+                                    "upload_filter_max_body_size");
+        ctx->done = 1;
+
+        if (ctx->rejected) {
+            return ngx_http_upload_filter_verdict(r, ctx);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upload filter reads body");
+
+    rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_upload_filter_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_upload_filter_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_upload_filter_ctx_t  *ctx;
+
+    ctx = ngx_http_upload_filter_get_ctx(r);
+
+    if (ctx && !ctx->done) {
+        /* the body had been read before the filter could see it */
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "body read before the filter saw it");
+        ctx->done = 1;
+
+        if (ctx->rejected) {
+            ngx_http_finalize_request(r,
+                                      ngx_http_upload_filter_verdict(r, ctx));
+            return;
+        }
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_int_t                           rc;
+    ngx_buf_t                          *b;
+    ngx_chain_t                        *cl;
+    ngx_http_upload_filter_ctx_t       *ctx;
+    ngx_http_upload_filter_loc_conf_t  *ulcf;
+
+    if (r != r->main || in == NULL) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    ctx = ngx_http_upload_filter_get_ctx(r);
+
+    if (ctx == NULL) {
+        /* the body is read by the content handler: WebDAV PUT, static */
+        ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
+
+        if (!ulcf->enable) {
+            return ngx_http_next_request_body_filter(r, in);
+        }
+
+        ctx = ngx_http_upload_filter_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ctx->done) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    if (!ctx->started) {
+        rc = ngx_http_upload_filter_start(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    for (cl = in; cl && ctx->inspecting; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        "body buffer in a file");
+            break;
+        }
+
+        if (b->last > b->pos
+            && ngx_http_upload_filter_feed(ctx, b->pos, b->last - b->pos)
+               != NGX_OK)
+        {
+            break;
+        }
+
+        if (b->last_buf) {
+            ngx_http_upload_filter_finish(ctx);
+            break;
+        }
+    }
+
+    if (!ctx->inspecting) {
+        ctx->done = 1;
+
+        if (ctx->rejected) {
+            return ngx_http_upload_filter_verdict(r, ctx);
+        }
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+/* sets up the digests (and the multipart parser) for this body */
+static ngx_int_t
+ngx_http_upload_filter_start(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx)
+{
+    int                                  rc;
+    size_t                               blen;
+    unsigned                             plan;
+    ngx_str_t                           *ct;
+    const u_char                        *boundary;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    ctx->started = 1;
+    ctx->inspecting = 1;
+
+    umcf = ngx_http_upload_filter_worker;
+
+    if (umcf == NULL || umcf->reader == NULL) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "hash set unavailable");
+        return NGX_OK;
+    }
+
+    rc = hdb_reader_begin(umcf->reader);
+    if (rc == 0) {
+        rc = hdb_reader_plan(umcf->reader, &plan);
+        hdb_reader_end(umcf->reader);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upload_filter: hash set \"%V\": %s",
+                      &umcf->db_path, hdb_strerror(rc));
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "hash set unreadable");
+        return NGX_OK;
+    }
+
+    if (plan == 0) {
+        /* an empty hash set: nothing can match */
+        ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
+        ctx->inspecting = 0;
+        return NGX_OK;
+    }
+
+    ctx->digest = hdb_digest_new(plan);
+
+    if (ctx->digest == NULL || hdb_digest_reset(ctx->digest) != 0) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "digest setup failed");
+        return NGX_OK;
+    }
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    rc = ct ? uf_mp_boundary(ct->data, ct->len, &boundary, &blen) : 0;
+
+    if (rc == UF_MP_EDELIMITER) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN, NGX_HTTP_BAD_REQUEST,
+                                    "multipart without a valid boundary");
+        return NGX_OK;
+    }
+
+    if (rc == 1) {
+        ctx->multipart = ngx_palloc(r->pool, sizeof(uf_mp_t));
+        if (ctx->multipart == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        uf_mp_init(ctx->multipart, boundary, blen,
+                   &ngx_http_upload_filter_mp_callbacks, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
+    size_t len)
+{
+    int  rc;
+
+    ctx->received += len;
+
+    if (ctx->conf->max_body_size
+        && ctx->received > ctx->conf->max_body_size)
+    {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "body larger than "
+                                    "upload_filter_max_body_size");
+        return NGX_ERROR;
+    }
+
+    if (ctx->multipart == NULL) {
+        if (hdb_digest_update(ctx->digest, p, len) != 0) {
+            ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        "digest failed");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    rc = uf_mp_feed(ctx->multipart, p, len);
+
+    if (rc == UF_MP_OK) {
+        return NGX_OK;
+    }
+
+    if (rc < 0) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN, NGX_HTTP_BAD_REQUEST,
+                                    uf_mp_strerror(rc));
+    }
+
+    /* callbacks have set the verdict themselves */
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
+{
+    int  rc;
+
+    if (ctx->multipart) {
+        rc = uf_mp_finish(ctx->multipart);
+
+        if (rc < 0) {
+            ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                        NGX_HTTP_BAD_REQUEST,
+                                        uf_mp_strerror(rc));
+        }
+
+    } else if (ngx_http_upload_filter_check(ctx, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->inspecting) {
+        ctx->inspecting = 0;
+
+        if (ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE) {
+            ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
+{
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+
+    if (++ctx->parts > ctx->conf->max_parts) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN, NGX_HTTP_BAD_REQUEST,
+                                    "more parts than "
+                                    "upload_filter_max_parts");
+        return NGX_HTTP_UPLOAD_FILTER_STOP;
+    }
+
+    ctx->part_size = 0;
+
+    if (hdb_digest_reset(ctx->digest) != 0) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "digest failed");
+        return NGX_HTTP_UPLOAD_FILTER_STOP;
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_upload_filter_part_body(void *data, const u_char *p, size_t len)
+{
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+
+    ctx->part_size += len;
+
+    if (hdb_digest_update(ctx->digest, p, len) != 0) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "digest failed");
+        return NGX_HTTP_UPLOAD_FILTER_STOP;
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_upload_filter_part_end(void *data, const uf_mp_part_t *part,
+    int truncated)
+{
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+
+    if (ngx_http_upload_filter_check(ctx, part) != NGX_OK) {
+        return NGX_HTTP_UPLOAD_FILTER_STOP;
+    }
+
+    return ctx->inspecting ? 0 : NGX_HTTP_UPLOAD_FILTER_STOP;
+}
+
+
+/*
+ * Looks up the digests of the body or of one part.  A match with action
+ * "block" ends the inspection; with "log" the inspection goes on.
+ */
+static ngx_int_t
+ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
+    const uf_mp_part_t *part)
+{
+    int                                  rc, found;
+    char                                 hex[HDB_HEX_MAX + 1];
+    u_char                              *p, *name, *filename;
+    ngx_uint_t                           i;
+    hdb_type_t                           t;
+    hdb_match_t                          m;
+    hdb_digests_t                        dg;
+    ngx_http_request_t                  *r;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    r = ctx->request;
+    umcf = ngx_http_upload_filter_worker;
+
+    if (hdb_digest_final(ctx->digest, &dg) != 0) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "digest failed");
+        return NGX_ERROR;
+    }
+
+    found = 0;
+    t = HDB_NTYPES;
+
+    rc = hdb_reader_begin(umcf->reader);
+
+    for (i = 0; rc == 0 && i < HDB_NTYPES; i++) {
+        t = hdb_types_by_cost[i];
+
+        if (!(dg.types & HDB_TYPE_BIT(t))) {
+            continue;
+        }
+
+        rc = hdb_reader_lookup(umcf->reader, t, dg.md[t], &m);
+
+        if (rc == 0) {
+            found = 1;
+            break;
+        }
+
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+    }
+
+    hdb_reader_end(umcf->reader);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upload_filter: hash set \"%V\": %s",
+                      &umcf->db_path, hdb_strerror(rc));
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                    NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "hash set unreadable");
+        return NGX_ERROR;
+    }
+
+    if (!found) {
+        return NGX_OK;
+    }
+
+    /* a listed digest: keep the facts a report needs */
+
+    hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
+
+    if (ctx->result != NGX_HTTP_UPLOAD_FILTER_MATCH) {
+        p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->match.data = p;
+        ctx->match.len = ngx_sprintf(p, "%s:%s", hdb_type_name(t), hex) - p;
+
+        ctx->source.len = ngx_strlen(m.source);
+        ctx->source.data = ngx_pnalloc(r->pool, ctx->source.len);
+        ctx->category.len = ngx_strlen(m.category);
+        ctx->category.data = ngx_pnalloc(r->pool, ctx->category.len);
+
+        if (ctx->source.data == NULL || ctx->category.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ctx->source.data, m.source, ctx->source.len);
+        ngx_memcpy(ctx->category.data, m.category, ctx->category.len);
+
+        ctx->result = NGX_HTTP_UPLOAD_FILTER_MATCH;
+    }
+
+    if (part) {
+        name = ngx_http_upload_filter_escape(r->pool, (u_char *) part->name,
+                                             part->name_len);
+        filename = ngx_http_upload_filter_escape(r->pool,
+                                                 (u_char *) part->filename,
+                                                 part->filename_len);
+        if (name == NULL || filename == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upload_filter: match action=%s digest=%s:%s "
+                      "source=\"%s\" category=\"%s\" part=%ui name=\"%s\" "
+                      "filename=\"%s\" size=%O",
+                      ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK
+                      ? "block" : "log",
+                      hdb_type_name(t), hex, m.source, m.category, (ngx_uint_t) part->index,
+                      name, filename, ctx->part_size);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upload_filter: match action=%s digest=%s:%s "
+                      "source=\"%s\" category=\"%s\" part=body size=%O",
+                      ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK
+                      ? "block" : "log",
+                      hdb_type_name(t), hex, m.source, m.category, ctx->received);
+    }
+
+    if (ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
+        ctx->rejected = 1;
+        ctx->status = ctx->conf->status;
+        ctx->inspecting = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A verdict cannot be reached: log it once and apply
+ * upload_filter_on_error.  A match found earlier in the body stands.
+ */
+static void
+ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t level, ngx_uint_t status, const char *reason)
+{
+    ngx_http_request_t  *r = ctx->request;
+
+    ctx->inspecting = 0;
+
+    if (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH) {
+        return;
+    }
+
+    ctx->result = NGX_HTTP_UPLOAD_FILTER_ERROR;
+    ctx->reason = reason;
+
+    if (ctx->conf->on_error == NGX_HTTP_UPLOAD_FILTER_REJECT) {
+        ctx->rejected = 1;
+        ctx->status = status;
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "upload_filter: cannot inspect upload: %s, %s",
+                  reason, ctx->rejected ? "rejected" : "passed uninspected");
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_verdict(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx)
+{
+    /*
+     * The rest of the body is never read: a keepalive connection would
+     * parse it as the next request.  Linger, so that the client still
+     * gets the response before the close.
+     */
+    r->keepalive = 0;
+    r->lingering_close = 1;
+
+    return ctx->status;
+}
+
+
+static ngx_http_upload_filter_ctx_t *
+ngx_http_upload_filter_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_upload_filter_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_filter_module);
+
+    if (ctx || !(r->internal || r->filter_finalize)) {
+        return ctx;
+    }
+
+    /* r->ctx is wiped by internal redirects: the cleanup is not */
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_upload_filter_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_upload_filter_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_upload_filter_ctx_t *
+ngx_http_upload_filter_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_upload_filter_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_upload_filter_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_upload_filter_ctx_t));
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
+
+    cln->handler = ngx_http_upload_filter_cleanup;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_upload_filter_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_upload_filter_cleanup(void *data)
+{
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+
+    hdb_digest_free(ctx->digest);
+    ctx->digest = NULL;
+}
+
+
+/*
+ * Part names and file names come from the client: quotes, backslashes,
+ * control and non-ASCII bytes are written as \xHH so that a log line
+ * stays one line and its quoting cannot be forged.
+ */
+static u_char *
+ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src, size_t len)
+{
+    u_char      *dst, *p;
+    size_t       i;
+    static u_char  hex[] = "0123456789abcdef";
+
+    dst = ngx_pnalloc(pool, 4 * len + 1);
+    if (dst == NULL) {
+        return NULL;
+    }
+
+    p = dst;
+
+    for (i = 0; i < len; i++) {
+        if (src[i] < 0x20 || src[i] >= 0x7f || src[i] == '"'
+            || src[i] == '\\')
+        {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[src[i] >> 4];
+            *p++ = hex[src[i] & 0xf];
+            continue;
+        }
+
+        *p++ = src[i];
+    }
+
+    *p = '\0';
+
+    return dst;
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_upload_filter_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                     *s;
+    ngx_http_upload_filter_ctx_t  *ctx;
+
+    ctx = ngx_http_upload_filter_get_ctx(r->main);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_UPLOAD_FILTER_VAR_RESULT:
+        s = &ngx_http_upload_filter_results[ctx->result];
+        break;
+
+    case NGX_HTTP_UPLOAD_FILTER_VAR_MATCH:
+        s = &ctx->match;
+        break;
+
+    case NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE:
+        s = &ctx->source;
+        break;
+
+    case NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY:
+        s = &ctx->category;
+        break;
+
+    default: /* NGX_HTTP_UPLOAD_FILTER_VAR_REASON */
+        if (ctx->reason == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->len = ngx_strlen(ctx->reason);
+        v->data = (u_char *) ctx->reason;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+        return NGX_OK;
+    }
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upload_filter_main_conf_t));
+    if (umcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     umcf->db_path = { 0, NULL };
+     *     umcf->db = NULL;
+     *     umcf->reader = NULL;
+     *     umcf->used = 0;
+     */
+
+    return umcf;
+}
+
+
+static void *
+ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_upload_filter_loc_conf_t  *conf;
+
+    conf = ngx_palloc(cf->pool, sizeof(ngx_http_upload_filter_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->action = NGX_CONF_UNSET_UINT;
+    conf->status = NGX_CONF_UNSET_UINT;
+    conf->max_body_size = NGX_CONF_UNSET;
+    conf->max_parts = NGX_CONF_UNSET_UINT;
+    conf->on_error = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_upload_filter_loc_conf_t *prev = parent;
+    ngx_http_upload_filter_loc_conf_t *conf = child;
+
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_uint_value(conf->action, prev->action,
+                              NGX_HTTP_UPLOAD_FILTER_BLOCK);
+    ngx_conf_merge_uint_value(conf->status, prev->status,
+                              NGX_HTTP_FORBIDDEN);
+    ngx_conf_merge_off_value(conf->max_body_size, prev->max_body_size, 0);
+    ngx_conf_merge_uint_value(conf->max_parts, prev->max_parts, 1000);
+    ngx_conf_merge_uint_value(conf->on_error, prev->on_error,
+                              NGX_HTTP_UPLOAD_FILTER_REJECT);
+
+    if (conf->enable) {
+        umcf = ngx_http_conf_get_module_main_conf(cf,
+                                                ngx_http_upload_filter_module);
+        umcf->used = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upload_filter_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upload_filter_main_conf_t *umcf = conf;
+
+    int         rc;
+    hdb_t      *db;
+    ngx_str_t  *value;
+
+    if (umcf->db_path.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    umcf->db_path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &umcf->db_path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Open it once here so that "nginx -t" and a reload catch a missing
+     * or foreign hash set; workers open their own after fork.
+     */
+    rc = hdb_open(&db, (char *) umcf->db_path.data, HDB_OPEN_RDONLY);
+    if (rc != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "upload_filter_db \"%V\": %s",
+                           &umcf->db_path, hdb_strerror(rc));
+        return NGX_CONF_ERROR;
+    }
+
+    hdb_close(db);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt                 *h;
+    ngx_http_core_main_conf_t           *cmcf;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_upload_filter_module);
+
+    if (!umcf->used) {
+        return NGX_OK;
+    }
+
+    if (umcf->db_path.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"upload_filter\" is on, "
+                           "but \"upload_filter_db\" is not set");
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_upload_filter_handler;
+
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_upload_filter_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
+{
+    int                                  rc;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upload_filter_module);
+
+    if (umcf == NULL || !umcf->used) {
+        return NGX_OK;
+    }
+
+    ngx_http_upload_filter_worker = umcf;
+
+    /*
+     * A hash set that cannot be opened does not stop the worker: every
+     * inspected upload then gets the upload_filter_on_error policy.
+     */
+    rc = hdb_open(&umcf->db, (char *) umcf->db_path.data, HDB_OPEN_RDONLY);
+    if (rc == 0) {
+        rc = hdb_reader_new(umcf->db, &umcf->reader);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "upload_filter: cannot open hash set \"%V\": %s",
+                      &umcf->db_path, hdb_strerror(rc));
+        hdb_close(umcf->db);
+        umcf->db = NULL;
+        umcf->reader = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_upload_filter_worker;
+
+    if (umcf == NULL) {
+        return;
+    }
+
+    hdb_reader_free(umcf->reader);
+    hdb_close(umcf->db);
+
+    umcf->reader = NULL;
+    umcf->db = NULL;
+}

@@ -1,0 +1,344 @@
+package UFTest;
+
+# The test harness: a scratch directory, a real hash set made with the
+# hashdb tool, a recording upstream (t/upstream.pl), and a real nginx
+# started from t/nginx.conf.tmpl with the module loaded.  When a test
+# ends, nginx is stopped and its error.log (and any sanitizer report) is
+# checked: an alert, crit or emerg line, or a sanitizer report, fails
+# the test.
+#
+# UF_BUILD=build-asan runs everything against the sanitizer builds.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Digest::MD5 qw(md5_hex);
+use Digest::SHA qw(sha1_hex sha256_hex);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(sha256_hex sha1_hex md5_hex multipart);
+
+our $ROOT = abs_path(dirname(__FILE__) . '/../..');
+our $BUILD = "$ROOT/" . ($ENV{UF_BUILD} || 'build');
+our $ASAN = ($ENV{UF_BUILD} || '') =~ /asan/;
+
+my @instances;
+
+sub new {
+    my ($class, %opt) = @_;
+    my $dir = tempdir('uf-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+    my $self = bless { dir => $dir, db => "$dir/hashset", pids => [],
+                       opt => \%opt }, $class;
+    make_path("$dir/records", "$dir/html", "$dir/dav");
+    push @instances, $self;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub db { $_[0]{db} }
+
+sub write_file {
+    my ($self, $name, $content) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    make_path(dirname($path));
+    open my $f, '>', $path or die "$path: $!";
+    binmode $f;
+    print $f $content;
+    close $f;
+    return $path;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $f, '<', $path or return undef;
+    binmode $f;
+    local $/;
+    return scalar <$f>;
+}
+
+# runs the hashdb tool: returns (exit code, stdout, stderr)
+sub hashdb {
+    my ($self, @args) = @_;
+    my $stdin = ref $args[-1] eq 'SCALAR' ? ${ pop @args } : undef;
+    my $out = "$self->{dir}/.out";
+    my $err = "$self->{dir}/.err";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        if (defined $stdin) {
+            open my $in, '<', \$stdin;
+            my $tmp = "$self->{dir}/.in";
+            open my $f, '>', $tmp; binmode $f; print $f $stdin; close $f;
+            open STDIN, '<', $tmp or die;
+        }
+        open STDOUT, '>', $out or die;
+        open STDERR, '>', $err or die;
+        exec "$BUILD/hashdb", @args or exit 127;
+    }
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    return ($rc, $self->read_file($out) // '', $self->read_file($err) // '');
+}
+
+# creates the hash set and imports lines of hex digests into a source
+sub listed {
+    my ($self, %o) = @_;
+    my $source = $o{source} // 'test-list';
+    if (!-e "$self->{db}/data.mdb") {
+        my ($rc, $out, $err) = $self->hashdb('init', $self->{db});
+        die "hashdb init: $err" if $rc;
+    }
+    my @args = ('import', $self->{db}, '--source', $source);
+    push @args, '--category', $o{category} if $o{category};
+    my $lines = join '', map { "$_\n" } @{ $o{lines} };
+    my ($rc, $out, $err) = $self->hashdb(@args, '-', \$lines);
+    die "hashdb import: $err" if $rc;
+    return $self;
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 1, ReuseAddr => 1) or die $!;
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub wait_port {
+    my ($port) = @_;
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port);
+        return 1 if $s;
+        sleep 0.05;
+    }
+    die "nothing listens on port $port\n";
+}
+
+sub start_upstream {
+    my ($self, $mode) = @_;
+    $mode //= 'http';
+    my $port = free_port();
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        exec $^X, "$ROOT/t/upstream.pl", $mode, $port, "$self->{dir}/records"
+            or exit 127;
+    }
+    push @{ $self->{pids} }, $pid;
+    wait_port($port);
+    $self->{upstream} = $port;
+    return $port;
+}
+
+# the config: t/nginx.conf.tmpl with %%HTTP%% replaced by $http
+sub conf {
+    my ($self, $http, %o) = @_;
+    my $tmpl = $self->read_file("$ROOT/t/nginx.conf.tmpl");
+    $self->{port} //= free_port();
+    $self->{port2} //= free_port();
+    my %v = (
+        HTTP     => $http,
+        MODULE   => "$BUILD/ngx_http_upload_filter_module.so",
+        DIR      => $self->{dir},
+        DB       => $o{db} // $self->{db},
+        PORT     => $self->{port},
+        PORT2    => $self->{port2},
+        UPSTREAM => $self->{upstream} // 1,
+        USER     => $> == 0 ? 'user root;' : '',
+    );
+    1 while $tmpl =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : die "no $1"/e;
+    return $self->write_file('nginx.conf', $tmpl);
+}
+
+# nginx -t: (exit code, output)
+sub nginx_test {
+    my ($self, $http, %o) = @_;
+    my $conf = $self->conf($http, %o);
+    my $out = `nginx -t -p $self->{dir} -c $conf -e $self->{dir}/stderr.log 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub start_nginx {
+    my ($self, $http, %o) = @_;
+    my $conf = $self->conf($http, %o);
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        if ($ASAN) {
+            my $lib = `gcc -print-file-name=libasan.so`;
+            chomp $lib;
+            $ENV{LD_PRELOAD} = $lib;
+            $ENV{ASAN_OPTIONS} = "detect_leaks=0:log_path=$self->{dir}/asan";
+            $ENV{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$self->{dir}/ubsan";
+        }
+        open STDERR, '>>', "$self->{dir}/stderr.log";
+        exec 'nginx', '-p', $self->{dir}, '-c', $conf,
+             '-e', "$self->{dir}/stderr.log" or exit 127;
+    }
+    $self->{nginx} = $pid;
+    eval { wait_port($self->{port}) };
+    if ($@) {
+        diag($self->read_file('stderr.log') // '');
+        die $@;
+    }
+    return $self->{port};
+}
+
+sub reload_nginx {
+    my ($self) = @_;
+    kill 'HUP', $self->{nginx};
+    sleep 1;
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    my $pid = delete $self->{nginx} or return;
+    kill 'QUIT', $pid;
+    for (1 .. 100) {
+        last if waitpid($pid, WNOHANG) != 0;
+        sleep 0.05;
+    }
+    if (kill 0, $pid) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+}
+
+sub error_log {
+    my ($self) = @_;
+    return $self->read_file('error.log') // '';
+}
+
+sub access_log {
+    my ($self) = @_;
+    return $self->read_file('access.log') // '';
+}
+
+# waits (briefly) until the error log matches
+sub wait_log {
+    my ($self, $re) = @_;
+    for (1 .. 40) {
+        return 1 if $self->error_log =~ $re;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+# what the upstream received, oldest first: [{method, uri, head, body}]
+sub records {
+    my ($self) = @_;
+    opendir my $d, "$self->{dir}/records" or return ();
+    my @names = sort grep { /^req-/ } readdir $d;
+    my @r;
+    for my $n (@names) {
+        my $raw = $self->read_file("records/$n");
+        my ($head, $body) = split /\n\n/, $raw, 2;
+        my ($method, $uri) = $head =~ /^(\S+) (\S*)/;
+        push @r, { method => $method, uri => $uri, head => $head,
+                   body => $body };
+    }
+    return @r;
+}
+
+sub clear_records {
+    my ($self) = @_;
+    unlink glob "$self->{dir}/records/req-*";
+}
+
+# sends raw bytes (an array ref sends pieces with a pause between them),
+# returns everything read until the server closes or $timeout passes
+sub raw {
+    my ($self, $data, %o) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $o{port} // $self->{port})
+        or die "connect: $!";
+    binmode $s;
+    local $SIG{PIPE} = 'IGNORE';
+    for my $piece (ref $data ? @$data : ($data)) {
+        syswrite $s, $piece;
+        sleep($o{pause} // 0.2) if ref $data;
+    }
+    my $resp = '';
+    my $sel = IO::Select->new($s);
+    my $deadline = time + ($o{timeout} // 5);
+    while (time < $deadline) {
+        last unless $sel->can_read($deadline - time);
+        my $n = sysread $s, $resp, 65536, length $resp;
+        last unless $n;
+        last if $o{until} && $resp =~ $o{until};
+    }
+    close $s;
+    return $resp;
+}
+
+# a whole HTTP/1.1 request with a Content-Length body
+sub request {
+    my ($self, $method, $uri, $body, %h) = @_;
+    my $req = "$method $uri HTTP/1.1\r\nHost: localhost\r\n"
+              . "Connection: close\r\n";
+    $req .= "$_: $h{$_}\r\n" for sort keys %h;
+    $req .= "Content-Length: " . length($body) . "\r\n" if defined $body;
+    $req .= "\r\n";
+    $req .= $body if defined $body;
+    return $self->raw($req);
+}
+
+sub status {
+    my ($resp) = @_;
+    return $resp =~ m{^HTTP/1\.[01] (\d+)} ? $1 : 0;
+}
+
+# a multipart/form-data body: parts are [name, filename|undef, content]
+sub multipart {
+    my ($boundary, @parts) = @_;
+    my $body = '';
+    for my $p (@parts) {
+        my ($name, $filename, $content) = @$p;
+        $body .= "--$boundary\r\nContent-Disposition: form-data; name=\"$name\"";
+        $body .= "; filename=\"$filename\"" if defined $filename;
+        $body .= "\r\nContent-Type: application/octet-stream" if defined $filename;
+        $body .= "\r\n\r\n$content\r\n";
+    }
+    return $body . "--$boundary--\r\n";
+}
+
+# stops everything and checks the logs for what must never appear;
+# each test calls it before done_testing
+sub finish {
+    my ($self) = @_;
+    return if $self->{finished}++;
+    $self->stop_nginx;
+    for my $pid (@{ $self->{pids} }) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+    my $log = $self->error_log;
+    my @bad = grep { /\[(alert|crit|emerg)\]/ && !$self->{opt}{allow_alert} }
+              split /\n/, $log;
+    ok(!@bad, 'no alert, crit or emerg in error.log')
+        or diag(join "\n", @bad);
+    my @san = (glob("$self->{dir}/asan*"), glob("$self->{dir}/ubsan*"));
+    my $stderr = $self->read_file('stderr.log') // '';
+    push @san, 'stderr' if $stderr =~ /runtime error|AddressSanitizer/;
+    ok(!@san, 'no sanitizer report')
+        or diag(join "\n", map { $self->read_file($_) // $stderr } @san);
+}
+
+# a test that died still leaves no processes behind
+END {
+    for my $t (@instances) {
+        $t->stop_nginx;
+        kill 'TERM', @{ $t->{pids} } if @{ $t->{pids} };
+    }
+}
+
+1;
