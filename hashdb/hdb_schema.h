@@ -43,7 +43,7 @@ struct hdb_source_rec {
     uint32_t  id;
     uint32_t  flags;
     uint64_t  count[HDB_NTYPES];    /* entries per digest type */
-    uint64_t  files;                /* rows imported: one per listed file */
+    uint64_t  files;                /* rows that added an entry: files */
     uint32_t  complete;             /* types that every row carries */
     uint32_t  reserved;
     int64_t   created;              /* unix time */

@@ -256,6 +256,8 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
         memcpy(entry.category, row->category, strlen(row->category));
     }
 
+    added = (int64_t) w->stats.added;
+
     for (int t = 0; t < HDB_NTYPES; t++) {
         if (row->types & HDB_TYPE_BIT(t)) {
             rc = hdb_writer_put(w, (hdb_type_t) t, row->digests[t], &entry);
@@ -267,8 +269,12 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
 
     w->rec.complete = w->rec.files ? (w->rec.complete & row->types)
                                    : row->types;
-    w->rec.files++;
     w->stats.rows++;
+
+    /* a row that only repeats listed digests is not another file */
+    if ((int64_t) w->stats.added > added) {
+        w->rec.files++;
+    }
 
     return 0;
 }

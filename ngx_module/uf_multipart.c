@@ -127,6 +127,10 @@ uf_mp_boundary(const unsigned char *ct, size_t len,
             }
             vend = p;
 
+            if (p < end) {
+                p++;
+            }
+
         } else {
             v = p;
             while (p < end && *p != ';' && *p != ' ' && *p != '\t') {

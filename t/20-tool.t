@@ -1,0 +1,113 @@
+#!/usr/bin/perl
+# The hashdb command: init, import, lookup, stats, hash, --help, exit codes.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use UFTest qw(sha256_hex sha1_hex md5_hex);
+
+my $t = UFTest->new;
+my $db = $t->db;
+my ($rc, $out, $err);
+
+($rc, $out, $err) = $t->hashdb('--help');
+is($rc, 0, 'hashdb --help exits 0');
+like($out, qr/usage: hashdb COMMAND/, 'and prints the usage');
+for my $cmd (qw(init import lookup stats hash)) {
+    ($rc, $out) = $t->hashdb($cmd, '--help');
+    ok($rc == 0 && $out =~ /^usage: hashdb $cmd/, "hashdb $cmd --help");
+}
+($rc, $out, $err) = $t->hashdb('frobnicate');
+ok($rc == 2 && $err =~ /unknown command "frobnicate"/, 'an unknown command: exit 2');
+
+($rc, $out, $err) = $t->hashdb('lookup', "$db-missing", 'a' x 64);
+ok($rc == 2 && $err =~ /hashset-missing: No such file or directory/,
+   'lookup on a missing hash set: exit 2, says why');
+
+($rc) = $t->hashdb('init', $db);
+is($rc, 0, 'init');
+ok(!((stat "$db/data.mdb")[2] & 07), 'data.mdb is not world-readable');
+ok(!((stat $db)[2] & 07), 'the hash set directory is not world-accessible');
+($rc) = $t->hashdb('init', $db);
+is($rc, 0, 'init on an existing hash set changes nothing');
+
+my @files = map { "stand-in file $_\n" } 1 .. 5;
+my $list = "# a comment line\n\n"
+    . sha256_hex($files[0]) . "\n"
+    . uc(sha1_hex($files[1])) . "   # upper case, trailing comment\n"
+    . md5_hex($files[2]) . "\r\n"
+    . join(',', md5_hex($files[3]), sha1_hex($files[3]), sha256_hex($files[3])) . "\n";
+$t->write_file('list.txt', $list);
+
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'police-test',
+                               '--category', 'A1', $t->dir . '/list.txt');
+is($rc, 0, 'import a list');
+like($out, qr/police-test: 4 rows, 6 entries added/, 'import reports rows and entries');
+
+($rc, $out) = $t->hashdb('lookup', $db, sha256_hex($files[0]));
+is($rc, 0, 'lookup of a listed digest: exit 0');
+like($out, qr/^sha256:\Q${\ sha256_hex($files[0])}\E\tlisted\tsource=police-test category=A1 added=\d{4}-\d\d-\d\dT/,
+     'lookup names source, category and date');
+($rc, $out) = $t->hashdb('lookup', $db, sha1_hex($files[1]), md5_hex($files[4]));
+is($rc, 0, 'lookup of one listed and one unlisted: exit 0');
+like($out, qr/sha1:\S+\tlisted.*\nmd5:\S+\tnot listed/, 'each digest on its line');
+($rc, $out) = $t->hashdb('lookup', $db, md5_hex($files[4]));
+is($rc, 1, 'lookup of an unlisted digest: exit 1');
+($rc, $out, $err) = $t->hashdb('lookup', $db, 'xyz');
+ok($rc == 2 && $err =~ /xyz: not a hex/, 'lookup of a non-digest: exit 2');
+
+# a bad line refuses the whole import
+$t->write_file('bad.txt', sha256_hex('new file 1') . "\n"
+                          . sha256_hex('new file 2') . "\n"
+                          . "0123456789abcdef\n"
+                          . sha256_hex('new file 3') . "\n");
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'police-test',
+                               $t->dir . '/bad.txt');
+is($rc, 2, 'an import with a bad line: exit 2');
+like($err, qr{bad\.txt:3: not a hex MD5 \(32\), SHA-1 \(40\) or SHA-256 \(64\) digest; nothing imported},
+     'names file, line and reason');
+($rc) = $t->hashdb('lookup', $db, sha256_hex('new file 1'));
+is($rc, 1, 'the good lines before it were not applied');
+
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '-',
+                               \(sha1_hex('a') . ' ' . sha1_hex('b') . "\n"));
+ok($rc == 2 && $err =~ /\(stdin\):1: two digests of the same type/,
+   'two digests of one type on a line are refused');
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'bad name', '-', \"");
+ok($rc == 2 && $err =~ /bad name/, 'a bad source name is refused');
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '--category', 'much-too-long', '-', \"");
+ok($rc == 2 && $err =~ /--category much-too-long/, 'a long category is refused');
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', $t->dir . '/nonexistent');
+ok($rc == 2 && $err =~ /nonexistent: No such file/, 'a missing list file: exit 2');
+
+# stdin, and re-importing is idempotent
+($rc, $out) = $t->hashdb('import', $db, '--source', 'second', '-',
+                         \(sha256_hex($files[0]) . "\n" . sha256_hex($files[4]) . "\n"));
+like($out, qr/second: 2 rows, 2 entries added, 0 already/, 'import from stdin');
+($rc, $out) = $t->hashdb('import', $db, '--source', 'second', '-',
+                         \(sha256_hex($files[4]) . "\n"));
+like($out, qr/second: 1 rows, 0 entries added, 1 already listed/, 'a re-import adds nothing');
+
+($rc, $out) = $t->hashdb('stats', $db);
+is($rc, 0, 'stats');
+like($out, qr/^computes:\s+sha1,sha256,md5/m, 'stats says which digests are computed');
+like($out, qr/^police-test\s+4\s+2\s+2\s+2\s+\S+/m, 'per source: files and entries per type');
+like($out, qr/^second\s+2\s+0\s+0\s+2/m, 'the second source');
+
+# hash prints what sha256sum and friends print
+my $f = $t->write_file('sample.bin', join '', map { chr } 0 .. 255);
+($rc, $out) = $t->hashdb('hash', $f);
+my $content = $t->read_file($f);
+is($out, "sha1:" . sha1_hex($content) . "  $f\nsha256:" . sha256_hex($content)
+         . "  $f\nmd5:" . md5_hex($content) . "  $f\n", 'hash prints all three digests');
+my $only = UFTest->new;
+$only->listed(lines => [sha256_hex('x')]);
+($rc, $out) = $t->hashdb('hash', '--db', $only->db, $f);
+is($out, "sha256:" . sha256_hex($content) . "  $f\n", 'hash --db prints what the module computes');
+($rc, $out, $err) = $t->hashdb('hash', $t->dir . '/none');
+ok($rc == 2 && $err =~ /none: No such file/, 'hash of a missing file: exit 2');
+
+$t->finish;
+$only->finish;
+done_testing;
