@@ -85,6 +85,7 @@ typedef struct {
     ngx_str_t                           source;
     ngx_str_t                           category;
 
+    unsigned                            reading:1;
     unsigned                            started:1;
     unsigned                            inspecting:1;
     unsigned                            done:1;
@@ -308,15 +309,17 @@ ngx_http_upload_filter_handler(ngx_http_request_t *r)
     ngx_http_upload_filter_ctx_t       *ctx;
     ngx_http_upload_filter_loc_conf_t  *ulcf;
 
+    if (r != r->main) {
+        /* subrequests share the main request's body and its verdict */
+        return NGX_DECLINED;
+    }
+
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
 
     ctx = ngx_http_upload_filter_get_ctx(r);
 
-    if (ctx) {
-        if (!ctx->rejected) {
-            return NGX_DECLINED;
-        }
-
+    if (ctx && ctx->rejected) {
         /*
          * An internal redirect after a rejection (error_page, or a
          * named location).  A static error page may be served; anything
@@ -333,17 +336,44 @@ ngx_http_upload_filter_handler(ngx_http_request_t *r)
         return ctx->status;
     }
 
-    if (r != r->main) {
-        return NGX_DECLINED;
+    if (ctx == NULL) {
+        if (!ulcf->enable) {
+            return NGX_DECLINED;
+        }
+
+        if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+            return NGX_DECLINED;
+        }
+
+        /*
+         * From here on the body owes a verdict, wherever it is read: a
+         * try_files or a named location may hand the request on to a
+         * location where the filter is off.
+         */
+        ctx = ngx_http_upload_filter_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* too large by its headers: reject before "100 Continue" */
+        if (ulcf->max_body_size
+            && r->headers_in.content_length_n > ulcf->max_body_size)
+        {
+            ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "body larger than "
+                                        "upload_filter_max_body_size");
+            ctx->done = 1;
+
+            if (ctx->rejected) {
+                return ngx_http_upload_filter_verdict(r, ctx);
+            }
+
+            return NGX_DECLINED;
+        }
     }
 
-    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
-
-    if (!ulcf->enable) {
-        return NGX_DECLINED;
-    }
-
-    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+    if (ctx->done || ctx->started || ctx->reading) {
         return NGX_DECLINED;
     }
 
@@ -352,27 +382,11 @@ ngx_http_upload_filter_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = ngx_http_upload_filter_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ulcf->enable) {
+        ctx->conf = ulcf;
     }
 
-    /* too large by its headers: reject before "100 Continue" is sent */
-    if (ulcf->max_body_size
-        && r->headers_in.content_length_n > ulcf->max_body_size)
-    {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                    "body larger than "
-                                    "upload_filter_max_body_size");
-        ctx->done = 1;
-
-        if (ctx->rejected) {
-            return ngx_http_upload_filter_verdict(r, ctx);
-        }
-
-        return NGX_DECLINED;
-    }
+    ctx->reading = 1;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upload filter reads body");
@@ -395,7 +409,9 @@ ngx_http_upload_filter_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_upload_filter_get_ctx(r);
 
-    if (ctx && !ctx->done) {
+    ctx->reading = 0;
+
+    if (!ctx->done) {
         /* the body had been read before the filter could see it */
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
                                     NGX_HTTP_INTERNAL_SERVER_ERROR,

@@ -9,7 +9,9 @@
 # headers (HTTP) or params (FastCGI) as "name: value" lines, an empty
 # line, and the body exactly as received (de-chunked).  The file appears
 # (by rename) before the response is sent, so a client that has its
-# response can look for it.
+# response can look for it.  Each accepted connection also leaves an
+# empty conn-<time>-<pid> file, so that a test can tell that nginx never
+# connected at all.
 
 use strict;
 use warnings;
@@ -39,6 +41,9 @@ while (1) {
     if ($pid) { close $c; next; }
     close $srv;
     binmode $c;
+    # a marker per connection: tests check that nothing connected at all
+    open my $m, '>', sprintf("%s/conn-%.6f-%d", $dir, time, $$);
+    close $m;
     eval { $mode eq 'http' ? serve_http($c) : serve_fastcgi($c) };
     exit 0;
 }

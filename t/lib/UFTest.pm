@@ -136,6 +136,12 @@ sub start_upstream {
     }
     push @{ $self->{pids} }, $pid;
     wait_port($port);
+    # wait_port's own connection left a marker: wait for it, then drop it
+    for (1 .. 100) {
+        last if glob "$self->{dir}/records/conn-*";
+        sleep 0.02;
+    }
+    $self->clear_records;
     $self->{upstream} = $port;
     return $port;
 }
@@ -249,9 +255,16 @@ sub records {
     return @r;
 }
 
+# how many connections the upstream accepted
+sub connections {
+    my ($self) = @_;
+    my @c = glob "$self->{dir}/records/conn-*";
+    return scalar @c;
+}
+
 sub clear_records {
     my ($self) = @_;
-    unlink glob "$self->{dir}/records/req-*";
+    unlink glob("$self->{dir}/records/req-*"), glob("$self->{dir}/records/conn-*");
 }
 
 # sends raw bytes (an array ref sends pieces with a pause between them),
