@@ -20,6 +20,7 @@ hdb_open(hdb_t **out, const char *path, unsigned flags)
     hdb_t     *db;
     MDB_txn   *txn;
     unsigned   envflags;
+    struct stat  st;
 
     *out = NULL;
 
@@ -71,6 +72,12 @@ hdb_open(hdb_t **out, const char *path, unsigned flags)
     }
 
     rc = mdb_env_open(db->env, path, envflags, 0640);
+
+    if (rc == ENOENT && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* a directory without data.mdb: say what it is not */
+        rc = HDB_ESCHEMA;
+    }
+
     if (rc != 0) {
         goto failed;
     }

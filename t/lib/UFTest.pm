@@ -160,8 +160,9 @@ sub conf {
         PORT     => $self->{port},
         PORT2    => $self->{port2},
         UPSTREAM => $self->{upstream} // 1,
-        USER     => $> == 0 ? 'user root;' : '',
+        USER     => $o{user} // ($> == 0 ? 'user root;' : ''),
     );
+    $tmpl =~ s/^\s*upload_filter_db .*$//m if $o{no_db};
     1 while $tmpl =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : die "no $1"/e;
     return $self->write_file('nginx.conf', $tmpl);
 }
