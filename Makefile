@@ -2,8 +2,9 @@
 #
 #   make            build build/ngx_http_upload_filter_module.so, build/hashdb
 #   make run        install what is missing, build, start the demo
-#   make test       install what is missing, build, run every test
-#   make test-asan  the same tests with AddressSanitizer + UBSan builds
+#   make test       install what is missing, build, run every test against
+#                   the normal and the AddressSanitizer + UBSan builds
+#   make test-asan  the sanitizer run alone
 #   make bench      benchmarks (see bench/README.md)
 
 SHELL := /bin/bash
@@ -26,8 +27,8 @@ MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 # packages a fresh Debian 12 machine needs (build, run, test, bench)
-DEB_PKGS    := gcc make perl curl nginx nginx-dev liblmdb-dev lmdb-utils \
-               libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev wrk
+DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
+               lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev wrk
 
 .PHONY: all tool module unit deps run stop test test-asan asan bench clean
 
@@ -99,8 +100,10 @@ run: deps all
 stop:
 	./demo/run.sh stop
 
-test: deps all unit
+# every test twice: against the normal build, then the sanitizer build
+test: deps all unit asan
 	prove t/
+	UF_BUILD=build-asan prove t/
 
 test-asan: deps asan
 	UF_BUILD=build-asan prove t/

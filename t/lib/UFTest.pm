@@ -167,10 +167,22 @@ sub conf {
     return $self->write_file('nginx.conf', $tmpl);
 }
 
+# the environment nginx needs to load the sanitizer build of the module
+sub sanitizer_env {
+    my ($self) = @_;
+    return () unless $ASAN;
+    my $lib = `gcc -print-file-name=libasan.so`;
+    chomp $lib;
+    return (LD_PRELOAD => $lib,
+            ASAN_OPTIONS => "detect_leaks=0:log_path=$self->{dir}/asan",
+            UBSAN_OPTIONS => "print_stacktrace=1:log_path=$self->{dir}/ubsan");
+}
+
 # nginx -t: (exit code, output)
 sub nginx_test {
     my ($self, $http, %o) = @_;
     my $conf = $self->conf($http, %o);
+    local %ENV = (%ENV, $self->sanitizer_env);
     my $out = `nginx -t -p $self->{dir} -c $conf -e $self->{dir}/stderr.log 2>&1`;
     return ($? >> 8, $out);
 }
@@ -180,13 +192,7 @@ sub start_nginx {
     my $conf = $self->conf($http, %o);
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
-        if ($ASAN) {
-            my $lib = `gcc -print-file-name=libasan.so`;
-            chomp $lib;
-            $ENV{LD_PRELOAD} = $lib;
-            $ENV{ASAN_OPTIONS} = "detect_leaks=0:log_path=$self->{dir}/asan";
-            $ENV{UBSAN_OPTIONS} = "print_stacktrace=1:log_path=$self->{dir}/ubsan";
-        }
+        %ENV = (%ENV, $self->sanitizer_env);
         open STDERR, '>>', "$self->{dir}/stderr.log";
         exec 'nginx', '-p', $self->{dir}, '-c', $conf,
              '-e', "$self->{dir}/stderr.log" or exit 127;

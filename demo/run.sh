@@ -1,0 +1,93 @@
+#!/bin/bash
+# The demo behind "make run": a hash set made from demo/demo-list.txt,
+# a recording upstream on 127.0.0.1:8081 and nginx with the upload filter
+# on 127.0.0.1:8080.  "make stop" (demo/run.sh stop) stops both.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+run=$top/run
+port=${PORT:-8080}
+upstream_port=${UPSTREAM_PORT:-8081}
+
+stop() {
+    if [ -f "$run/nginx.pid" ]; then
+        kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null || true
+        rm -f "$run/nginx.pid"
+    fi
+    if [ -f "$run/upstream.pid" ]; then
+        kill "$(cat "$run/upstream.pid")" 2>/dev/null || true
+        rm -f "$run/upstream.pid"
+    fi
+}
+
+if [ "${1:-}" = stop ]; then
+    stop
+    echo "demo stopped"
+    exit 0
+fi
+
+stop
+sleep 0.5
+
+for p in "$port" "$upstream_port"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        echo "demo: port $p on 127.0.0.1 is in use; set PORT=... UPSTREAM_PORT=..." >&2
+        exit 1
+    fi
+done
+
+mkdir -p "$run/tmp" "$run/records"
+
+# the hash set: readable by the nginx workers' group only; workers need
+# write access to lock.mdb alone
+rm -rf "$run/hashset"
+"$build/hashdb" init "$run/hashset"
+"$build/hashdb" import "$run/hashset" --source demo --category demo \
+    "$top/demo/demo-list.txt"
+
+user_line=
+if [ "$(id -u)" = 0 ]; then
+    group=www-data
+    getent group "$group" >/dev/null || group=nogroup
+    user_line="user www-data $group;"
+    getent passwd www-data >/dev/null || user_line="user nobody $group;"
+    chgrp -R "$group" "$run/hashset"
+    chmod 0750 "$run/hashset"
+    chmod 0640 "$run/hashset/data.mdb"
+    chmod 0660 "$run/hashset/lock.mdb"
+fi
+
+sed -e "s|@BUILD@|$build|g" -e "s|@RUN@|$run|g" -e "s|@PORT@|$port|g" \
+    -e "s|@UPSTREAM_PORT@|$upstream_port|g" -e "s|@USER@|$user_line|g" \
+    "$top/demo/nginx.conf.in" > "$run/nginx.conf"
+
+nohup perl "$top/t/upstream.pl" http "$upstream_port" "$run/records" \
+    > "$run/upstream.log" 2>&1 &
+echo $! > "$run/upstream.pid"
+
+nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log" -t -q
+nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log"
+
+for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+done
+
+cat <<MSG
+
+upload-filter demo running: nginx on http://127.0.0.1:$port, in front of a
+recording upstream on 127.0.0.1:$upstream_port (what it receives lands in
+$run/records).
+
+A blocked upload (the stand-in file whose digests the demo list holds):
+    curl -i -T demo/stand-in.txt http://127.0.0.1:$port/upload
+    curl -i -F file=@demo/stand-in.txt http://127.0.0.1:$port/form
+
+A clean upload, passed through unchanged:
+    curl -i -F file=@README.md http://127.0.0.1:$port/form
+
+Logs: $run/error.log (one warn line per match), $run/access.log.
+Look up a digest: $build/hashdb lookup $run/hashset HEX
+Stop: make stop
+MSG
