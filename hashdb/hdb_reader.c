@@ -10,9 +10,13 @@
 #include "hdb_internal.h"
 
 struct hdb_reader {
-    hdb_t    *db;
-    MDB_txn  *txn;
-    int       active;
+    hdb_t     *db;
+    MDB_txn   *txn;
+    int        active;
+
+    /* the plan only changes with a commit: cached per transaction id */
+    size_t     plan_txnid;
+    unsigned   plan;
 };
 
 int
@@ -96,6 +100,11 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
     MDB_cursor            *cur;
     struct hdb_source_rec  rec;
 
+    if (rd->plan_txnid && rd->plan_txnid == mdb_txn_id(rd->txn)) {
+        *types = rd->plan;
+        return 0;
+    }
+
     plan = 0;
 
     rc = mdb_cursor_open(rd->txn, rd->db->sources, &cur);
@@ -141,6 +150,9 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
     if (rc != MDB_NOTFOUND) {
         return rc;
     }
+
+    rd->plan = plan;
+    rd->plan_txnid = mdb_txn_id(rd->txn);
 
     *types = plan;
     return 0;

@@ -122,6 +122,8 @@ static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_get_ctx(
 static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_create_ctx(
     ngx_http_request_t *r);
 static void ngx_http_upload_filter_cleanup(void *data);
+static hdb_digest_t *ngx_http_upload_filter_digest_get(unsigned types);
+static void ngx_http_upload_filter_digest_put(hdb_digest_t *d);
 static u_char *ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src,
     size_t len);
 
@@ -299,6 +301,16 @@ static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
 
 /* the worker's hash set, opened after fork in init_process */
 static ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
+
+/*
+ * Digest contexts of finished requests, kept for the next ones: setting
+ * up OpenSSL contexts costs more than hashing a small upload.
+ */
+#define NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS  32
+
+static hdb_digest_t  *ngx_http_upload_filter_spare[
+                                      NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS];
+static ngx_uint_t     ngx_http_upload_filter_nspare;
 
 
 static ngx_int_t
@@ -552,7 +564,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ctx->digest = hdb_digest_new(plan);
+    ctx->digest = ngx_http_upload_filter_digest_get(plan);
 
     if (ctx->digest == NULL || hdb_digest_reset(ctx->digest) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
@@ -953,8 +965,43 @@ ngx_http_upload_filter_cleanup(void *data)
 {
     ngx_http_upload_filter_ctx_t  *ctx = data;
 
-    hdb_digest_free(ctx->digest);
-    ctx->digest = NULL;
+    if (ctx->digest) {
+        ngx_http_upload_filter_digest_put(ctx->digest);
+        ctx->digest = NULL;
+    }
+}
+
+
+static hdb_digest_t *
+ngx_http_upload_filter_digest_get(unsigned types)
+{
+    hdb_digest_t  *d;
+
+    while (ngx_http_upload_filter_nspare) {
+        d = ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare];
+
+        if (hdb_digest_types(d) == types) {
+            return d;
+        }
+
+        /* the hash set now asks for other types */
+        hdb_digest_free(d);
+    }
+
+    return hdb_digest_new(types);
+}
+
+
+static void
+ngx_http_upload_filter_digest_put(hdb_digest_t *d)
+{
+    if (ngx_http_upload_filter_nspare < NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS)
+    {
+        ngx_http_upload_filter_spare[ngx_http_upload_filter_nspare++] = d;
+        return;
+    }
+
+    hdb_digest_free(d);
 }
 
 
@@ -1271,6 +1318,11 @@ ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle)
 
     if (umcf == NULL) {
         return;
+    }
+
+    while (ngx_http_upload_filter_nspare) {
+        hdb_digest_free(
+            ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare]);
     }
 
     hdb_reader_free(umcf->reader);
