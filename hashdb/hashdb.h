@@ -60,16 +60,29 @@ const char *hdb_strerror(int rc);
 #define HDB_OPEN_CREATE  0x2u    /* hashdb init: create directory and DBs */
 
 int hdb_open(hdb_t **db, const char *path, unsigned flags);
+/* as hdb_open(), with the map size of a new hash set (0: the default) */
+int hdb_create(hdb_t **db, const char *path, unsigned flags, size_t mapsize);
 void hdb_close(hdb_t *db);
 const char *hdb_path(const hdb_t *db);
 
+/*
+ * After MDB_MAP_FULL: doubles the map (no transaction may be active);
+ * the write is then retried from the start.
+ */
+int hdb_grow(hdb_t *db);
+size_t hdb_mapsize(hdb_t *db);
+
 /* reading: one reader per thread, one read transaction at a time */
+
+#define HDB_REASON_MAX  200
 
 typedef struct {
     hdb_type_t  type;
     char        source[HDB_SOURCE_MAX + 1];
     char        category[HDB_CATEGORY_MAX + 1];
     int64_t     added;
+    int         allowed;                    /* on the local allow list */
+    char        reason[HDB_REASON_MAX + 1]; /* why it is allowed */
 } hdb_match_t;
 
 int hdb_reader_new(hdb_t *db, hdb_reader_t **rd);
@@ -94,6 +107,7 @@ int hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
 
 typedef struct {
     char      name[HDB_SOURCE_MAX + 1];
+    size_t    keys;         /* trusted signing keys */
     uint32_t  id;
     uint32_t  flags;
     uint64_t  count[HDB_NTYPES];
@@ -120,12 +134,54 @@ typedef struct {
     uint64_t  rows;
     uint64_t  added;        /* new (digest, source) entries */
     uint64_t  existing;     /* already listed by this source */
+    uint64_t  removed;      /* entries removed (delta, or gone in a sync) */
 } hdb_write_stats_t;
 
+/*
+ * HDB_WRITE_ADD adds to a source (import, delta).  HDB_WRITE_REPLACE is a
+ * full sync: at commit, every entry of the source that the sync did not
+ * add or confirm is removed, and the source's file count and complete
+ * types are those of the new list.  Entries of other sources are never
+ * touched.
+ */
+#define HDB_WRITE_ADD      0
+#define HDB_WRITE_REPLACE  1
+
 int hdb_valid_name(const char *name);
-int hdb_writer_begin(hdb_t *db, const char *source, hdb_writer_t **w);
+int hdb_writer_begin(hdb_t *db, const char *source, int mode,
+    hdb_writer_t **w);
 int hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row);
+int hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row);
+/* the source's sequence number before this write, and its new one */
+uint64_t hdb_writer_seq(const hdb_writer_t *w);
+void hdb_writer_set_seq(hdb_writer_t *w, uint64_t seq);
 int hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats);
 void hdb_writer_abort(hdb_writer_t *w);
+
+/* the local allow list: survives every sync, never blocks */
+
+typedef struct {
+    hdb_type_t     type;
+    unsigned char  digest[HDB_DIGEST_MAX];
+    int64_t        added;
+    char           reason[HDB_REASON_MAX + 1];
+} hdb_allow_t;
+
+typedef int (*hdb_allow_cb)(const hdb_allow_t *a, void *data);
+
+int hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
+    const char *reason);
+/* MDB_NOTFOUND if it was not allowed */
+int hdb_allow_remove(hdb_t *db, hdb_type_t type, const unsigned char *digest);
+int hdb_reader_allowed(hdb_reader_t *rd, hdb_allow_cb cb, void *data);
+
+/* sources: disable and enable, trusted keys */
+
+int hdb_source_set_disabled(hdb_t *db, const char *source, int disabled);
+#define HDB_KEY_SIZE  32
+int hdb_key_add(hdb_t *db, const char *source, const unsigned char *key);
+/* copies up to max keys; *n is how many the source has */
+int hdb_reader_keys(hdb_reader_t *rd, const char *source,
+    unsigned char (*keys)[HDB_KEY_SIZE], size_t max, size_t *n);
 
 #endif /* HASHDB_H */

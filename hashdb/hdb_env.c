@@ -16,6 +16,13 @@ static int hdb_check_schema(hdb_t *db, MDB_txn *txn);
 int
 hdb_open(hdb_t **out, const char *path, unsigned flags)
 {
+    return hdb_create(out, path, flags, 0);
+}
+
+
+int
+hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
+{
     int        rc;
     hdb_t     *db;
     MDB_txn   *txn;
@@ -53,8 +60,12 @@ hdb_open(hdb_t **out, const char *path, unsigned flags)
         rc = mdb_env_set_maxreaders(db->env, HDB_MAXREADERS);
     }
 
-    if (rc == 0 && !(flags & HDB_OPEN_RDONLY)) {
-        rc = mdb_env_set_mapsize(db->env, HDB_MAPSIZE);
+    /*
+     * Without a size LMDB takes the one stored in the environment: the
+     * last writer's.  Only a new hash set gets one from us.
+     */
+    if (rc == 0 && (flags & HDB_OPEN_CREATE)) {
+        rc = mdb_env_set_mapsize(db->env, mapsize ? mapsize : HDB_MAPSIZE_MIN);
     }
 
     if (rc != 0) {
@@ -126,6 +137,12 @@ hdb_open_dbs(hdb_t *db, MDB_txn *txn)
     }
     if (rc == 0) {
         rc = mdb_dbi_open(txn, HDB_DB_SOURCE_IDS, create, &db->source_ids);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_ALLOW, create, &db->allow);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_KEYS, create, &db->keys);
     }
 
     for (int t = 0; rc == 0 && t < HDB_NTYPES; t++) {
@@ -204,4 +221,26 @@ const char *
 hdb_path(const hdb_t *db)
 {
     return db->path;
+}
+
+
+int
+hdb_grow(hdb_t *db)
+{
+    MDB_envinfo  info;
+
+    mdb_env_info(db->env, &info);
+
+    return mdb_env_set_mapsize(db->env, 2 * info.me_mapsize);
+}
+
+
+size_t
+hdb_mapsize(hdb_t *db)
+{
+    MDB_envinfo  info;
+
+    mdb_env_info(db->env, &info);
+
+    return info.me_mapsize;
 }

@@ -16,6 +16,8 @@ struct hdb {
     MDB_dbi    meta;
     MDB_dbi    sources;
     MDB_dbi    source_ids;
+    MDB_dbi    allow;
+    MDB_dbi    keys;
     MDB_dbi    types[HDB_NTYPES];
     char      *path;
 };

@@ -158,6 +158,9 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
     return 0;
 }
 
+static int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
+    const unsigned char *digest, hdb_match_t *match);
+
 /* finds the name and record of a source by its id */
 static int
 hdb_reader_source(hdb_reader_t *rd, const unsigned char id[4], MDB_val *name,
@@ -242,7 +245,138 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
 
     mdb_cursor_close(cur);
 
+    if (rc == 0) {
+        rc = hdb_reader_allow_check(rd, type, digest, match);
+    }
+
     return rc;
+}
+
+/* marks a match that the local allow list overrides */
+static int
+hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
+    const unsigned char *digest, hdb_match_t *match)
+{
+    int            rc;
+    size_t         n;
+    MDB_val        key, val;
+    unsigned char  k[1 + HDB_DIGEST_MAX];
+
+    k[0] = (unsigned char) type;
+    memcpy(k + 1, digest, hdb_type_size(type));
+    key.mv_data = k;
+    key.mv_size = 1 + hdb_type_size(type);
+
+    rc = mdb_get(rd->txn, rd->db->allow, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size < sizeof(struct hdb_allow_rec)) {
+        return MDB_CORRUPTED;
+    }
+
+    n = val.mv_size - sizeof(struct hdb_allow_rec);
+    n = n < HDB_REASON_MAX ? n : HDB_REASON_MAX;
+
+    match->allowed = 1;
+    memcpy(match->reason, (char *) val.mv_data + sizeof(struct hdb_allow_rec),
+           n);
+    match->reason[n] = '\0';
+
+    return 0;
+}
+
+int
+hdb_reader_allowed(hdb_reader_t *rd, hdb_allow_cb cb, void *data)
+{
+    int                   rc;
+    size_t                n;
+    MDB_val               key, val;
+    MDB_cursor           *cur;
+    hdb_allow_t           a;
+    struct hdb_allow_rec  rec;
+
+    rc = mdb_cursor_open(rd->txn, rd->db->allow, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (key.mv_size < 2 || val.mv_size < sizeof(rec)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memset(&a, 0, sizeof(a));
+        a.type = (hdb_type_t) ((unsigned char *) key.mv_data)[0];
+
+        if (a.type >= HDB_NTYPES || key.mv_size != 1 + hdb_type_size(a.type))
+        {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(a.digest, (unsigned char *) key.mv_data + 1, key.mv_size - 1);
+        memcpy(&rec, val.mv_data, sizeof(rec));
+        a.added = rec.added;
+        n = val.mv_size - sizeof(rec);
+        n = n < HDB_REASON_MAX ? n : HDB_REASON_MAX;
+        memcpy(a.reason, (char *) val.mv_data + sizeof(rec), n);
+
+        rc = cb(&a, data);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+hdb_reader_keys(hdb_reader_t *rd, const char *source,
+    unsigned char (*keys)[HDB_KEY_SIZE], size_t max, size_t *n)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    key.mv_data = (void *) source;
+    key.mv_size = strlen(source);
+
+    *n = 0;
+
+    rc = mdb_get(rd->txn, rd->db->keys, &key, &val);
+
+    if (rc == MDB_NOTFOUND) {
+        return 0;
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size % HDB_KEY_SIZE) {
+        return MDB_CORRUPTED;
+    }
+
+    *n = val.mv_size / HDB_KEY_SIZE;
+
+    for (size_t i = 0; i < *n && i < max; i++) {
+        memcpy(keys[i], (unsigned char *) val.mv_data + i * HDB_KEY_SIZE,
+               HDB_KEY_SIZE);
+    }
+
+    return 0;
 }
 
 int
@@ -270,6 +404,11 @@ hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data)
 
         memcpy(&rec, val.mv_data, sizeof(rec));
         hdb_source_from_rec(&src, key.mv_data, key.mv_size, &rec);
+
+        rc = hdb_reader_keys(rd, src.name, NULL, 0, &src.keys);
+        if (rc != 0) {
+            break;
+        }
 
         rc = cb(&src, data);
         if (rc != 0) {

@@ -19,6 +19,13 @@
  *                duplicates sort by source and one source's entry is
  *                found with MDB_GET_BOTH_RANGE.
  *
+ *   "allow"      key type byte + raw digest -> struct hdb_allow_rec
+ *                followed by the reason text: the local allow list, kept
+ *                apart from the sources so that no sync touches it
+ *
+ *   "keys"       key source name -> n * 32 bytes: the raw Ed25519 public
+ *                keys whose signatures the source's updates must carry
+ *
  * Integers other than the big-endian source ids are in host byte order:
  * LMDB files are not portable between byte orders anyway.
  */
@@ -35,6 +42,8 @@
 #define HDB_DB_META        "meta"
 #define HDB_DB_SOURCES     "sources"
 #define HDB_DB_SOURCE_IDS  "source_ids"
+#define HDB_DB_ALLOW       "allow"
+#define HDB_DB_KEYS        "keys"
 
 /* names of the per-type databases, indexed by hdb_type_t */
 extern const char *const hdb_type_db_names[HDB_NTYPES];
@@ -45,23 +54,31 @@ struct hdb_source_rec {
     uint64_t  count[HDB_NTYPES];    /* entries per digest type */
     uint64_t  files;                /* rows that added an entry: files */
     uint32_t  complete;             /* types that every row carries */
-    uint32_t  reserved;
+    uint32_t  generation;           /* of the last full sync */
     int64_t   created;              /* unix time */
     int64_t   updated;              /* unix time of the last change */
-    uint64_t  seq;                  /* list sequence number (issue 4) */
+    uint64_t  seq;                  /* sequence of the last signed update */
 };
 
 struct hdb_entry_rec {
     unsigned char  source_id[4];            /* big-endian */
     uint32_t       added;                   /* unix time */
     char           category[HDB_CATEGORY_MAX];   /* NUL-padded */
+    uint32_t       generation;              /* sync that last listed it */
+};
+
+struct hdb_allow_rec {
+    int64_t        added;
+    /* followed by the reason, not NUL-terminated */
 };
 
 /*
- * The LMDB map size: virtual address space, not disk.  64 GiB holds
- * several hundred million entries; data.mdb grows only as it is written.
+ * The LMDB map size a writer starts with, at least: virtual address
+ * space, not disk (data.mdb grows only as it is written).  A write that
+ * fills the map is retried with the map doubled (hdb_grow()); readers
+ * adopt the new size on their next transaction.
  */
-#define HDB_MAPSIZE  ((size_t) 64 << 30)
+#define HDB_MAPSIZE_MIN  ((size_t) 256 << 20)
 
 #define HDB_MAXREADERS  1024
 

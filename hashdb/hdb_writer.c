@@ -17,6 +17,9 @@ struct hdb_writer {
     MDB_cursor             *cur[HDB_NTYPES];
     struct hdb_source_rec   rec;
     char                    name[HDB_SOURCE_MAX + 1];
+    int                     mode;
+    uint32_t                generation;     /* stamped on entries */
+    uint64_t                seq_before;
     hdb_write_stats_t       stats;
     int64_t                 now;
 };
@@ -124,7 +127,7 @@ hdb_writer_source(hdb_writer_t *w)
 }
 
 int
-hdb_writer_begin(hdb_t *db, const char *source, hdb_writer_t **out)
+hdb_writer_begin(hdb_t *db, const char *source, int mode, hdb_writer_t **out)
 {
     int            rc;
     hdb_writer_t  *w;
@@ -145,6 +148,7 @@ hdb_writer_begin(hdb_t *db, const char *source, hdb_writer_t **out)
     }
 
     w->db = db;
+    w->mode = mode;
     w->now = (int64_t) time(NULL);
     strcpy(w->name, source);
 
@@ -155,6 +159,19 @@ hdb_writer_begin(hdb_t *db, const char *source, hdb_writer_t **out)
     }
 
     rc = hdb_writer_source(w);
+
+    w->seq_before = w->rec.seq;
+    w->generation = w->rec.generation;
+
+    if (mode == HDB_WRITE_REPLACE) {
+        /*
+         * A full sync stamps what it lists with a new generation; the
+         * sweep at commit removes the rest.
+         */
+        w->generation++;
+        w->rec.files = 0;
+        w->rec.complete = 0;
+    }
 
     for (int t = 0; rc == 0 && t < HDB_NTYPES; t++) {
         rc = mdb_cursor_open(w->txn, db->types[t], &w->cur[t]);
@@ -169,52 +186,86 @@ hdb_writer_begin(hdb_t *db, const char *source, hdb_writer_t **out)
     return 0;
 }
 
-/* adds or refreshes the (digest, source) entry of one digest */
+/* positions the cursor on the source's entry for a digest */
 static int
-hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
-    const struct hdb_entry_rec *entry)
+hdb_writer_find(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
+    struct hdb_entry_rec *old)
 {
     int                   rc;
     MDB_val               key, val;
-    struct hdb_entry_rec  probe, old;
+    struct hdb_entry_rec  probe;
 
     key.mv_data = (void *) digest;
     key.mv_size = hdb_type_size(type);
 
     memset(&probe, 0, sizeof(probe));
-    memcpy(probe.source_id, entry->source_id, 4);
+    hdb_source_id_encode(w->rec.id, probe.source_id);
     val.mv_data = &probe;
     val.mv_size = sizeof(probe);
 
     rc = mdb_cursor_get(w->cur[type], &key, &val, MDB_GET_BOTH_RANGE);
+    if (rc != 0) {
+        return rc;
+    }
 
-    if (rc == 0 && val.mv_size == sizeof(old)) {
-        memcpy(&old, val.mv_data, sizeof(old));
+    if (val.mv_size != sizeof(*old)) {
+        return MDB_CORRUPTED;
+    }
 
-        if (memcmp(old.source_id, entry->source_id, 4) == 0) {
-            w->stats.existing++;
+    memcpy(old, val.mv_data, sizeof(*old));
 
-            if (memcmp(old.category, entry->category, HDB_CATEGORY_MAX) == 0)
-            {
-                return 0;
-            }
+    return memcmp(old->source_id, probe.source_id, 4) == 0 ? 0
+                                                          : MDB_NOTFOUND;
+}
 
-            /* a new category: keep the date the entry was first added */
-            rc = mdb_cursor_del(w->cur[type], 0);
-            if (rc != 0) {
-                return rc;
-            }
+/*
+ * Adds or refreshes the (digest, source) entry of one digest.  Returns
+ * 1 when the entry is new to this generation, 0 when this write had
+ * already listed it, or an error.
+ */
+static int
+hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
+    const struct hdb_entry_rec *entry)
+{
+    int                   rc, fresh;
+    MDB_val               key, val;
+    struct hdb_entry_rec  old, rec;
 
-            probe = *entry;
-            probe.added = old.added;
-            val.mv_data = &probe;
-            val.mv_size = sizeof(probe);
+    key.mv_data = (void *) digest;
+    key.mv_size = hdb_type_size(type);
 
-            return mdb_cursor_put(w->cur[type], &key, &val, 0);
+    rc = hdb_writer_find(w, type, digest, &old);
+
+    if (rc == 0) {
+        w->stats.existing++;
+        fresh = old.generation != w->generation;
+
+        if (!fresh
+            && memcmp(old.category, entry->category, HDB_CATEGORY_MAX) == 0)
+        {
+            return 0;
         }
 
-    } else if (rc != 0 && rc != MDB_NOTFOUND) {
-        return rc;
+        /*
+         * A new category or generation.  Sorted duplicates cannot be
+         * rewritten in place; the date the entry was first added stays.
+         */
+        rc = mdb_cursor_del(w->cur[type], 0);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rec = *entry;
+        rec.added = old.added;
+        val.mv_data = &rec;
+        val.mv_size = sizeof(rec);
+
+        rc = mdb_cursor_put(w->cur[type], &key, &val, 0);
+        return rc != 0 ? -rc : fresh;
+    }
+
+    if (rc != MDB_NOTFOUND) {
+        return -rc;
     }
 
     val.mv_data = (void *) entry;
@@ -222,19 +273,19 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
 
     rc = mdb_cursor_put(w->cur[type], &key, &val, MDB_NODUPDATA);
     if (rc != 0) {
-        return rc;
+        return -rc;
     }
 
     w->rec.count[type]++;
     w->stats.added++;
 
-    return 0;
+    return 1;
 }
 
 int
 hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
 {
-    int                   rc;
+    int                   rc, fresh;
     int64_t               added;
     struct hdb_entry_rec  entry;
 
@@ -256,14 +307,17 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
         memcpy(entry.category, row->category, strlen(row->category));
     }
 
-    added = (int64_t) w->stats.added;
+    entry.generation = w->generation;
+    fresh = 0;
 
     for (int t = 0; t < HDB_NTYPES; t++) {
         if (row->types & HDB_TYPE_BIT(t)) {
             rc = hdb_writer_put(w, (hdb_type_t) t, row->digests[t], &entry);
-            if (rc != 0) {
-                return rc;
+            if (rc < 0) {
+                return -rc;
             }
+
+            fresh |= rc;
         }
     }
 
@@ -272,8 +326,168 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
     w->stats.rows++;
 
     /* a row that only repeats listed digests is not another file */
-    if ((int64_t) w->stats.added > added) {
+    if (fresh) {
         w->rec.files++;
+    }
+
+    return 0;
+}
+
+int
+hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row)
+{
+    int                   rc, removed;
+    struct hdb_entry_rec  old;
+
+    if (row->types == 0 || (row->types & ~HDB_ALL_TYPES)) {
+        return HDB_ETYPE;
+    }
+
+    removed = 0;
+
+    for (int t = 0; t < HDB_NTYPES; t++) {
+        if (!(row->types & HDB_TYPE_BIT(t))) {
+            continue;
+        }
+
+        rc = hdb_writer_find(w, (hdb_type_t) t, row->digests[t], &old);
+
+        if (rc == MDB_NOTFOUND) {
+            continue;
+        }
+
+        if (rc == 0) {
+            rc = mdb_cursor_del(w->cur[t], 0);
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+
+        w->rec.count[t]--;
+        w->stats.removed++;
+        removed = 1;
+    }
+
+    w->stats.rows++;
+
+    if (removed && w->rec.files) {
+        w->rec.files--;
+    }
+
+    return 0;
+}
+
+uint64_t
+hdb_writer_seq(const hdb_writer_t *w)
+{
+    return w->seq_before;
+}
+
+void
+hdb_writer_set_seq(hdb_writer_t *w, uint64_t seq)
+{
+    w->rec.seq = seq;
+}
+
+/*
+ * Deletes the item under the cursor and moves to the one after it.  The
+ * next item is found again by seeking from the deleted key and data,
+ * rather than trusting where LMDB leaves a cursor after a delete.
+ */
+static int
+hdb_writer_del_next(MDB_cursor *cur, MDB_val *key, MDB_val *val)
+{
+    int            rc;
+    size_t         klen;
+    unsigned char  kbuf[HDB_DIGEST_MAX];
+    unsigned char  dbuf[sizeof(struct hdb_entry_rec)];
+
+    klen = key->mv_size;
+    memcpy(kbuf, key->mv_data, klen);
+    memcpy(dbuf, val->mv_data, sizeof(dbuf));
+
+    rc = mdb_cursor_del(cur, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /* a later duplicate of the same digest */
+    key->mv_data = kbuf;
+    key->mv_size = klen;
+    val->mv_data = dbuf;
+    val->mv_size = sizeof(dbuf);
+
+    rc = mdb_cursor_get(cur, key, val, MDB_GET_BOTH_RANGE);
+    if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    /* else the first digest after it */
+    key->mv_data = kbuf;
+    key->mv_size = klen;
+
+    rc = mdb_cursor_get(cur, key, val, MDB_SET_RANGE);
+
+    if (rc == 0 && key->mv_size == klen
+        && memcmp(key->mv_data, kbuf, klen) == 0)
+    {
+        /* earlier duplicates of the digest remain: skip past them */
+        rc = mdb_cursor_get(cur, key, val, MDB_NEXT_NODUP);
+    }
+
+    return rc;
+}
+
+/*
+ * The end of a full sync: entries of the source that the new list did
+ * not name are removed, and the source's counts are recounted.  One pass
+ * over each digest type the source had or has.
+ */
+static int
+hdb_writer_sweep(hdb_writer_t *w)
+{
+    int                   rc;
+    MDB_val               key, val;
+    unsigned char         id[4];
+    struct hdb_entry_rec  entry;
+
+    hdb_source_id_encode(w->rec.id, id);
+
+    for (int t = 0; t < HDB_NTYPES; t++) {
+        if (w->rec.count[t] == 0) {
+            continue;
+        }
+
+        w->rec.count[t] = 0;
+
+        rc = mdb_cursor_get(w->cur[t], &key, &val, MDB_FIRST);
+
+        while (rc == 0) {
+            if (val.mv_size != sizeof(entry)) {
+                return MDB_CORRUPTED;
+            }
+
+            memcpy(&entry, val.mv_data, sizeof(entry));
+
+            if (memcmp(entry.source_id, id, 4) != 0
+                || entry.generation == w->generation)
+            {
+                if (memcmp(entry.source_id, id, 4) == 0) {
+                    w->rec.count[t]++;
+                }
+
+                rc = mdb_cursor_get(w->cur[t], &key, &val, MDB_NEXT);
+                continue;
+            }
+
+            rc = hdb_writer_del_next(w->cur[t], &key, &val);
+            w->stats.removed++;
+        }
+
+        if (rc != MDB_NOTFOUND) {
+            return rc;
+        }
     }
 
     return 0;
@@ -284,6 +498,16 @@ hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats)
 {
     int      rc;
     MDB_val  key, val;
+
+    if (w->mode == HDB_WRITE_REPLACE) {
+        rc = hdb_writer_sweep(w);
+        if (rc != 0) {
+            hdb_writer_abort(w);
+            return rc;
+        }
+
+        w->rec.generation = w->generation;
+    }
 
     w->rec.updated = w->now;
 

@@ -43,6 +43,7 @@
 #define NGX_HTTP_UPLOAD_FILTER_CLEAN   1
 #define NGX_HTTP_UPLOAD_FILTER_MATCH   2
 #define NGX_HTTP_UPLOAD_FILTER_ERROR   3
+#define NGX_HTTP_UPLOAD_FILTER_ALLOWED 4
 
 /* multipart callback codes: stop the parser */
 #define NGX_HTTP_UPLOAD_FILTER_STOP    1
@@ -286,7 +287,8 @@ static ngx_str_t  ngx_http_upload_filter_results[] = {
     ngx_null_string,
     ngx_string("clean"),
     ngx_string("match"),
-    ngx_string("error")
+    ngx_string("error"),
+    ngx_string("allowed")
 };
 
 
@@ -740,7 +742,8 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 {
     int                                  rc, found;
     char                                 hex[HDB_HEX_MAX + 1];
-    u_char                              *p, *name, *filename;
+    u_char                              *p, *name, *filename, *reason;
+    const char                          *action;
     ngx_uint_t                           i;
     hdb_type_t                           t;
     hdb_match_t                          m;
@@ -802,28 +805,46 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
     hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
 
-    if (ctx->result != NGX_HTTP_UPLOAD_FILTER_MATCH) {
-        p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX);
+    /*
+     * The variables name the first listed digest; a match of the allow
+     * list only until a real match comes.
+     */
+    if (ctx->result != NGX_HTTP_UPLOAD_FILTER_MATCH
+        && !(m.allowed && ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED))
+    {
+        p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX
+                                 + HDB_SOURCE_MAX + HDB_CATEGORY_MAX);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         ctx->match.data = p;
-        ctx->match.len = ngx_sprintf(p, "%s:%s", hdb_type_name(t), hex) - p;
+        p = ngx_sprintf(p, "%s:%s", hdb_type_name(t), hex);
+        ctx->match.len = p - ctx->match.data;
 
-        ctx->source.len = ngx_strlen(m.source);
-        ctx->source.data = ngx_pnalloc(r->pool, ctx->source.len);
-        ctx->category.len = ngx_strlen(m.category);
-        ctx->category.data = ngx_pnalloc(r->pool, ctx->category.len);
+        ctx->source.data = p;
+        p = ngx_cpymem(p, m.source, ngx_strlen(m.source));
+        ctx->source.len = p - ctx->source.data;
 
-        if (ctx->source.data == NULL || ctx->category.data == NULL) {
+        ctx->category.data = p;
+        p = ngx_cpymem(p, m.category, ngx_strlen(m.category));
+        ctx->category.len = p - ctx->category.data;
+
+        ctx->result = m.allowed ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
+                                : NGX_HTTP_UPLOAD_FILTER_MATCH;
+    }
+
+    action = m.allowed ? "allow"
+             : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
+             : "log";
+
+    reason = NULL;
+    if (m.allowed) {
+        reason = ngx_http_upload_filter_escape(r->pool, (u_char *) m.reason,
+                                               ngx_strlen(m.reason));
+        if (reason == NULL) {
             return NGX_ERROR;
         }
-
-        ngx_memcpy(ctx->source.data, m.source, ctx->source.len);
-        ngx_memcpy(ctx->category.data, m.category, ctx->category.len);
-
-        ctx->result = NGX_HTTP_UPLOAD_FILTER_MATCH;
     }
 
     if (part) {
@@ -838,20 +859,25 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "upload_filter: match action=%s digest=%s:%s "
-                      "source=\"%s\" category=\"%s\" part=%ui name=\"%s\" "
-                      "filename=\"%s\" size=%O",
-                      ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK
-                      ? "block" : "log",
-                      hdb_type_name(t), hex, m.source, m.category, (ngx_uint_t) part->index,
+                      "source=\"%s\" category=\"%s\"%s%s%s part=%ui "
+                      "name=\"%s\" filename=\"%s\" size=%O",
+                      action, hdb_type_name(t), hex, m.source, m.category,
+                      reason ? " allowed=\"" : "", reason ? (char *) reason : "",
+                      reason ? "\"" : "", (ngx_uint_t) part->index,
                       name, filename, ctx->part_size);
 
     } else {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "upload_filter: match action=%s digest=%s:%s "
-                      "source=\"%s\" category=\"%s\" part=body size=%O",
-                      ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK
-                      ? "block" : "log",
-                      hdb_type_name(t), hex, m.source, m.category, ctx->received);
+                      "source=\"%s\" category=\"%s\"%s%s%s part=body "
+                      "size=%O",
+                      action, hdb_type_name(t), hex, m.source, m.category,
+                      reason ? " allowed=\"" : "", reason ? (char *) reason : "",
+                      reason ? "\"" : "", ctx->received);
+    }
+
+    if (m.allowed) {
+        return NGX_OK;
     }
 
     if (ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {

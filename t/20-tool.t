@@ -14,9 +14,9 @@ my ($rc, $out, $err);
 ($rc, $out, $err) = $t->hashdb('--help');
 is($rc, 0, 'hashdb --help exits 0');
 like($out, qr/usage: hashdb COMMAND/, 'and prints the usage');
-for my $cmd (qw(init import lookup stats hash)) {
+for my $cmd (qw(init import sync apply lookup stats hash allow unallow allowed disable enable trust keygen sign)) {
     ($rc, $out) = $t->hashdb($cmd, '--help');
-    ok($rc == 0 && $out =~ /^usage: hashdb $cmd/, "hashdb $cmd --help");
+    ok($rc == 0 && $out =~ /^usage: hashdb (\S+)/ && $out =~ /hashdb $cmd/, "hashdb $cmd --help");
 }
 ($rc, $out, $err) = $t->hashdb('frobnicate');
 ok($rc == 2 && $err =~ /unknown command "frobnicate"/, 'an unknown command: exit 2');
@@ -42,8 +42,12 @@ $t->write_file('list.txt', $list);
 
 ($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'police-test',
                                '--category', 'A1', $t->dir . '/list.txt');
+ok($rc == 2 && $err =~ /list\.txt: no signature \(.*list\.txt\.sig\); sign the list, or apply it with --unsigned/,
+   'an unsigned list needs --unsigned');
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'police-test', '--unsigned',
+                               '--category', 'A1', $t->dir . '/list.txt');
 is($rc, 0, 'import a list');
-like($out, qr/police-test: 4 rows, 6 entries added/, 'import reports rows and entries');
+like($out, qr/police-test: import of \S+list\.txt: 4 rows, 6 entries added, 0 removed, 0 already listed/, 'import reports rows and entries');
 
 ($rc, $out) = $t->hashdb('lookup', $db, sha256_hex($files[0]));
 is($rc, 0, 'lookup of a listed digest: exit 0');
@@ -62,32 +66,32 @@ $t->write_file('bad.txt', sha256_hex('new file 1') . "\n"
                           . sha256_hex('new file 2') . "\n"
                           . "0123456789abcdef\n"
                           . sha256_hex('new file 3') . "\n");
-($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'police-test',
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'police-test', '--unsigned',
                                $t->dir . '/bad.txt');
 is($rc, 2, 'an import with a bad line: exit 2');
-like($err, qr{bad\.txt:3: not a hex MD5 \(32\), SHA-1 \(40\) or SHA-256 \(64\) digest; nothing imported},
+like($err, qr{bad\.txt:3: not a hex MD5 \(32\), SHA-1 \(40\) or SHA-256 \(64\) digest; nothing applied},
      'names file, line and reason');
 ($rc) = $t->hashdb('lookup', $db, sha256_hex('new file 1'));
 is($rc, 1, 'the good lines before it were not applied');
 
-($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '-',
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '--unsigned', '-',
                                \(sha1_hex('a') . ' ' . sha1_hex('b') . "\n"));
-ok($rc == 2 && $err =~ /\(stdin\):1: two digests of the same type/,
+ok($rc == 2 && $err =~ /\(stdin\):1: two digests of the same type for one file/,
    'two digests of one type on a line are refused');
-($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'bad name', '-', \"");
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'bad name', '--unsigned', '-', \"");
 ok($rc == 2 && $err =~ /bad name/, 'a bad source name is refused');
-($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '--category', 'much-too-long', '-', \"");
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '--unsigned', '--category', 'much-too-long', '-', \"");
 ok($rc == 2 && $err =~ /--category much-too-long/, 'a long category is refused');
-($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', $t->dir . '/nonexistent');
+($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'x', '--unsigned', $t->dir . '/nonexistent');
 ok($rc == 2 && $err =~ /nonexistent: No such file/, 'a missing list file: exit 2');
 
 # stdin, and re-importing is idempotent
-($rc, $out) = $t->hashdb('import', $db, '--source', 'second', '-',
+($rc, $out) = $t->hashdb('import', $db, '--source', 'second', '--unsigned', '-',
                          \(sha256_hex($files[0]) . "\n" . sha256_hex($files[4]) . "\n"));
-like($out, qr/second: 2 rows, 2 entries added, 0 already/, 'import from stdin');
-($rc, $out) = $t->hashdb('import', $db, '--source', 'second', '-',
+like($out, qr/second: import of \(stdin\): 2 rows, 2 entries added, 0 removed, 0 already/, 'import from stdin');
+($rc, $out) = $t->hashdb('import', $db, '--source', 'second', '--unsigned', '-',
                          \(sha256_hex($files[4]) . "\n"));
-like($out, qr/second: 1 rows, 0 entries added, 1 already listed/, 'a re-import adds nothing');
+like($out, qr/second: import of \(stdin\): 1 rows, 0 entries added, 0 removed, 1 already listed/, 'a re-import adds nothing');
 
 ($rc, $out) = $t->hashdb('stats', $db);
 is($rc, 0, 'stats');

@@ -19,11 +19,11 @@ static const char  lookup_usage[] =
     "1 if none is, 2 on error.\n";
 
 static const char  stats_usage[] =
-    "usage: hashdb stats DB\n"
+    "usage: hashdb stats [--json] DB\n"
     "\n"
     "Prints the sources of a hash set, their entries per digest type, when\n"
-    "each was last updated, the size on disk, and which digests the upload\n"
-    "filter computes for this set.\n";
+    "each was last updated and its sequence number, the size on disk, and\n"
+    "which digests the upload filter computes for this set.\n";
 
 static void
 format_time(int64_t t, char *buf, size_t size)
@@ -126,9 +126,13 @@ cmd_lookup(int argc, char **argv)
         }
 
         format_time(m.added, added, sizeof(added));
-        printf("%s:%s\tlisted\tsource=%s category=%s added=%s\n",
+        printf("%s:%s\tlisted\tsource=%s category=%s added=%s",
                hdb_type_name(type), argv[i], m.source,
                m.category[0] ? m.category : "-", added);
+        if (m.allowed) {
+            printf("\tallowed: %s", m.reason);
+        }
+        putchar('\n');
         found = 1;
     }
 
@@ -163,24 +167,74 @@ format_types(unsigned types, char *buf, size_t size)
     }
 }
 
+typedef struct {
+    int       json;
+    int       n;
+    uint64_t  allowed;
+} stats_t;
+
+static void
+json_types(unsigned types)
+{
+    int  n = 0;
+
+    putchar('[');
+
+    for (int i = 0; i < HDB_NTYPES; i++) {
+        hdb_type_t  t = hdb_types_by_cost[i];
+
+        if (types & HDB_TYPE_BIT(t)) {
+            printf("%s\"%s\"", n++ ? "," : "", hdb_type_name(t));
+        }
+    }
+
+    putchar(']');
+}
+
 static int
 print_source(const hdb_source_t *src, void *data)
 {
-    char  updated[32], complete[64];
-
-    (void) data;
+    char      updated[32], created[32], complete[64];
+    stats_t  *st = data;
 
     format_time(src->updated, updated, sizeof(updated));
+    format_time(src->created, created, sizeof(created));
     format_types(src->complete, complete, sizeof(complete));
 
-    printf("%-24s %10llu %10llu %10llu %10llu  %-20s %s%s\n", src->name,
-           (unsigned long long) src->files,
+    if (st->json) {
+        printf("%s\n    {\"name\": \"%s\", \"files\": %llu, \"md5\": %llu, "
+               "\"sha1\": %llu, \"sha256\": %llu, \"complete\": ",
+               st->n++ ? "," : "", src->name,
+               (unsigned long long) src->files,
+               (unsigned long long) src->count[HDB_MD5],
+               (unsigned long long) src->count[HDB_SHA1],
+               (unsigned long long) src->count[HDB_SHA256]);
+        json_types(src->complete);
+        printf(", \"created\": \"%s\", \"updated\": \"%s\", \"seq\": %llu, "
+               "\"disabled\": %s, \"keys\": %zu}", created, updated,
+               (unsigned long long) src->seq,
+               (src->flags & HDB_SOURCE_DISABLED) ? "true" : "false",
+               src->keys);
+        return 0;
+    }
+
+    printf("%-24s %10llu %10llu %10llu %10llu  %-20s %6llu %4zu  %s%s\n",
+           src->name, (unsigned long long) src->files,
            (unsigned long long) src->count[HDB_MD5],
            (unsigned long long) src->count[HDB_SHA1],
            (unsigned long long) src->count[HDB_SHA256], updated,
+           (unsigned long long) src->seq, src->keys,
            src->complete ? complete : "-",
            (src->flags & HDB_SOURCE_DISABLED) ? " (disabled)" : "");
 
+    return 0;
+}
+
+static int
+count_allowed(const hdb_allow_t *a, void *data)
+{
+    (void) a;
+    ((stats_t *) data)->allowed++;
     return 0;
 }
 
@@ -191,41 +245,74 @@ cmd_stats(int argc, char **argv)
     char            path[4096], types[64];
     hdb_t          *db;
     unsigned        plan;
-    struct stat     st;
+    long long       size;
+    const char     *dbpath;
+    stats_t         st;
+    struct stat     sb;
     hdb_reader_t   *rd;
 
     if (tool_wants_help(argc, argv, stats_usage)) {
         return TOOL_OK;
     }
 
-    if (argc != 2) {
+    memset(&st, 0, sizeof(st));
+
+    if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+        st.json = 1;
+        dbpath = argv[2];
+
+    } else if (argc == 2) {
+        dbpath = argv[1];
+
+    } else {
         fputs(stats_usage, stderr);
         return TOOL_FAILED;
     }
 
-    rc = open_reader(argv[1], &db, &rd);
+    rc = open_reader(dbpath, &db, &rd);
     if (rc != TOOL_OK) {
         return rc;
     }
 
     rc = hdb_reader_plan(rd, &plan);
+    if (rc == 0) {
+        rc = hdb_reader_allowed(rd, count_allowed, &st);
+    }
 
     if (rc == 0) {
         format_types(plan, types, sizeof(types));
-        snprintf(path, sizeof(path), "%s/data.mdb", argv[1]);
+        snprintf(path, sizeof(path), "%s/data.mdb", dbpath);
+        size = stat(path, &sb) == 0 ? (long long) sb.st_size : -1;
 
-        printf("hash set:  %s\n", argv[1]);
-        printf("size:      %lld bytes on disk\n",
-               stat(path, &st) == 0 ? (long long) st.st_size : -1LL);
-        printf("computes:  %s\n\n", types);
-        printf("%-24s %10s %10s %10s %10s  %-20s %s\n", "source", "files",
-               "md5", "sha1", "sha256", "updated", "complete");
+        if (st.json) {
+            printf("{\n  \"path\": \"%s\",\n  \"size\": %lld,\n"
+                   "  \"map_size\": %zu,\n  \"computes\": ", dbpath, size,
+                   hdb_mapsize(db));
+            json_types(plan);
+            printf(",\n  \"allowed\": %llu,\n  \"sources\": [",
+                   (unsigned long long) st.allowed);
 
-        rc = hdb_reader_sources(rd, print_source, NULL);
+        } else {
+            printf("hash set:  %s\n", dbpath);
+            printf("size:      %lld bytes on disk (map %zu)\n", size,
+                   hdb_mapsize(db));
+            printf("computes:  %s\n", types);
+            printf("allowed:   %llu digests on the allow list\n\n",
+                   (unsigned long long) st.allowed);
+            printf("%-24s %10s %10s %10s %10s  %-20s %6s %4s  %s\n", "source",
+                   "files", "md5", "sha1", "sha256", "updated", "seq", "keys",
+                   "complete");
+        }
+
+        rc = hdb_reader_sources(rd, print_source, &st);
+
+        if (rc == 0 && st.json) {
+            printf("\n  ]\n}\n");
+        }
     }
 
     if (rc != 0) {
-        tool_error("%s: %s", argv[1], hdb_strerror(rc));
+        tool_error("%s: %s", dbpath, hdb_strerror(rc));
     }
 
     hdb_reader_free(rd);

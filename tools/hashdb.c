@@ -17,11 +17,19 @@ static const char  usage[] =
     "Keeps the hash set (an LMDB directory) that the nginx upload filter\n"
     "reads.  Commands:\n"
     "  init DB                       create an empty hash set\n"
-    "  import DB --source NAME [--category C] FILE|-\n"
-    "                                add a list of hex digests\n"
+    "  import DB --source NAME LIST  add a list's digests to a source\n"
+    "  sync DB --source NAME LIST    make a source hold exactly a full list\n"
+    "  apply DB --source NAME DELTA  add and remove digests of a source\n"
     "  lookup DB HEX...              show whether digests are listed\n"
-    "  stats DB                      sources, entries, what is computed\n"
+    "  stats [--json] DB             sources, entries, what is computed\n"
     "  hash [--db DB] FILE...        the digests the module computes\n"
+    "  allow DB HEX --reason TEXT    never block this digest (allow list)\n"
+    "  unallow DB HEX                take a digest off the allow list\n"
+    "  allowed DB                    list the allow list\n"
+    "  disable|enable DB --source N  stop or resume matching a source\n"
+    "  trust DB --source NAME KEY    trust a public key for a source\n"
+    "  keygen --secret F --public F  create a signing key pair\n"
+    "  sign --key F --source N --seq N LIST   sign a list\n"
     "\n"
     "Run \"hashdb COMMAND --help\" for a command's options.\n"
     "Exit status: 0 success, 1 lookup found nothing, 2 error.\n";
@@ -31,10 +39,20 @@ static const struct {
     int        (*run)(int argc, char **argv);
 } commands[] = {
     { "init", cmd_init },
-    { "import", cmd_import },
+    { "import", cmd_update },
+    { "sync", cmd_update },
+    { "apply", cmd_update },
     { "lookup", cmd_lookup },
     { "stats", cmd_stats },
     { "hash", cmd_hash },
+    { "allow", cmd_allow },
+    { "unallow", cmd_unallow },
+    { "allowed", cmd_allowed },
+    { "disable", cmd_disable },
+    { "enable", cmd_disable },
+    { "trust", cmd_trust },
+    { "keygen", cmd_keygen },
+    { "sign", cmd_sign },
 };
 
 void

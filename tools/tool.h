@@ -20,9 +20,16 @@ int tool_open(hdb_t **db, const char *path, unsigned flags);
 int tool_wants_help(int argc, char **argv, const char *usage);
 
 int cmd_init(int argc, char **argv);
-int cmd_import(int argc, char **argv);
+int cmd_update(int argc, char **argv);      /* import, sync, apply */
 int cmd_lookup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_allow(int argc, char **argv);
+int cmd_unallow(int argc, char **argv);
+int cmd_allowed(int argc, char **argv);
+int cmd_disable(int argc, char **argv);     /* disable, enable */
+int cmd_trust(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 
 #endif /* TOOL_H */

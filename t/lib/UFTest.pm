@@ -98,7 +98,7 @@ sub listed {
         my ($rc, $out, $err) = $self->hashdb('init', $self->{db});
         die "hashdb init: $err" if $rc;
     }
-    my @args = ('import', $self->{db}, '--source', $source);
+    my @args = ('import', $self->{db}, '--source', $source, '--unsigned');
     push @args, '--category', $o{category} if $o{category};
     my $lines = join '', map { "$_\n" } @{ $o{lines} };
     my ($rc, $out, $err) = $self->hashdb(@args, '-', \$lines);

@@ -37,7 +37,7 @@ add_rows(hdb_t *db, const char *source, const char *category,
     hdb_writer_t   *w;
     hdb_digests_t   dg;
 
-    rc = hdb_writer_begin(db, source, &w);
+    rc = hdb_writer_begin(db, source, HDB_WRITE_ADD, &w);
     if (rc != 0) {
         return rc;
     }
@@ -205,7 +205,7 @@ main(void)
         row.types = HDB_TYPE_BIT(HDB_SHA1);
         memcpy(row.digests, dg.md, sizeof(row.digests));
 
-        hdb_writer_begin(db, "list-d", &w);
+        hdb_writer_begin(db, "list-d", HDB_WRITE_ADD, &w);
         hdb_writer_add(w, &row);
         hdb_writer_abort(w);
         is_int(lookup(db, HDB_SHA1, "aborted", &m), MDB_NOTFOUND,

@@ -1,0 +1,563 @@
+/*
+ * hashdb init, allow, unallow, allowed, disable, enable, trust, keygen,
+ * sign: the hash set's small administrative commands.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lmdb.h>
+#include <openssl/evp.h>
+
+#include "signature.h"
+#include "tool.h"
+
+static const char  init_usage[] =
+    "usage: hashdb init [--map-size SIZE] DB\n"
+    "\n"
+    "Creates an empty hash set in the directory DB (created if missing,\n"
+    "mode 0750; the files are 0640: a list is sensitive).  Running it on\n"
+    "an existing hash set changes nothing.  --map-size sets the initial\n"
+    "LMDB map (default 256M; it doubles whenever an update needs more).\n";
+
+static const char  allow_usage[] =
+    "usage: hashdb allow DB HEX --reason TEXT\n"
+    "       hashdb unallow DB HEX\n"
+    "       hashdb allowed DB\n"
+    "\n"
+    "The local allow list: an allowed digest never blocks an upload (the\n"
+    "module logs the match as allowed).  It survives every import and sync.\n";
+
+static const char  disable_usage[] =
+    "usage: hashdb disable DB --source NAME\n"
+    "       hashdb enable DB --source NAME\n"
+    "\n"
+    "A disabled source keeps its entries, but none of them matches.\n";
+
+static const char  trust_usage[] =
+    "usage: hashdb trust DB --source NAME PUBLIC.pem\n"
+    "\n"
+    "Trusts an Ed25519 public key for the updates of a source: from then on\n"
+    "a signed import, sync or apply must carry its signature.\n";
+
+static const char  keygen_usage[] =
+    "usage: hashdb keygen --secret SECRET.pem --public PUBLIC.pem\n"
+    "\n"
+    "Creates an Ed25519 key pair for signing lists (the secret key 0600).\n";
+
+static const char  sign_usage[] =
+    "usage: hashdb sign --key SECRET.pem --source NAME --seq N\n"
+    "                   [--kind full|delta] [--out SIG] LIST\n"
+    "\n"
+    "Writes LIST.sig (or SIG): a signature over the list's SHA-256, the\n"
+    "source, the kind (full for hashdb sync, delta for apply and import)\n"
+    "and the sequence number, which must grow with every list published.\n";
+
+static int
+parse_digest(const char *hex, hdb_type_t *type, unsigned char *digest)
+{
+    size_t  len = strlen(hex);
+
+    if (len % 2 || hdb_type_from_size(len / 2, type) != 0
+        || hdb_hex_decode(hex, len, digest) != 0)
+    {
+        tool_error("%s: %s", hex, hdb_strerror(HDB_ETYPE));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+static int
+parse_size(const char *s, size_t *out)
+{
+    char                *end;
+    unsigned long long   v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+
+    if (errno || *end != '\0' || end == s || v < (1 << 20)) {
+        return -1;
+    }
+
+    *out = (size_t) v;
+    return 0;
+}
+
+int
+cmd_init(int argc, char **argv)
+{
+    int      c, rc;
+    hdb_t   *db;
+    size_t   mapsize;
+
+    static const struct option  opts[] = {
+        { "map-size", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    mapsize = 0;
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (parse_size(optarg, &mapsize) != 0) {
+                tool_error("--map-size %s: a size of at least 1M", optarg);
+                return TOOL_FAILED;
+            }
+            break;
+        case 'h':
+            fputs(init_usage, stdout);
+            return TOOL_OK;
+        default:
+            fputs(init_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (argc - optind != 1) {
+        fputs(init_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_create(&db, argv[optind], HDB_OPEN_CREATE, mapsize);
+    if (rc != 0) {
+        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    hdb_close(db);
+    return TOOL_OK;
+}
+
+/* --source NAME and positional arguments, for the small commands */
+static int
+source_args(int argc, char **argv, const char *usage, const char **source,
+    int npos)
+{
+    int  c;
+
+    static const struct option  opts[] = {
+        { "source", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    *source = NULL;
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            *source = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(TOOL_OK);
+        default:
+            fputs(usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (*source == NULL || argc - optind != npos) {
+        fputs(usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (!hdb_valid_name(*source)) {
+        tool_error("--source %s: %s", *source, hdb_strerror(HDB_ENAME));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+cmd_allow(int argc, char **argv)
+{
+    int             c, rc;
+    hdb_t          *db;
+    hdb_type_t      type;
+    const char     *reason;
+    unsigned char   digest[HDB_DIGEST_MAX];
+
+    static const struct option  opts[] = {
+        { "reason", required_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    reason = NULL;
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            reason = optarg;
+            break;
+        case 'h':
+            fputs(allow_usage, stdout);
+            return TOOL_OK;
+        default:
+            fputs(allow_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (argc - optind != 2 || reason == NULL || reason[0] == '\0') {
+        fputs(allow_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (strlen(reason) > HDB_REASON_MAX) {
+        tool_error("--reason: at most %d characters", HDB_REASON_MAX);
+        return TOOL_FAILED;
+    }
+
+    if (parse_digest(argv[optind + 1], &type, digest) != TOOL_OK
+        || tool_open(&db, argv[optind], 0) != TOOL_OK)
+    {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_allow_add(db, type, digest, reason);
+    hdb_close(db);
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+cmd_unallow(int argc, char **argv)
+{
+    int             rc;
+    hdb_t          *db;
+    hdb_type_t      type;
+    unsigned char   digest[HDB_DIGEST_MAX];
+
+    if (tool_wants_help(argc, argv, allow_usage)) {
+        return TOOL_OK;
+    }
+
+    if (argc != 3) {
+        fputs(allow_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (parse_digest(argv[2], &type, digest) != TOOL_OK
+        || tool_open(&db, argv[1], 0) != TOOL_OK)
+    {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_allow_remove(db, type, digest);
+    hdb_close(db);
+
+    if (rc == MDB_NOTFOUND) {
+        tool_error("%s: not on the allow list", argv[2]);
+        return TOOL_FAILED;
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[1], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+static int
+print_allowed(const hdb_allow_t *a, void *data)
+{
+    char       hex[HDB_HEX_MAX + 1], date[32];
+    time_t     t = (time_t) a->added;
+    struct tm  tm;
+
+    (void) data;
+
+    hdb_hex_encode(a->digest, hdb_type_size(a->type), hex);
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%s:%s\t%s\t%s\n", hdb_type_name(a->type), hex, date, a->reason);
+
+    return 0;
+}
+
+int
+cmd_allowed(int argc, char **argv)
+{
+    int             rc;
+    hdb_t          *db;
+    hdb_reader_t   *rd;
+
+    if (tool_wants_help(argc, argv, allow_usage)) {
+        return TOOL_OK;
+    }
+
+    if (argc != 2) {
+        fputs(allow_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (tool_open(&db, argv[1], HDB_OPEN_RDONLY) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_reader_new(db, &rd);
+    if (rc == 0) {
+        rc = hdb_reader_begin(rd);
+        if (rc == 0) {
+            rc = hdb_reader_allowed(rd, print_allowed, NULL);
+        }
+        hdb_reader_free(rd);
+    }
+
+    hdb_close(db);
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[1], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+cmd_disable(int argc, char **argv)
+{
+    int          rc;
+    hdb_t       *db;
+    const char  *source;
+
+    rc = source_args(argc, argv, disable_usage, &source, 1);
+    if (rc != TOOL_OK || tool_open(&db, argv[optind], 0) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_source_set_disabled(db, source, strcmp(argv[0], "disable") == 0);
+    hdb_close(db);
+
+    if (rc == MDB_NOTFOUND) {
+        tool_error("%s: no source \"%s\"", argv[optind], source);
+        return TOOL_FAILED;
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+cmd_trust(int argc, char **argv)
+{
+    int             rc;
+    char            err[512];
+    hdb_t          *db;
+    const char     *source;
+    unsigned char   pub[HDB_KEY_SIZE];
+
+    rc = source_args(argc, argv, trust_usage, &source, 2);
+    if (rc != TOOL_OK) {
+        return rc;
+    }
+
+    if (sig_load_public(argv[optind + 1], pub, err, sizeof(err)) != 0) {
+        tool_error("%s", err);
+        return TOOL_FAILED;
+    }
+
+    if (tool_open(&db, argv[optind], 0) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_key_add(db, source, pub);
+    hdb_close(db);
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+cmd_keygen(int argc, char **argv)
+{
+    int          c;
+    char         err[512];
+    const char  *secret, *public;
+
+    static const struct option  opts[] = {
+        { "secret", required_argument, NULL, 's' },
+        { "public", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    secret = public = NULL;
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            secret = optarg;
+            break;
+        case 'p':
+            public = optarg;
+            break;
+        case 'h':
+            fputs(keygen_usage, stdout);
+            return TOOL_OK;
+        default:
+            fputs(keygen_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (secret == NULL || public == NULL || optind != argc) {
+        fputs(keygen_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (sig_keygen(secret, public, err, sizeof(err)) != 0) {
+        tool_error("%s", err);
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+static int
+file_sha256(const char *path, unsigned char *out)
+{
+    FILE           *f;
+    size_t          n;
+    EVP_MD_CTX     *md;
+    unsigned char   buf[65536];
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        tool_error("%s: %s", path, strerror(errno));
+        return TOOL_FAILED;
+    }
+
+    md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        EVP_DigestUpdate(md, buf, n);
+    }
+
+    EVP_DigestFinal_ex(md, out, NULL);
+    EVP_MD_CTX_free(md);
+
+    if (ferror(f)) {
+        tool_error("%s: %s", path, strerror(errno));
+        fclose(f);
+        return TOOL_FAILED;
+    }
+
+    fclose(f);
+    return TOOL_OK;
+}
+
+int
+cmd_sign(int argc, char **argv)
+{
+    int             c;
+    char            err[512], out[4096], *end;
+    uint64_t        seq;
+    const char     *key, *source, *kind, *outp, *seqs;
+    unsigned char   sha[32];
+
+    static const struct option  opts[] = {
+        { "key", required_argument, NULL, 'k' },
+        { "source", required_argument, NULL, 's' },
+        { "seq", required_argument, NULL, 'n' },
+        { "kind", required_argument, NULL, 'K' },
+        { "out", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    key = source = outp = seqs = NULL;
+    kind = "full";
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "k:s:n:K:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 's': source = optarg; break;
+        case 'n': seqs = optarg; break;
+        case 'K': kind = optarg; break;
+        case 'o': outp = optarg; break;
+        case 'h':
+            fputs(sign_usage, stdout);
+            return TOOL_OK;
+        default:
+            fputs(sign_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (key == NULL || source == NULL || seqs == NULL || argc - optind != 1) {
+        fputs(sign_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (!hdb_valid_name(source)) {
+        tool_error("--source %s: %s", source, hdb_strerror(HDB_ENAME));
+        return TOOL_FAILED;
+    }
+
+    if (strcmp(kind, "full") != 0 && strcmp(kind, "delta") != 0) {
+        tool_error("--kind %s: full or delta", kind);
+        return TOOL_FAILED;
+    }
+
+    errno = 0;
+    seq = strtoull(seqs, &end, 10);
+    if (errno || *end != '\0' || seqs[0] < '0' || seqs[0] > '9') {
+        tool_error("--seq %s: a number", seqs);
+        return TOOL_FAILED;
+    }
+
+    if (file_sha256(argv[optind], sha) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    if (outp == NULL) {
+        snprintf(out, sizeof(out), "%s.sig", argv[optind]);
+        outp = out;
+    }
+
+    if (sig_sign(key, source, kind, seq, sha, outp, err, sizeof(err)) != 0) {
+        tool_error("%s", err);
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}

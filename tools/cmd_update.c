@@ -1,0 +1,516 @@
+/*
+ * hashdb import, sync, apply: bring a list into the hash set.
+ *
+ * Two passes over the input.  The first checks every line (and the
+ * signature), so that a bad list is refused before anything is written.
+ * The second applies the list in one LMDB write transaction: readers see
+ * the old set or the new one, never a mix, and a crash or kill -9 at any
+ * moment leaves the old set.  A transaction that fills the LMDB map is
+ * retried with the map doubled.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <openssl/evp.h>
+
+#include "list_format.h"
+#include "signature.h"
+#include "tool.h"
+
+typedef struct {
+    const char  *cmd;           /* import, sync, apply */
+    int          mode;          /* HDB_WRITE_ADD or HDB_WRITE_REPLACE */
+    int          delta;         /* removals allowed */
+    const char  *kind;          /* of the signature: full or delta */
+    const char  *usage;
+} update_cmd_t;
+
+static const char  update_usage_tail[] =
+    "  --source NAME    the list: 1-64 letters, digits, '.', '_', '-'\n"
+    "  --category C     a label stored with each entry (up to 8 chars)\n"
+    "  --format F       auto (default), hex, csv, typed or clamav\n"
+    "  --sig FILE       the list's signature (default: LIST.sig)\n"
+    "  --unsigned       apply a list that has no signature\n"
+    "\n"
+    "Formats: hex (one file per line, one or more hex digests), csv (a\n"
+    "header naming type and hash, or md5/sha1/sha256 columns, and\n"
+    "optionally category, added, id, op), typed (\"<type> <hash>\"),\n"
+    "clamav (\"hash:size:name\", .hdb/.hsb).  A signed list must verify\n"
+    "against a key trusted for the source (hashdb trust) and carry a\n"
+    "sequence number above the last one applied.  A bad line or signature\n"
+    "refuses the whole list; nothing is applied.\n";
+
+static const update_cmd_t  update_cmds[] = {
+    { "import", HDB_WRITE_ADD, 0, "delta",
+      "usage: hashdb import DB --source NAME [OPTIONS] LIST|-\n"
+      "\nAdds the digests in LIST to the source NAME.\n\n" },
+    { "sync", HDB_WRITE_REPLACE, 0, "full",
+      "usage: hashdb sync DB --source NAME [OPTIONS] LIST|-\n"
+      "\nMakes the source NAME hold exactly the digests in LIST: entries\n"
+      "gone from the list are removed; other sources are not touched.\n\n" },
+    { "apply", HDB_WRITE_ADD, 1, "delta",
+      "usage: hashdb apply DB --source NAME [OPTIONS] DELTA|-\n"
+      "\nApplies a delta to the source NAME: lines starting with '-' (or a\n"
+      "csv op of remove) remove, others add.\n\n" },
+};
+
+typedef struct {
+    const update_cmd_t  *cmd;
+    const char          *db_path;
+    const char          *source;
+    const char          *category;
+    const char          *sig_path;
+    const char          *file;
+    list_fmt_t           fmt;
+    int                  unsigned_ok;
+    FILE                *in;
+    uint64_t             lines;
+    uint64_t             rows;
+    unsigned char        sha256[32];
+    sig_file_t           sig;
+    int                  signed_list;
+    int                  progress;
+} update_t;
+
+static void
+progress(update_t *u, const char *what, uint64_t n, int done)
+{
+    if (!u->progress || (!done && n % (1 << 20))) {
+        return;
+    }
+
+    fprintf(stderr, "\r%s: %s: %llu lines%s", tool_name, what,
+            (unsigned long long) n, done ? "\n" : "");
+}
+
+/* pass 1: every line parses; the file's SHA-256 for the signature */
+static int
+update_check(update_t *u)
+{
+    int          rc;
+    char        *line;
+    size_t       cap, len;
+    ssize_t      n;
+    const char  *why;
+    list_row_t   row;
+    EVP_MD_CTX  *md;
+    list_parser_t  p;
+
+    line = NULL;
+    cap = 0;
+    md = EVP_MD_CTX_new();
+
+    if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        tool_error("cannot set up SHA-256");
+        return TOOL_FAILED;
+    }
+
+    list_parser_init(&p, u->fmt, u->cmd->delta, u->category);
+    u->lines = 0;
+    u->rows = 0;
+    rc = TOOL_OK;
+
+    while ((n = getline(&line, &cap, u->in)) >= 0) {
+        u->lines++;
+        EVP_DigestUpdate(md, line, (size_t) n);
+        progress(u, "checking", u->lines, 0);
+
+        len = (size_t) n;
+        if (len && line[len - 1] == '\n') {
+            len--;
+        }
+
+        if (len > LIST_LINE_MAX) {
+            why = "line longer than 4096 bytes";
+            rc = LIST_BAD;
+        } else {
+            rc = list_parse_line(&p, line, len, &row, &why);
+        }
+
+        if (rc == LIST_BAD) {
+            progress(u, "checking", u->lines, 1);
+            tool_error("%s:%llu: %s; nothing applied", u->file,
+                       (unsigned long long) u->lines, why);
+            rc = TOOL_FAILED;
+            goto done;
+        }
+
+        u->rows += rc == LIST_ROW;
+    }
+
+    u->rows += list_parse_end(&p, &row) == LIST_ROW;
+    progress(u, "checking", u->lines, 1);
+
+    if (ferror(u->in)) {
+        tool_error("%s: %s; nothing applied", u->file, strerror(errno));
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    EVP_DigestFinal_ex(md, u->sha256, NULL);
+    rc = TOOL_OK;
+
+done:
+
+    EVP_MD_CTX_free(md);
+    free(line);
+    return rc;
+}
+
+/* the signature: right source, kind and file, and a trusted key */
+static int
+update_verify(update_t *u, hdb_t *db)
+{
+    int             rc, trusted;
+    char            err[512];
+    size_t          nkeys;
+    hdb_reader_t   *rd;
+    unsigned char   keys[16][HDB_KEY_SIZE];
+
+    if (sig_read(u->sig_path, &u->sig, err, sizeof(err)) != 0) {
+        tool_error("%s; nothing applied", err);
+        return TOOL_FAILED;
+    }
+
+    if (strcmp(u->sig.source, u->source) != 0) {
+        tool_error("%s: signed for source \"%s\", not \"%s\"; nothing applied",
+                   u->sig_path, u->sig.source, u->source);
+        return TOOL_FAILED;
+    }
+
+    if (strcmp(u->sig.kind, u->cmd->kind) != 0) {
+        tool_error("%s: signed as a %s list; \"hashdb %s\" takes a %s list; "
+                   "nothing applied", u->sig_path, u->sig.kind, u->cmd->cmd,
+                   u->cmd->kind);
+        return TOOL_FAILED;
+    }
+
+    if (memcmp(u->sig.sha256, u->sha256, 32) != 0) {
+        tool_error("%s: the signature is for other content than %s; nothing "
+                   "applied", u->sig_path, u->file);
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_reader_new(db, &rd);
+    if (rc == 0) {
+        rc = hdb_reader_begin(rd);
+        if (rc == 0) {
+            rc = hdb_reader_keys(rd, u->source, keys, 16, &nkeys);
+        }
+        hdb_reader_free(rd);
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", u->db_path, hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    if (nkeys == 0) {
+        tool_error("no key is trusted for source \"%s\" (hashdb trust); "
+                   "nothing applied", u->source);
+        return TOOL_FAILED;
+    }
+
+    trusted = 0;
+    for (size_t i = 0; i < nkeys && i < 16; i++) {
+        if (memcmp(keys[i], u->sig.key, HDB_KEY_SIZE) == 0) {
+            trusted = 1;
+        }
+    }
+
+    if (!trusted) {
+        tool_error("%s: signed with a key not trusted for source \"%s\"; "
+                   "nothing applied", u->sig_path, u->source);
+        return TOOL_FAILED;
+    }
+
+    if (!sig_verify(&u->sig, u->sig.key)) {
+        tool_error("%s: BAD SIGNATURE for %s; nothing applied", u->sig_path,
+                   u->file);
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+/* pass 2: one write transaction; MDB_MAP_FULL makes it start over */
+static int
+update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
+{
+    int             rc, prc;
+    char           *line;
+    size_t          cap, len;
+    ssize_t         n;
+    uint64_t        lineno;
+    const char     *why;
+    list_row_t      row;
+    hdb_writer_t   *w;
+    list_parser_t   p;
+
+    rc = hdb_writer_begin(db, u->source, u->cmd->mode, &w);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (u->signed_list && u->sig.seq <= hdb_writer_seq(w)) {
+        hdb_writer_abort(w);
+        tool_error("%s: sequence %llu is not newer than %llu, the last applied "
+                   "to source \"%s\" (a replayed or older list); nothing "
+                   "applied", u->file, (unsigned long long) u->sig.seq,
+                   (unsigned long long) hdb_writer_seq(w), u->source);
+        return -1;
+    }
+
+    line = NULL;
+    cap = 0;
+    lineno = 0;
+    rc = 0;
+    list_parser_init(&p, u->fmt, u->cmd->delta, u->category);
+    rewind(u->in);
+
+    for ( ;; ) {
+        n = getline(&line, &cap, u->in);
+
+        if (n < 0) {
+            prc = list_parse_end(&p, &row);
+        } else {
+            lineno++;
+            progress(u, "applying", lineno, 0);
+            len = (size_t) n;
+            if (len && line[len - 1] == '\n') {
+                len--;
+            }
+            prc = list_parse_line(&p, line, len, &row, &why);
+        }
+
+        if (prc == LIST_ROW) {
+            rc = row.remove ? hdb_writer_remove(w, &row.row)
+                            : hdb_writer_add(w, &row.row);
+            if (rc != 0) {
+                break;
+            }
+        }
+
+        if (n < 0) {
+            break;
+        }
+    }
+
+    free(line);
+    progress(u, "applying", lineno, 1);
+
+    if (rc != 0) {
+        hdb_writer_abort(w);
+        return rc;
+    }
+
+    if (u->signed_list) {
+        hdb_writer_set_seq(w, u->sig.seq);
+    }
+
+    return hdb_writer_commit(w, st);
+}
+
+int
+cmd_update(int argc, char **argv)
+{
+    int                  c, rc;
+    hdb_t               *db;
+    char                 sigbuf[4096];
+    update_t             u;
+    hdb_write_stats_t    st;
+
+    static const struct option  opts[] = {
+        { "source", required_argument, NULL, 's' },
+        { "category", required_argument, NULL, 'c' },
+        { "format", required_argument, NULL, 'f' },
+        { "sig", required_argument, NULL, 'S' },
+        { "unsigned", no_argument, NULL, 'u' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(&u, 0, sizeof(u));
+
+    for (size_t i = 0; i < sizeof(update_cmds) / sizeof(update_cmds[0]); i++)
+    {
+        if (strcmp(argv[0], update_cmds[i].cmd) == 0) {
+            u.cmd = &update_cmds[i];
+        }
+    }
+
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "s:c:f:S:uh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            u.source = optarg;
+            break;
+        case 'c':
+            u.category = optarg;
+            break;
+        case 'f':
+            if (list_format_from_name(optarg, &u.fmt) != 0) {
+                tool_error("--format %s: use auto, hex, csv, typed or clamav",
+                           optarg);
+                return TOOL_FAILED;
+            }
+            break;
+        case 'S':
+            u.sig_path = optarg;
+            break;
+        case 'u':
+            u.unsigned_ok = 1;
+            break;
+        case 'h':
+            fputs(u.cmd->usage, stdout);
+            fputs(update_usage_tail, stdout);
+            return TOOL_OK;
+        default:
+            fputs(u.cmd->usage, stderr);
+            fputs(update_usage_tail, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (argc - optind != 2 || u.source == NULL) {
+        fputs(u.cmd->usage, stderr);
+        fputs(update_usage_tail, stderr);
+        return TOOL_FAILED;
+    }
+
+    u.db_path = argv[optind];
+    u.file = argv[optind + 1];
+
+    if (!hdb_valid_name(u.source)) {
+        tool_error("--source %s: %s", u.source, hdb_strerror(HDB_ENAME));
+        return TOOL_FAILED;
+    }
+
+    if (u.category && (strlen(u.category) > HDB_CATEGORY_MAX
+                       || !hdb_valid_name(u.category)))
+    {
+        tool_error("--category %s: use up to %d letters, digits, '.', '_' "
+                   "or '-'", u.category, HDB_CATEGORY_MAX);
+        return TOOL_FAILED;
+    }
+
+    if (u.unsigned_ok && u.sig_path) {
+        tool_error("--sig and --unsigned exclude each other");
+        return TOOL_FAILED;
+    }
+
+    if (strcmp(u.file, "-") == 0) {
+        if (!u.unsigned_ok && u.sig_path == NULL) {
+            tool_error("a list on standard input needs --sig FILE or "
+                       "--unsigned");
+            return TOOL_FAILED;
+        }
+
+        /* spooled: the list is read twice */
+        u.in = tmpfile();
+        if (u.in == NULL) {
+            tool_error("cannot create a temporary file: %s", strerror(errno));
+            return TOOL_FAILED;
+        }
+
+        while ((c = getchar()) != EOF) {
+            if (putc(c, u.in) == EOF) {
+                tool_error("spooling standard input: %s", strerror(errno));
+                fclose(u.in);
+                return TOOL_FAILED;
+            }
+        }
+
+        rewind(u.in);
+        u.file = "(stdin)";
+
+    } else {
+        u.in = fopen(u.file, "r");
+        if (u.in == NULL) {
+            tool_error("%s: %s", u.file, strerror(errno));
+            return TOOL_FAILED;
+        }
+    }
+
+    if (!u.unsigned_ok && u.sig_path == NULL) {
+        snprintf(sigbuf, sizeof(sigbuf), "%s.sig", u.file);
+        u.sig_path = sigbuf;
+
+        if (access(sigbuf, F_OK) != 0) {
+            tool_error("%s: no signature (%s); sign the list, or apply it "
+                       "with --unsigned", u.file, sigbuf);
+            fclose(u.in);
+            return TOOL_FAILED;
+        }
+    }
+
+    u.signed_list = !u.unsigned_ok;
+    u.progress = isatty(STDERR_FILENO);
+
+    rc = update_check(&u);
+    if (rc != TOOL_OK) {
+        fclose(u.in);
+        return rc;
+    }
+
+    rc = tool_open(&db, u.db_path, 0);
+    if (rc != TOOL_OK) {
+        fclose(u.in);
+        return rc;
+    }
+
+    if (u.signed_list && update_verify(&u, db) != TOOL_OK) {
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    for (int tries = 0; ; tries++) {
+        rc = update_apply(&u, db, &st);
+
+        if (rc != MDB_MAP_FULL || tries == 16) {
+            break;
+        }
+
+        rc = hdb_grow(db);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    if (rc == -1) {
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s; nothing applied", u.db_path, hdb_strerror(rc));
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    printf("%s: %s of %s: %llu rows, %llu entries added, %llu removed, "
+           "%llu already listed%s\n", u.source, u.cmd->cmd, u.file,
+           (unsigned long long) st.rows, (unsigned long long) st.added,
+           (unsigned long long) st.removed, (unsigned long long) st.existing,
+           u.signed_list ? ", signature good" : "");
+    if (u.signed_list) {
+        printf("%s: sequence %llu\n", u.source,
+               (unsigned long long) u.sig.seq);
+    }
+
+    rc = TOOL_OK;
+
+done:
+
+    hdb_close(db);
+    fclose(u.in);
+    return rc;
+}
