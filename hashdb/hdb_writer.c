@@ -219,15 +219,15 @@ hdb_writer_find(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
 }
 
 /*
- * Adds or refreshes the (digest, source) entry of one digest.  Returns
- * 1 when the entry is new to this generation, 0 when this write had
- * already listed it, or an error.
+ * Adds or refreshes the (digest, source) entry of one digest.  *fresh is
+ * set when the entry is new to this generation, not when this write had
+ * already listed it.
  */
 static int
 hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
-    const struct hdb_entry_rec *entry)
+    const struct hdb_entry_rec *entry, int *fresh)
 {
-    int                   rc, fresh;
+    int                   rc;
     MDB_val               key, val;
     struct hdb_entry_rec  old, rec;
 
@@ -238,10 +238,12 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
 
     if (rc == 0) {
         w->stats.existing++;
-        fresh = old.generation != w->generation;
 
-        if (!fresh
-            && memcmp(old.category, entry->category, HDB_CATEGORY_MAX) == 0)
+        if (old.generation != w->generation) {
+            *fresh = 1;
+
+        } else if (memcmp(old.category, entry->category, HDB_CATEGORY_MAX)
+                   == 0)
         {
             return 0;
         }
@@ -260,12 +262,11 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
         val.mv_data = &rec;
         val.mv_size = sizeof(rec);
 
-        rc = mdb_cursor_put(w->cur[type], &key, &val, 0);
-        return rc != 0 ? -rc : fresh;
+        return mdb_cursor_put(w->cur[type], &key, &val, 0);
     }
 
     if (rc != MDB_NOTFOUND) {
-        return -rc;
+        return rc;
     }
 
     val.mv_data = (void *) entry;
@@ -273,13 +274,14 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
 
     rc = mdb_cursor_put(w->cur[type], &key, &val, MDB_NODUPDATA);
     if (rc != 0) {
-        return -rc;
+        return rc;
     }
 
     w->rec.count[type]++;
     w->stats.added++;
+    *fresh = 1;
 
-    return 1;
+    return 0;
 }
 
 int
@@ -312,12 +314,11 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
 
     for (int t = 0; t < HDB_NTYPES; t++) {
         if (row->types & HDB_TYPE_BIT(t)) {
-            rc = hdb_writer_put(w, (hdb_type_t) t, row->digests[t], &entry);
-            if (rc < 0) {
-                return -rc;
+            rc = hdb_writer_put(w, (hdb_type_t) t, row->digests[t], &entry,
+                                &fresh);
+            if (rc != 0) {
+                return rc;
             }
-
-            fresh |= rc;
         }
     }
 
