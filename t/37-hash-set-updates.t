@@ -35,12 +35,34 @@ like($t->access_log, qr{^PUT /c 403 result=match match=md5:\Q${\ md5_hex($later)
      'the new source and its digest type are used');
 is(UFTest::status($t->request('PUT', '/d', $first)), 403, 'the first list still blocks');
 
+# a full sync that drops the first file and lists another
+my $synced = "listed by a sync\n" x 10;
+my ($rc, $out, $err) = $t->hashdb('sync', $t->db, '--source', 'list-a', '--unsigned', '-', \(sha256_hex($synced) . "\n"));
+is($rc, 0, 'sync while nginx runs');
+is(UFTest::status($t->request('PUT', '/e', $synced)), 403, 'a file listed by the sync is blocked at once');
+is(UFTest::status($t->request('PUT', '/f', $first)), 200, 'a file the sync dropped passes at once');
+
+# the allow list: passes, and the log says so
+$t->hashdb('allow', $t->db, sha256_hex($synced), '--reason', 'false "positive"');
+is(UFTest::status($t->request('PUT', '/g', $synced)), 200, 'an allowed digest passes');
+like($t->error_log, qr/\[warn\].*upload_filter: match action=allow digest=sha256:\Q${\ sha256_hex($synced)}\E source="list-a" category="" allowed="false \\x22positive\\x22" part=body/,
+     'and is logged as allowed, with the reason');
+like($t->access_log, qr{^PUT /g 200 result=allowed match=sha256:}m, '$upload_filter_result is allowed');
+$t->hashdb('unallow', $t->db, sha256_hex($synced));
+is(UFTest::status($t->request('PUT', '/h', $synced)), 403, 'blocked again once taken off the allow list');
+
+# a disabled source
+$t->hashdb('disable', $t->db, '--source', 'list-b');
+is(UFTest::status($t->request('PUT', '/i', $later)), 200, 'a disabled source blocks nothing');
+$t->hashdb('enable', $t->db, '--source', 'list-b');
+is(UFTest::status($t->request('PUT', '/j', $later)), 403, 'enabled again, it blocks');
+
 # A list whose every row carries MD5, SHA-1 and SHA-256: only SHA-1 need
 # be computed.  The row below pairs the MD5 and SHA-256 of $decoy with the
 # SHA-1 of $triple, so which of the two is blocked shows what is computed.
 my $t2 = UFTest->new;
 $t2->listed(source => 'full', lines => [join ' ', md5_hex($decoy), sha1_hex($triple), sha256_hex($decoy)]);
-my ($rc, $out) = $t2->hashdb('stats', $t2->db);
+($rc, $out) = $t2->hashdb("stats", $t2->db);
 like($out, qr/^computes:\s+sha1$/m, 'stats: a complete list needs only SHA-1');
 $t2->start_upstream;
 $t2->start_nginx(<<'EOF2');
