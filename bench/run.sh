@@ -18,8 +18,7 @@ duration=${DURATION:-5}
 entries=${ENTRIES:-1000000}
 conns=${CONNECTIONS:-8}
 sizes=${SIZES:-"4k 100k 1m 10m"}
-work=$(mktemp -d /tmp/uf-bench-XXXXXX)
-trap 'for p in "$work"/*.pid; do [ -f "$p" ] && kill -QUIT "$(cat "$p")" 2>/dev/null; done; sleep 0.5; rm -rf "$work"' EXIT
+. "$top/bench/lib.sh"
 
 port_front=18080
 port_back=18081
@@ -28,53 +27,18 @@ echo "# upload-filter benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
 echo "# nginx $(nginx -v 2>&1 | sed 's/.*\///'), wrk -t1 -c$conns -d${duration}s, $entries listed SHA-256 digests"
 
 # a hash set of random SHA-256 digests: none matches the bodies
-perl -e 'srand(42); for (1..$ARGV[0]) { print join("", map { sprintf "%08x", int(rand(2**32)) } 1..8), "\n" }' \
-    "$entries" > "$work/list.txt"
+random_list "$entries" > "$work/list.txt"
 "$build/hashdb" init "$work/hashset" >/dev/null
 start=$(date +%s.%N)
-"$build/hashdb" import "$work/hashset" --source bench "$work/list.txt" >/dev/null
+"$build/hashdb" import "$work/hashset" --source bench --unsigned "$work/list.txt" >/dev/null
 end=$(date +%s.%N)
 echo "# import: $entries lines in $(echo "$end - $start" | bc) s"
-
-user_line=
-[ "$(id -u)" = 0 ] && user_line="user root;"
-
-conf() {   # $1: name, $2: port, $3: extra server directives
-    mkdir -p "$work/$1"
-    cat > "$work/$1/nginx.conf" <<CONF
-load_module $build/ngx_http_upload_filter_module.so;
-$user_line
-worker_processes 1;
-error_log $work/$1/error.log warn;
-pid $work/$1.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_max_body_size 20m;
-    client_body_buffer_size 128k;
-    client_body_temp_path $work/$1/body;
-    proxy_temp_path $work/$1/proxy;
-    upload_filter_db $work/hashset;
-    upstream backend { server 127.0.0.1:$port_back; keepalive 16; }
-    server {
-        listen 127.0.0.1:$2;
-        $3
-    }
-}
-CONF
-}
 
 conf backend $port_back "location / { return 204; }"
 conf plain $port_front "location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
 conf filter $port_front "upload_filter on; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
 
 nginx -p "$work/backend" -c "$work/backend/nginx.conf" -e "$work/backend/error.log"
-
-worker_cpu() {  # utime + stime of the front worker, in clock ticks
-    local pid
-    pid=$(pgrep -P "$(cat "$work/$1.pid")" | head -1)
-    awk '{ print $14 + $15 }' "/proc/$pid/stat"
-}
 
 run() {  # $1: plain|filter, $2: body file; prints "rps p99_ms cpu_ticks requests"
     nginx -p "$work/$1" -c "$work/$1/nginx.conf" -e "$work/$1/error.log"
@@ -86,14 +50,8 @@ run() {  # $1: plain|filter, $2: body file; prints "rps p99_ms cpu_ticks request
     c1=$(worker_cpu "$1")
     kill -QUIT "$(cat "$work/$1.pid")"
     while [ -f "$work/$1.pid" ]; do sleep 0.1; done
-    echo "$out" | awk -v cpu=$((c1 - c0)) '
-        /Requests\/sec/ { rps = $2 }
-        /requests in/ { n = $1 }
-        / 99% / { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 }
-                  else if (v ~ /ms$/) { sub(/ms/, "", v) }
-                  else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }
-                  p99 = v }
-        END { printf "%s %s %s %s\n", rps, p99, cpu, n }'
+    read -r r p k < <(echo "$out" | wrk_summary)
+    echo "$r $p $((c1 - c0)) $k"
 }
 
 hz=$(getconf CLK_TCK)

@@ -41,10 +41,16 @@ mkdir -p "$run/tmp" "$run/records"
 
 # the hash set: readable by the nginx workers' group only; workers need
 # write access to lock.mdb alone
-rm -rf "$run/hashset"
+# the demo list is published signed, as a hotline would: a key pair, the
+# key trusted for the source, the list signed with a sequence number
+rm -rf "$run/hashset" "$run/keys"
+mkdir -p "$run/keys"
 "$build/hashdb" init "$run/hashset"
-"$build/hashdb" import "$run/hashset" --source demo --category demo \
-    "$top/demo/demo-list.txt"
+"$build/hashdb" keygen --secret "$run/keys/demo.pem" --public "$run/keys/demo.pub.pem"
+"$build/hashdb" trust "$run/hashset" --source demo "$run/keys/demo.pub.pem"
+cp "$top/demo/demo-list.txt" "$run/demo-list.txt"
+"$build/hashdb" sign --key "$run/keys/demo.pem" --source demo --seq 1 "$run/demo-list.txt"
+"$build/hashdb" sync "$run/hashset" --source demo --category demo "$run/demo-list.txt"
 
 user_line=
 if [ "$(id -u)" = 0 ]; then

@@ -1,0 +1,65 @@
+#!/usr/bin/perl
+# The documented daily job (deploy/upload-filter-sync.sh): fetch a signed
+# list over HTTP and sync it; a tampered download changes nothing.  And
+# the progress display: on a terminal only.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use UFTest qw(sha256_hex);
+
+my $t = UFTest->new;
+my $db = $t->db;
+my $k = $t->dir;
+$t->hashdb('init', $db);
+$t->hashdb('keygen', '--secret', "$k/sk.pem", '--public', "$k/pk.pem");
+$t->hashdb('trust', $db, '--source', 'hotline', "$k/pk.pem");
+
+my @h = map { sha256_hex("published file $_") } 1 .. 3;
+$t->write_file('html/lists/full.txt', join("\n", @h) . "\n");
+$t->hashdb('sign', '--key', "$k/sk.pem", '--source', 'hotline', '--seq', 20261122,
+           "$k/html/lists/full.txt");
+
+$t->start_nginx(<<'EOF2');
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        root %%DIR%%/html;
+    }
+EOF2
+
+sub run_job {
+    local $ENV{PATH} = "$UFTest::BUILD:$ENV{PATH}";
+    local $ENV{HASHSET} = $db;
+    local $ENV{SOURCE} = 'hotline';
+    local $ENV{LIST_URL} = "http://127.0.0.1:$t->{port}/lists/full.txt";
+    my $out = `sh $UFTest::ROOT/deploy/upload-filter-sync.sh 2>&1`;
+    return ($? >> 8, $out);
+}
+
+my ($rc, $out) = run_job();
+is($rc, 0, 'the sync job fetches and applies a signed list') or diag $out;
+like($out, qr/hotline: sync of .*3 rows, 3 entries added.*signature good\nhotline: sequence 20261122/s, 'and reports it');
+is(($t->hashdb('lookup', $db, $h[0]))[0], 0, 'the list is in the hash set');
+
+($rc, $out) = run_job();
+ok($rc == 2 && $out =~ /not newer than 20261122/, 'the same list fetched again is refused as a replay');
+
+$t->write_file('html/lists/full.txt', join("\n", @h, sha256_hex('injected')) . "\n");
+($rc, $out) = run_job();
+ok($rc == 2 && $out =~ /signature is for other content/, 'a tampered download is refused');
+is(($t->hashdb('lookup', $db, sha256_hex('injected')))[0], 1, 'and nothing of it applied');
+
+# progress: shown on a terminal, not otherwise
+SKIP: {
+    skip 'no script(1)', 2 unless -x '/usr/bin/script';
+    my $list = $t->write_file('p.txt', join('', map { sha256_hex("p$_") . "\n" } 1 .. 1000));
+    my $tty = `script -qec '$UFTest::BUILD/hashdb import $db --source p --unsigned $list' /dev/null`;
+    like($tty, qr/\rhashdb: checking: 1000 lines\r?\n.*\rhashdb: applying: 1000 lines/s,
+         'on a terminal: progress lines');
+    my ($rc2, $o2, $e2) = $t->hashdb('import', $db, '--source', 'p2', '--unsigned', $list);
+    is($e2, '', 'not on a terminal: nothing on stderr');
+}
+
+$t->finish;
+done_testing;
