@@ -24,13 +24,15 @@ HDB_SRCS    := $(wildcard hashdb/*.c)
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
-UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
+               $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list
+FUZZ_SECONDS ?= 60
 
 # packages a fresh Debian 12 machine needs (build, run, test, bench)
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev wrk
 
-.PHONY: all tool module unit deps run stop test test-asan asan bench clean
+.PHONY: all tool module unit deps run stop test test-asan asan bench fuzz clean
 
 all: tool module
 
@@ -53,6 +55,43 @@ $(BUILD)/unit/test_%: t/unit/test_%.c $(HDB_SRCS) $(HDB_HDRS) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< $(HDB_SRCS) \
 	    $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+
+# The fuzz targets, replayed on the corpus and past crashers by the tests
+$(BUILD)/unit/replay_multipart: fuzz/fuzz_multipart.c fuzz/standalone.c \
+                                ngx_module/uf_multipart.c ngx_module/uf_multipart.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_multipart.c fuzz/standalone.c \
+	    ngx_module/uf_multipart.c $(UF_LDFLAGS)
+
+$(BUILD)/unit/replay_list: fuzz/fuzz_list.c fuzz/standalone.c tools/list_format.c \
+                           tools/list_format.h $(HDB_SRCS) $(HDB_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_list.c fuzz/standalone.c \
+	    tools/list_format.c $(HDB_SRCS) $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+
+# libFuzzer (clang): each target runs FUZZ_SECONDS; new inputs go to
+# build-fuzz/corpus, crashers to fuzz/crashers/ (commit them: the tests
+# replay them)
+FUZZ_CC    := clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
+              -Ihashdb -Itools -Ingx_module
+
+build-fuzz/fuzz_multipart: fuzz/fuzz_multipart.c ngx_module/uf_multipart.c
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+
+build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c $(HDB_SRCS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -llmdb -lcrypto -lpthread
+
+fuzz: build-fuzz/fuzz_multipart build-fuzz/fuzz_list
+	@mkdir -p fuzz/crashers
+	for t in multipart list; do \
+	    mkdir -p build-fuzz/corpus/$$t; \
+	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=fuzz/crashers/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
+	        2>&1 | tail -12 || exit 1; \
+	done
 
 # The module is built with nginx's own build system, against a copy of the
 # nginx-dev tree (or NGX_SRC, an upstream nginx source tree of the same
@@ -112,4 +151,4 @@ bench: deps all
 	./bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
