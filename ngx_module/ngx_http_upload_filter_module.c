@@ -38,6 +38,14 @@
 #define NGX_HTTP_UPLOAD_FILTER_REJECT  0
 #define NGX_HTTP_UPLOAD_FILTER_PASS    1
 
+/* the ways a verdict cannot be reached; upload_filter_on_error per case */
+#define NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE     0
+#define NGX_HTTP_UPLOAD_FILTER_TOO_LARGE       1
+#define NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS  2
+#define NGX_HTTP_UPLOAD_FILTER_MALFORMED       3
+#define NGX_HTTP_UPLOAD_FILTER_INTERNAL        4
+#define NGX_HTTP_UPLOAD_FILTER_NCASES          5
+
 /* the verdict, as $upload_filter_result shows it */
 #define NGX_HTTP_UPLOAD_FILTER_NONE    0
 #define NGX_HTTP_UPLOAD_FILTER_CLEAN   1
@@ -63,7 +71,7 @@ typedef struct {
     ngx_uint_t                 status;
     off_t                      max_body_size;
     ngx_uint_t                 max_parts;
-    ngx_uint_t                 on_error;
+    ngx_uint_t                 on_error[NGX_HTTP_UPLOAD_FILTER_NCASES];
 } ngx_http_upload_filter_loc_conf_t;
 
 
@@ -107,7 +115,7 @@ static ngx_int_t ngx_http_upload_filter_finish(
 static ngx_int_t ngx_http_upload_filter_check(
     ngx_http_upload_filter_ctx_t *ctx, const uf_mp_part_t *part);
 static void ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_uint_t level, ngx_uint_t status, const char *reason);
+    ngx_uint_t level, ngx_uint_t which, const char *reason);
 static ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 
@@ -138,6 +146,8 @@ static char *ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_upload_filter_db(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_upload_filter_on_error(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_upload_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upload_filter_init_process(ngx_cycle_t *cycle);
 static void ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle);
@@ -150,10 +160,18 @@ static ngx_conf_enum_t  ngx_http_upload_filter_actions[] = {
 };
 
 
-static ngx_conf_enum_t  ngx_http_upload_filter_on_error[] = {
-    { ngx_string("reject"), NGX_HTTP_UPLOAD_FILTER_REJECT },
-    { ngx_string("pass"), NGX_HTTP_UPLOAD_FILTER_PASS },
-    { ngx_null_string, 0 }
+typedef struct {
+    ngx_str_t    name;
+    ngx_uint_t   status;        /* sent when the case is rejected */
+} ngx_http_upload_filter_case_t;
+
+
+static ngx_http_upload_filter_case_t  ngx_http_upload_filter_cases[] = {
+    { ngx_string("unavailable"), NGX_HTTP_SERVICE_UNAVAILABLE },
+    { ngx_string("too_large"), NGX_HTTP_REQUEST_ENTITY_TOO_LARGE },
+    { ngx_string("too_many_parts"), NGX_HTTP_BAD_REQUEST },
+    { ngx_string("malformed"), NGX_HTTP_BAD_REQUEST },
+    { ngx_string("internal"), NGX_HTTP_INTERNAL_SERVER_ERROR }
 };
 
 
@@ -207,11 +225,11 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       NULL },
 
     { ngx_string("upload_filter_on_error"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_upload_filter_on_error,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_upload_filter_loc_conf_t, on_error),
-      &ngx_http_upload_filter_on_error },
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -374,8 +392,7 @@ ngx_http_upload_filter_handler(ngx_http_request_t *r)
             && r->headers_in.content_length_n > ulcf->max_body_size)
         {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "body larger than "
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE, "body larger than "
                                         "upload_filter_max_body_size");
             ctx->done = 1;
 
@@ -428,8 +445,7 @@ ngx_http_upload_filter_body_handler(ngx_http_request_t *r)
     if (!ctx->done) {
         /* the body had been read before the filter could see it */
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "body read before the filter saw it");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "body read before the filter saw it");
         ctx->done = 1;
 
         if (ctx->rejected) {
@@ -489,8 +505,7 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (b->in_file && !ngx_buf_in_memory(b)) {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "body buffer in a file");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "body buffer in a file");
             break;
         }
 
@@ -538,8 +553,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 
     if (umcf == NULL || umcf->reader == NULL) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "hash set unavailable");
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE, "hash set unavailable");
         return NGX_OK;
     }
 
@@ -554,8 +568,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
                       "upload_filter: hash set \"%V\": %s",
                       &umcf->db_path, hdb_strerror(rc));
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "hash set unreadable");
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE, "hash set unreadable");
         return NGX_OK;
     }
 
@@ -570,8 +583,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 
     if (ctx->digest == NULL || hdb_digest_reset(ctx->digest) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "digest setup failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest setup failed");
         return NGX_OK;
     }
 
@@ -581,8 +593,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
     rc = ct ? uf_mp_boundary(ct->data, ct->len, &boundary, &blen) : 0;
 
     if (rc == UF_MP_EDELIMITER) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN, NGX_HTTP_BAD_REQUEST,
-                                    "multipart without a valid boundary");
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED, "multipart without a valid boundary");
         return NGX_OK;
     }
 
@@ -612,8 +624,7 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
         && ctx->received > ctx->conf->max_body_size)
     {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                    "body larger than "
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE, "body larger than "
                                     "upload_filter_max_body_size");
         return NGX_ERROR;
     }
@@ -621,8 +632,7 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
     if (ctx->multipart == NULL) {
         if (hdb_digest_update(ctx->digest, p, len) != 0) {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                        NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
             return NGX_ERROR;
         }
 
@@ -636,8 +646,8 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
     }
 
     if (rc < 0) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN, NGX_HTTP_BAD_REQUEST,
-                                    uf_mp_strerror(rc));
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED, uf_mp_strerror(rc));
     }
 
     /* callbacks have set the verdict themselves */
@@ -655,8 +665,7 @@ ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
 
         if (rc < 0) {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                        NGX_HTTP_BAD_REQUEST,
-                                        uf_mp_strerror(rc));
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED, uf_mp_strerror(rc));
         }
 
     } else if (ngx_http_upload_filter_check(ctx, NULL) != NGX_OK) {
@@ -681,8 +690,8 @@ ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
     ngx_http_upload_filter_ctx_t  *ctx = data;
 
     if (++ctx->parts > ctx->conf->max_parts) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN, NGX_HTTP_BAD_REQUEST,
-                                    "more parts than "
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS, "more parts than "
                                     "upload_filter_max_parts");
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
@@ -691,8 +700,7 @@ ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
 
     if (hdb_digest_reset(ctx->digest) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
 
@@ -709,8 +717,7 @@ ngx_http_upload_filter_part_body(void *data, const u_char *p, size_t len)
 
     if (hdb_digest_update(ctx->digest, p, len) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
 
@@ -756,8 +763,7 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
     if (hdb_digest_final(ctx->digest, &dg) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
         return NGX_ERROR;
     }
 
@@ -792,8 +798,7 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
                       "upload_filter: hash set \"%V\": %s",
                       &umcf->db_path, hdb_strerror(rc));
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "hash set unreadable");
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE, "hash set unreadable");
         return NGX_ERROR;
     }
 
@@ -896,7 +901,7 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
  */
 static void
 ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_uint_t level, ngx_uint_t status, const char *reason)
+    ngx_uint_t level, ngx_uint_t which, const char *reason)
 {
     ngx_http_request_t  *r = ctx->request;
 
@@ -909,14 +914,15 @@ ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
     ctx->result = NGX_HTTP_UPLOAD_FILTER_ERROR;
     ctx->reason = reason;
 
-    if (ctx->conf->on_error == NGX_HTTP_UPLOAD_FILTER_REJECT) {
+    if (ctx->conf->on_error[which] == NGX_HTTP_UPLOAD_FILTER_REJECT) {
         ctx->rejected = 1;
-        ctx->status = status;
+        ctx->status = ngx_http_upload_filter_cases[which].status;
     }
 
     ngx_log_error(level, r->connection->log, 0,
-                  "upload_filter: cannot inspect upload: %s, %s",
-                  reason, ctx->rejected ? "rejected" : "passed uninspected");
+                  "upload_filter: cannot inspect upload: %s (%V), %s",
+                  reason, &ngx_http_upload_filter_cases[which].name,
+                  ctx->rejected ? "rejected" : "passed uninspected");
 }
 
 
@@ -1176,6 +1182,7 @@ ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf)
 static void *
 ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
 {
+    ngx_uint_t                          i;
     ngx_http_upload_filter_loc_conf_t  *conf;
 
     conf = ngx_palloc(cf->pool, sizeof(ngx_http_upload_filter_loc_conf_t));
@@ -1188,7 +1195,9 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->status = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET;
     conf->max_parts = NGX_CONF_UNSET_UINT;
-    conf->on_error = NGX_CONF_UNSET_UINT;
+    for (i = 0; i < NGX_HTTP_UPLOAD_FILTER_NCASES; i++) {
+        conf->on_error[i] = NGX_CONF_UNSET_UINT;
+    }
 
     return conf;
 }
@@ -1201,6 +1210,7 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_upload_filter_loc_conf_t *prev = parent;
     ngx_http_upload_filter_loc_conf_t *conf = child;
 
+    ngx_uint_t                           i;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
@@ -1210,8 +1220,10 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_FORBIDDEN);
     ngx_conf_merge_off_value(conf->max_body_size, prev->max_body_size, 0);
     ngx_conf_merge_uint_value(conf->max_parts, prev->max_parts, 1000);
-    ngx_conf_merge_uint_value(conf->on_error, prev->on_error,
-                              NGX_HTTP_UPLOAD_FILTER_REJECT);
+    for (i = 0; i < NGX_HTTP_UPLOAD_FILTER_NCASES; i++) {
+        ngx_conf_merge_uint_value(conf->on_error[i], prev->on_error[i],
+                                  NGX_HTTP_UPLOAD_FILTER_REJECT);
+    }
 
     if (conf->enable) {
         umcf = ngx_http_conf_get_module_main_conf(cf,
@@ -1256,6 +1268,63 @@ ngx_http_upload_filter_db(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     hdb_close(db);
+
+    return NGX_CONF_OK;
+}
+
+
+/* upload_filter_on_error reject|pass [case ...]: no case means all */
+static char *
+ngx_http_upload_filter_on_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_filter_loc_conf_t *ulcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, j, action;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "reject") == 0) {
+        action = NGX_HTTP_UPLOAD_FILTER_REJECT;
+
+    } else if (ngx_strcmp(value[1].data, "pass") == 0) {
+        action = NGX_HTTP_UPLOAD_FILTER_PASS;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", it must be \"reject\" or "
+                           "\"pass\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 2) {
+        for (j = 0; j < NGX_HTTP_UPLOAD_FILTER_NCASES; j++) {
+            ulcf->on_error[j] = action;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        for (j = 0; j < NGX_HTTP_UPLOAD_FILTER_NCASES; j++) {
+            if (value[i].len == ngx_http_upload_filter_cases[j].name.len
+                && ngx_strcmp(value[i].data,
+                              ngx_http_upload_filter_cases[j].name.data) == 0)
+            {
+                ulcf->on_error[j] = action;
+                break;
+            }
+        }
+
+        if (j == NGX_HTTP_UPLOAD_FILTER_NCASES) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown case \"%V\": use unavailable, "
+                               "too_large, too_many_parts, malformed or "
+                               "internal", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }

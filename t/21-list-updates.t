@@ -97,7 +97,7 @@ $t->write_file('b2.txt', join("\n", @b, $a[0]) . "\n");
 $t->hashdb('sync', $db, '--source', 'B', '--unsigned', $t->dir . '/b2.txt');
 
 # drop a run of entries, every other one, the first and last; add new ones
-my @keep = (@a[1 .. 9], @a[12 .. 20], @a[22], @a[24], @a[26], @a[40 .. 49]);
+my @keep = (@a[1 .. 9], @a[12 .. 20], $a[22], $a[24], $a[26], @a[40 .. 49]);
 $t->write_file('a2.txt', join("\n", @keep) . "\n");
 ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'A', '--unsigned', $t->dir . '/a2.txt');
 is($rc, 0, 'second sync of A') or diag $err;

@@ -142,7 +142,7 @@ like($t->error_log, qr/match action=block digest=sha1:\S+ source="hotline-test" 
 # malformed bodies: the default policy rejects with 400
 expect(post('/up', "--$b\r\n\r\nunterminated part", $ct), 400, undef,
        'no closing delimiter: 400');
-like($t->error_log, qr/\[warn\].*cannot inspect upload: multipart body without closing delimiter, rejected/,
+like($t->error_log, qr/\[warn\].*cannot inspect upload: multipart body without closing delimiter \(malformed\), rejected/,
      'logged with its reason');
 expect(post('/up', "no delimiter here", $ct), 400, undef, 'no delimiter at all: 400');
 expect(post('/up', $one, 'multipart/form-data'), 400, undef, 'multipart without boundary: 400');
@@ -154,12 +154,12 @@ expect(post('/up', $unterminated_listed, $ct), 403, undef,
 
 my $many = multipart($b, map { ["f$_", undef, "v$_"] } 1 .. 4);
 expect(post('/few/up', $many, $ct), 400, undef, 'more parts than upload_filter_max_parts: 400');
-like($t->error_log, qr/cannot inspect upload: more parts than upload_filter_max_parts, rejected/,
+like($t->error_log, qr/cannot inspect upload: more parts than upload_filter_max_parts \(too_many_parts\), rejected/,
      'too many parts logged');
 
 # upload_filter_on_error pass: malformed bodies pass, logged
 expect(post('/lenient/up', $many, $ct), 200, $many, 'on_error pass: too many parts forwarded');
-like($t->error_log, qr/more parts than upload_filter_max_parts, passed uninspected/,
+like($t->error_log, qr/more parts than upload_filter_max_parts \(too_many_parts\), passed uninspected/,
      'on_error pass is logged');
 my $bad = "--$b\r\n\r\nunterminated";
 expect(post('/lenient/up', $bad, $ct), 200, $bad, 'on_error pass: malformed body forwarded');

@@ -28,6 +28,12 @@ $t->start_nginx(<<'EOF2');
             upload_filter_on_error pass;
             proxy_pass http://127.0.0.1:%%UPSTREAM%%;
         }
+
+        location /large-ok/ {
+            upload_filter_max_body_size 1k;
+            upload_filter_on_error pass too_large;
+            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
+        }
     }
 EOF2
 
@@ -44,7 +50,7 @@ my $chunked = "PUT /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             . join('', map { "100\r\n" . ('y' x 256) . "\r\n" } 1 .. 8) . "0\r\n\r\n";
 is(UFTest::status($t->raw($chunked)), 413, 'chunked body growing over the limit: 413');
 is($t->connections, 0, 'nothing upstream');
-like($t->error_log, qr/\[warn\].*cannot inspect upload: body larger than upload_filter_max_body_size, rejected/,
+like($t->error_log, qr/\[warn\].*cannot inspect upload: body larger than upload_filter_max_body_size \(too_large\), rejected/,
      'logged with its reason');
 
 $resp = $t->request('PUT', '/lenient/big', $big);
@@ -58,6 +64,15 @@ like($t->access_log, qr{^PUT /lenient/big 200 result=error .*reason="body larger
      '$upload_filter_result is error');
 
 is(UFTest::status($t->request('PUT', '/small', $listed)), 403, 'small listed body still blocked');
+
+# the policy per case: pass oversized bodies, still reject malformed ones
+is(UFTest::status($t->request('PUT', '/large-ok/x', $big)), 200,
+   'upload_filter_on_error pass too_large: an oversized body passes');
+$t->clear_records;
+is(UFTest::status($t->request('POST', '/large-ok/y', "--b\r\n\r\nunterminated",
+                              'Content-Type' => 'multipart/form-data; boundary=b')), 400,
+   'while a malformed body is still rejected');
+is($t->connections, 0, 'and not forwarded');
 $t->finish;
 
 # workers that cannot open the hash set (here: workers run as nobody and
@@ -88,11 +103,11 @@ EOF2
     is(UFTest::status($u->request('PUT', '/x', 'clean')), 503,
        'hash set unavailable: 503 by default');
     is($u->connections, 0, 'and nothing upstream');
-    like($u->error_log, qr/\[error\].*cannot inspect upload: hash set unavailable, rejected/,
+    like($u->error_log, qr/\[error\].*cannot inspect upload: hash set unavailable \(unavailable\), rejected/,
          'logged with its reason');
     my $resp = $u->request('PUT', '/lenient/x', 'clean');
     is(UFTest::status($resp), 200, 'on_error pass: passes uninspected');
-    like($u->error_log, qr/hash set unavailable, passed uninspected/, 'logged as passed');
+    like($u->error_log, qr/hash set unavailable \(unavailable\), passed uninspected/, 'logged as passed');
     $u->finish;
 }
 

@@ -37,7 +37,8 @@ like($out, qr/"upload_filter" is on, but "upload_filter_db" is not set/, 'with a
 
 for my $bad (['upload_filter_status 200;', qr/value must be between 400 and 599/],
              ['upload_filter_action drop;', qr/invalid value "drop"/],
-             ['upload_filter_on_error ignore;', qr/invalid value "ignore"/],
+             ['upload_filter_on_error ignore;', qr/invalid value "ignore", it must be "reject" or "pass"/],
+             ['upload_filter_on_error pass sometimes;', qr/unknown case "sometimes": use unavailable, too_large/],
              ['upload_filter_max_body_size lots;', qr/"upload_filter_max_body_size" directive invalid value/]) {
     (my $conf = $server) =~ s/upload_filter on;/upload_filter on; $bad->[0]/;
     ($rc, $out) = $t->nginx_test($conf);

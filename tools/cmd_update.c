@@ -260,11 +260,11 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     }
 
     if (u->signed_list && u->sig.seq <= hdb_writer_seq(w)) {
-        hdb_writer_abort(w);
         tool_error("%s: sequence %llu is not newer than %llu, the last applied "
                    "to source \"%s\" (a replayed or older list); nothing "
                    "applied", u->file, (unsigned long long) u->sig.seq,
                    (unsigned long long) hdb_writer_seq(w), u->source);
+        hdb_writer_abort(w);
         return -1;
     }
 
