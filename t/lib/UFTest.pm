@@ -331,6 +331,17 @@ sub multipart {
     return $body . "--$boundary--\r\n";
 }
 
+# the first worker's pid, open file descriptors and resident memory (KiB)
+sub worker_stats {
+    my ($self) = @_;
+    my ($pid) = `pgrep -P $self->{nginx}` =~ /(\d+)/;
+    return () unless $pid;
+    opendir my $d, "/proc/$pid/fd" or return ();
+    my $fds = grep { /^\d+$/ } readdir $d;
+    my ($rss) = ($self->read_file("/proc/$pid/status") // '') =~ /VmRSS:\s+(\d+)/;
+    return ($pid, $fds, $rss);
+}
+
 # stops everything and checks the logs for what must never appear;
 # each test calls it before done_testing
 sub finish {
@@ -342,9 +353,10 @@ sub finish {
         waitpid $pid, 0;
     }
     my $log = $self->error_log;
-    my @bad = grep { /\[(alert|crit|emerg)\]/ && !$self->{opt}{allow_alert} }
+    my @bad = grep { (/\[(alert|crit|emerg)\]/ || /exited on signal/)
+                     && !$self->{opt}{allow_alert} }
               split /\n/, $log;
-    ok(!@bad, 'no alert, crit or emerg in error.log')
+    ok(!@bad, 'no alert, crit or emerg in error.log, no worker crashed')
         or diag(join "\n", @bad);
     my @san = (glob("$self->{dir}/asan*"), glob("$self->{dir}/ubsan*"));
     my $stderr = $self->read_file('stderr.log') // '';
