@@ -19,6 +19,9 @@ struct hdb_reader {
     unsigned   plan;
 };
 
+static int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
+    const unsigned char *digest, hdb_match_t *match);
+
 int
 hdb_reader_new(hdb_t *db, hdb_reader_t **out)
 {
@@ -91,14 +94,39 @@ hdb_reader_end(hdb_reader_t *rd)
     }
 }
 
+/* one source's share of the plan */
+static int
+hdb_plan_source(const hdb_source_t *src, void *data)
+{
+    unsigned  *plan = data;
+
+    if ((src->flags & HDB_SOURCE_DISABLED) || src->files == 0) {
+        return 0;
+    }
+
+    if (src->complete) {
+        for (int i = 0; i < HDB_NTYPES; i++) {
+            if (src->complete & HDB_TYPE_BIT(hdb_types_by_cost[i])) {
+                *plan |= HDB_TYPE_BIT(hdb_types_by_cost[i]);
+                return 0;
+            }
+        }
+    }
+
+    for (int t = 0; t < HDB_NTYPES; t++) {
+        if (src->count[t]) {
+            *plan |= HDB_TYPE_BIT(t);
+        }
+    }
+
+    return 0;
+}
+
 int
 hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
 {
-    int                    rc;
-    MDB_val                key, val;
-    unsigned               plan;
-    MDB_cursor            *cur;
-    struct hdb_source_rec  rec;
+    int       rc;
+    unsigned  plan;
 
     if (rd->plan_txnid && rd->plan_txnid == mdb_txn_id(rd->txn)) {
         *types = rd->plan;
@@ -107,47 +135,8 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
 
     plan = 0;
 
-    rc = mdb_cursor_open(rd->txn, rd->db->sources, &cur);
+    rc = hdb_reader_sources(rd, hdb_plan_source, &plan);
     if (rc != 0) {
-        return rc;
-    }
-
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-         rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
-    {
-        if (val.mv_size != sizeof(rec)) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-
-        memcpy(&rec, val.mv_data, sizeof(rec));
-
-        if ((rec.flags & HDB_SOURCE_DISABLED) || rec.files == 0) {
-            continue;
-        }
-
-        if (rec.complete) {
-            for (int i = 0; i < HDB_NTYPES; i++) {
-                if (rec.complete & HDB_TYPE_BIT(hdb_types_by_cost[i])) {
-                    plan |= HDB_TYPE_BIT(hdb_types_by_cost[i]);
-                    break;
-                }
-            }
-
-            continue;
-        }
-
-        for (int t = 0; t < HDB_NTYPES; t++) {
-            if (rec.count[t]) {
-                plan |= HDB_TYPE_BIT(t);
-            }
-        }
-    }
-
-    mdb_cursor_close(cur);
-
-    if (rc != MDB_NOTFOUND) {
         return rc;
     }
 
@@ -157,9 +146,6 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
     *types = plan;
     return 0;
 }
-
-static int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
-    const unsigned char *digest, hdb_match_t *match);
 
 /* finds the name and record of a source by its id */
 static int

@@ -56,6 +56,84 @@ uf_mp_prefix(const unsigned char *p, const unsigned char *end, const char *s)
     return 1;
 }
 
+/*
+ * The next "; name=value" parameter of a header value (RFC 2045): value
+ * a token or a quoted string, whose backslash escapes are kept as they
+ * are.  Returns 0 at the end of the value.
+ */
+static int
+uf_mp_next_param(const unsigned char **pp, const unsigned char *end,
+    const unsigned char **name, size_t *name_len, const unsigned char **v,
+    const unsigned char **vend)
+{
+    const unsigned char  *p = *pp;
+
+    for ( ;; ) {
+        /* to the next ';', over quoted strings */
+        while (p < end && *p != ';') {
+            if (*p++ == '"') {
+                while (p < end && *p != '"') {
+                    p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+                }
+                p += p < end;
+            }
+        }
+
+        if (p == end) {
+            *pp = p;
+            return 0;
+        }
+
+        p++;
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        *name = p;
+        while (p < end && *p != '=' && *p != ';' && *p != ' ' && *p != '\t')
+        {
+            p++;
+        }
+        *name_len = (size_t) (p - *name);
+
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p < end && *p == '=') {
+            break;
+        }
+    }
+
+    p++;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if (p < end && *p == '"') {
+        *v = ++p;
+
+        while (p < end && *p != '"') {
+            p += (*p == '\\' && p + 1 < end) ? 2 : 1;
+        }
+
+        *vend = p < end ? p : end;
+        p += p < end;
+
+    } else {
+        *v = p;
+        while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+        *vend = p;
+    }
+
+    *pp = p;
+    return 1;
+}
+
 int
 uf_mp_boundary(const unsigned char *ct, size_t len,
     const unsigned char **boundary, size_t *boundary_len)
@@ -74,71 +152,7 @@ uf_mp_boundary(const unsigned char *ct, size_t len,
         return 0;
     }
 
-    /* parameters: ; name=value or ; name="value" */
-    while (p < end) {
-        while (p < end && *p != ';') {
-            if (*p == '"') {    /* skip quoted strings of other params */
-                for (p++; p < end && *p != '"'; p++) {
-                    if (*p == '\\' && p + 1 < end) {
-                        p++;
-                    }
-                }
-            }
-
-            if (p < end) {
-                p++;
-            }
-        }
-
-        if (p == end) {
-            break;
-        }
-
-        p++;
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        name = p;
-        while (p < end && *p != '=' && *p != ';' && *p != ' ') {
-            p++;
-        }
-        name_len = (size_t) (p - name);
-
-        while (p < end && *p == ' ') {
-            p++;
-        }
-
-        if (p == end || *p != '=') {
-            continue;
-        }
-
-        p++;
-
-        while (p < end && *p == ' ') {
-            p++;
-        }
-
-        if (p < end && *p == '"') {
-            v = ++p;
-            while (p < end && *p != '"') {
-                p++;
-            }
-            vend = p;
-
-            if (p < end) {
-                p++;
-            }
-
-        } else {
-            v = p;
-            while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
-                p++;
-            }
-            vend = p;
-        }
-
+    while (uf_mp_next_param(&p, end, &name, &name_len, &v, &vend)) {
         if (name_len == 8 && uf_mp_prefix(name, name + 8, "boundary")) {
             if (vend == v || (size_t) (vend - v) > UF_MP_BOUNDARY_MAX
                 || memchr(v, '\r', (size_t) (vend - v))
@@ -155,6 +169,7 @@ uf_mp_boundary(const unsigned char *ct, size_t len,
 
     return UF_MP_EDELIMITER;
 }
+
 
 void
 uf_mp_init(uf_mp_t *mp, const unsigned char *boundary, size_t len,
@@ -455,87 +470,25 @@ static void
 uf_mp_parse_disposition(uf_mp_t *mp, const unsigned char *p,
     const unsigned char *end)
 {
-    int                   star;
     size_t                name_len;
     const unsigned char  *name, *v, *vend;
 
-    while (p < end && *p != ';') {
-        p++;
-    }
-
-    while (p < end) {
-        p++;    /* ';' */
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        name = p;
-        while (p < end && *p != '=' && *p != ';' && *p != ' ' && *p != '\t')
-        {
-            p++;
-        }
-        name_len = (size_t) (p - name);
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        if (p == end || *p != '=') {
-            while (p < end && *p != ';') {
-                p++;
-            }
-            continue;
-        }
-
-        p++;
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        if (p < end && *p == '"') {
-            v = ++p;
-
-            while (p < end && *p != '"') {
-                if (*p == '\\' && p + 1 < end) {
-                    p++;
-                }
-                p++;
-            }
-
-            vend = p;
-
-            if (p < end) {
-                p++;
-            }
-
-        } else {
-            v = p;
-            while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
-                p++;
-            }
-            vend = p;
-        }
-
-        while (p < end && *p != ';') {
-            p++;
-        }
-
-        star = name_len == 9 && uf_mp_prefix(name, end, "filename*");
+    while (uf_mp_next_param(&p, end, &name, &name_len, &v, &vend)) {
 
         if (name_len == 4 && uf_mp_prefix(name, end, "name")) {
             mp->part.name = v;
             mp->part.name_len = (size_t) (vend - v);
 
         } else if ((name_len == 8 && uf_mp_prefix(name, end, "filename"))
-                   || (star && mp->part.filename == NULL))
+                   || (name_len == 9 && uf_mp_prefix(name, end, "filename*")
+                       && mp->part.filename == NULL))
         {
             mp->part.filename = v;
             mp->part.filename_len = (size_t) (vend - v);
         }
     }
 }
+
 
 int
 uf_mp_finish(uf_mp_t *mp)
