@@ -32,7 +32,7 @@ FUZZ_SECONDS ?= 60
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev wrk
 
-.PHONY: all tool module unit deps run stop test test-asan asan bench fuzz clean
+.PHONY: all tool module unit deps deps-fuzz run stop test test-asan asan bench fuzz clean
 
 all: tool module
 
@@ -84,7 +84,11 @@ build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -llmdb -lcrypto -lpthread
 
-fuzz: build-fuzz/fuzz_multipart build-fuzz/fuzz_list
+deps-fuzz:
+	@command -v clang >/dev/null && test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep /)" \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
+
+fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_list
 	@mkdir -p fuzz/crashers
 	for t in multipart list; do \
 	    mkdir -p build-fuzz/corpus/$$t; \
