@@ -21,6 +21,7 @@ UF_CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -Ihashdb -Itools -Ing
 UF_LDFLAGS  := $(SAN_FLAGS)
 
 HDB_SRCS    := $(wildcard hashdb/*.c)
+HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lm -lpthread
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
@@ -43,7 +44,7 @@ unit: $(UNIT_TESTS)
 $(BUILD)/hashdb: $(HDB_SRCS) $(HDB_HDRS) $(TOOL_SRCS) $(wildcard tools/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $(HDB_SRCS) $(TOOL_SRCS) \
-	    $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+	    $(UF_LDFLAGS) $(HDB_LIBS)
 
 $(BUILD)/unit/test_multipart: t/unit/test_multipart.c ngx_module/uf_multipart.c \
                               ngx_module/uf_multipart.h t/unit/tap.h
@@ -54,7 +55,7 @@ $(BUILD)/unit/test_multipart: t/unit/test_multipart.c ngx_module/uf_multipart.c 
 $(BUILD)/unit/test_%: t/unit/test_%.c $(HDB_SRCS) $(HDB_HDRS) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< $(HDB_SRCS) \
-	    $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+	    $(UF_LDFLAGS) $(HDB_LIBS)
 
 # The fuzz targets, replayed on the corpus and past crashers by the tests
 $(BUILD)/unit/replay_multipart: fuzz/fuzz_multipart.c fuzz/standalone.c \
@@ -67,7 +68,7 @@ $(BUILD)/unit/replay_list: fuzz/fuzz_list.c fuzz/standalone.c tools/list_format.
                            tools/list_format.h $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_list.c fuzz/standalone.c \
-	    tools/list_format.c $(HDB_SRCS) $(UF_LDFLAGS) -llmdb -lcrypto -lpthread
+	    tools/list_format.c $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
 
 # libFuzzer (clang): each target runs FUZZ_SECONDS; new inputs go to
 # build-fuzz/corpus, crashers to fuzz/crashers/ (commit them: the tests
@@ -82,7 +83,7 @@ build-fuzz/fuzz_multipart: fuzz/fuzz_multipart.c ngx_module/uf_multipart.c
 
 build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -llmdb -lcrypto -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
 
 deps-fuzz:
 	@command -v clang >/dev/null && test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep /)" \

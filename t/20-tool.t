@@ -112,6 +112,26 @@ is($out, "sha256:" . sha256_hex($content) . "  $f\n", 'hash --db prints what the
 ($rc, $out, $err) = $t->hashdb('hash', $t->dir . '/none');
 ok($rc == 2 && $err =~ /none: No such file/, 'hash of a missing file: exit 2');
 
+# PDQ of a JPEG, told by content, as the reference computes it
+my $jpg = "$UFTest::ROOT/t/data/pdq-vectors/images/dih--bridge-1-original.jpg";
+($rc, $out) = $t->hashdb('hash', $jpg);
+like($out, qr/^pdq:d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22  \Q$jpg\E  quality=100$/m,
+     'hash prints the PDQ hash and quality of a JPEG');
+($rc, $out) = $t->hashdb('hash', '--variants', $jpg);
+like($out, qr/^pdq-rot90:f0a10efd51c83d429053d48d0fffbc52e34e0e17ada956a9d29685211ea9e58f  /m,
+     'and with --variants the rotations and flips');
+is(scalar(() = $out =~ /^pdq/mg), 8, 'all 8 of them');
+my $copy = $t->write_file('not-a-jpeg.bin', $t->read_file($jpg));
+substr(my $x = $t->read_file($jpg), 0, 1) = 'X';
+my $nj = $t->write_file('renamed.jpg', $x);
+($rc, $out) = $t->hashdb('hash', $nj);
+unlike($out, qr/^pdq/m, 'a .jpg name without JPEG content gets no PDQ hash');
+($rc, $out) = $t->hashdb('hash', $copy);
+like($out, qr/^pdq:d8f8f0ce/m, 'JPEG content under another name does');
+my $trunc = $t->write_file('trunc.jpg', substr($t->read_file($jpg), 0, 100));
+($rc, $out, $err) = $t->hashdb('hash', $trunc);
+ok($rc == 2 && $err =~ /trunc\.jpg: no PDQ hash: /, 'a broken JPEG: the digests, and a clear error for PDQ');
+
 $t->finish;
 $only->finish;
 done_testing;

@@ -289,7 +289,7 @@ sub raw {
     }
     my $resp = '';
     my $sel = IO::Select->new($s);
-    my $deadline = time + ($o{timeout} // 5);
+    my $deadline = time + ($o{timeout} // $self->{timeout} // 5);
     while (time < $deadline) {
         last unless $sel->can_read($deadline - time);
         my $n = sysread $s, $resp, 65536, length $resp;

@@ -1,0 +1,102 @@
+/*
+ * JPEG decoding; see hdb_jpeg.h.
+ */
+
+#include <stdlib.h>
+
+#include <turbojpeg.h>
+
+#include "hdb_jpeg.h"
+
+const char *
+hdb_jpeg_strerror(int rc, const char *why)
+{
+    switch (rc) {
+    case HDB_JPEG_NOT_JPEG:
+        return "not a JPEG";
+    case HDB_JPEG_TOO_LARGE:
+        return "more pixels than allowed";
+    case HDB_JPEG_CORRUPT:
+        return why ? why : "corrupt JPEG";
+    case HDB_JPEG_NOMEM:
+        return "out of memory";
+    default:
+        return "ok";
+    }
+}
+
+int
+hdb_is_jpeg(const unsigned char *p, size_t len)
+{
+    return len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff;
+}
+
+int
+hdb_jpeg_decode(const unsigned char *jpeg, size_t len, size_t max_pixels,
+    unsigned char **pixels, int *width, int *height, int *channels,
+    const char **why)
+{
+    int             w, h, subsamp, colorspace, rc;
+    tjhandle        tj;
+    unsigned char  *buf;
+
+    *pixels = NULL;
+    *why = NULL;
+
+    if (!hdb_is_jpeg(jpeg, len)) {
+        return HDB_JPEG_NOT_JPEG;
+    }
+
+    tj = tjInitDecompress();
+    if (tj == NULL) {
+        return HDB_JPEG_NOMEM;
+    }
+
+    if (tjDecompressHeader3(tj, jpeg, (unsigned long) len, &w, &h, &subsamp,
+                            &colorspace) != 0)
+    {
+        *why = tjGetErrorStr2(tj);
+        tjDestroy(tj);
+        return HDB_JPEG_CORRUPT;
+    }
+
+    if (w <= 0 || h <= 0) {
+        *why = "no image size";
+        tjDestroy(tj);
+        return HDB_JPEG_CORRUPT;
+    }
+
+    /* before any pixel is decoded: a small file can declare 4 G pixels */
+    if (max_pixels && (size_t) w * (size_t) h > max_pixels) {
+        tjDestroy(tj);
+        return HDB_JPEG_TOO_LARGE;
+    }
+
+    *channels = colorspace == TJCS_GRAY ? 1 : 3;
+
+    buf = malloc((size_t) w * h * *channels);
+    if (buf == NULL) {
+        tjDestroy(tj);
+        return HDB_JPEG_NOMEM;
+    }
+
+    /* the defaults of the reference's decoder: accurate IDCT, fancy
+     * upsampling */
+    rc = tjDecompress2(tj, jpeg, (unsigned long) len, buf, w, 0, h,
+                       *channels == 1 ? TJPF_GRAY : TJPF_RGB, 0);
+
+    if (rc != 0 && tjGetErrorCode(tj) == TJERR_FATAL) {
+        *why = tjGetErrorStr2(tj);
+        free(buf);
+        tjDestroy(tj);
+        return HDB_JPEG_CORRUPT;
+    }
+
+    tjDestroy(tj);
+
+    *pixels = buf;
+    *width = w;
+    *height = h;
+
+    return HDB_JPEG_OK;
+}

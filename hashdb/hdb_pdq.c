@@ -1,0 +1,369 @@
+/*
+ * PDQ; see hdb_pdq.h.  Step numbers refer to notes/pdq.md.
+ */
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hdb_pdq.h"
+
+#define PDQ_SIDE      64
+#define PDQ_DCT       16
+#define PDQ_RESIZE    512
+
+static float  pdq_dct[PDQ_DCT][PDQ_SIDE];
+static int    pdq_dct_ready;
+
+/* step 7: D[i][j] = sqrt(2/64) cos(pi/128 (i + 1)(2j + 1)) */
+static void
+pdq_dct_init(void)
+{
+    double  scale = sqrt(2.0 / 64.0);
+
+    for (int i = 0; i < PDQ_DCT; i++) {
+        for (int j = 0; j < PDQ_SIDE; j++) {
+            pdq_dct[i][j] = (float) (scale * cos((M_PI / 2 / 64.0)
+                                                 * (i + 1) * (2 * j + 1)));
+        }
+    }
+
+    pdq_dct_ready = 1;
+}
+
+/*
+ * Step 4: a running mean with half window (w + 2) / 2; at both ends the
+ * mean is over the samples the window covers.
+ */
+static void
+pdq_box1d(const float *in, float *out, int n, int stride, int w)
+{
+    int    half = (w + 2) / 2;
+    int    phase1 = half - 1;
+    int    phase2 = w - half + 1;
+    int    phase3 = n - w;
+    int    phase4 = half - 1;
+    int    li = 0, ri = 0, oi = 0, size = 0;
+    float  sum = 0.0f;
+
+    for (int i = 0; i < phase1; i++) {
+        sum += in[ri];
+        size++;
+        ri += stride;
+    }
+
+    for (int i = 0; i < phase2; i++) {
+        sum += in[ri];
+        size++;
+        out[oi] = sum / size;
+        ri += stride;
+        oi += stride;
+    }
+
+    for (int i = 0; i < phase3; i++) {
+        sum += in[ri];
+        sum -= in[li];
+        out[oi] = sum / size;
+        li += stride;
+        ri += stride;
+        oi += stride;
+    }
+
+    for (int i = 0; i < phase4; i++) {
+        sum -= in[li];
+        size--;
+        out[oi] = sum / size;
+        li += stride;
+        oi += stride;
+    }
+}
+
+static void
+pdq_jarosz(float *a, float *b, int rows, int cols, int wrows, int wcols)
+{
+    for (int rep = 0; rep < 2; rep++) {
+        for (int i = 0; i < rows; i++) {
+            pdq_box1d(a + (size_t) i * cols, b + (size_t) i * cols, cols, 1,
+                      wrows);
+        }
+
+        for (int j = 0; j < cols; j++) {
+            pdq_box1d(b + j, a + j, rows, cols, wcols);
+        }
+    }
+}
+
+static int
+pdq_cmp(const void *a, const void *b)
+{
+    float  x = *(const float *) a, y = *(const float *) b;
+
+    return (x > y) - (x < y);
+}
+
+/* step 8: bits above the lower median of the 256 coefficients */
+static void
+pdq_threshold(const float b[PDQ_DCT][PDQ_DCT], pdq_hash_t *h)
+{
+    float  sorted[PDQ_DCT * PDQ_DCT], median;
+
+    memcpy(sorted, b, sizeof(sorted));
+    qsort(sorted, PDQ_DCT * PDQ_DCT, sizeof(float), pdq_cmp);
+    median = sorted[PDQ_DCT * PDQ_DCT / 2 - 1];
+
+    memset(h, 0, sizeof(*h));
+
+    for (int i = 0; i < PDQ_DCT; i++) {
+        for (int j = 0; j < PDQ_DCT; j++) {
+            if (b[i][j] > median) {
+                h->w[i] |= (uint16_t) (1u << j);
+            }
+        }
+    }
+}
+
+/* the dihedral variants, from the one DCT (notes/pdq.md, the table) */
+static void
+pdq_variants(const float a[PDQ_DCT][PDQ_DCT], pdq_hash_t *out)
+{
+    float  b[PDQ_DCT][PDQ_DCT];
+
+    for (int v = 0; v < PDQ_VARIANTS; v++) {
+        for (int i = 0; i < PDQ_DCT; i++) {
+            for (int j = 0; j < PDQ_DCT; j++) {
+                float  x = a[i][j];
+
+                switch (v) {
+                case PDQ_ORIG:
+                    b[i][j] = x;
+                    break;
+                case PDQ_ROT90:
+                    b[j][i] = (j & 1) ? x : -x;
+                    break;
+                case PDQ_ROT180:
+                    b[i][j] = ((i + j) & 1) ? -x : x;
+                    break;
+                case PDQ_ROT270:
+                    b[j][i] = (i & 1) ? x : -x;
+                    break;
+                case PDQ_FLIPX:
+                    b[i][j] = (i & 1) ? x : -x;
+                    break;
+                case PDQ_FLIPY:
+                    b[i][j] = (j & 1) ? x : -x;
+                    break;
+                case PDQ_FLIP_PLUS1:
+                    b[j][i] = x;
+                    break;
+                default: /* PDQ_FLIP_MINUS1 */
+                    b[j][i] = ((i + j) & 1) ? -x : x;
+                    break;
+                }
+            }
+        }
+
+        pdq_threshold((const float (*)[PDQ_DCT]) b, &out[v]);
+    }
+}
+
+int
+pdq_hash_luma(float *luma, float *work, int rows, int cols, pdq_hash_t *hash,
+    pdq_hash_t *variants)
+{
+    int    quality, gradient;
+    float  a[PDQ_SIDE][PDQ_SIDE], t[PDQ_DCT][PDQ_SIDE], b[PDQ_DCT][PDQ_DCT];
+
+    if (!pdq_dct_ready) {
+        pdq_dct_init();
+    }
+
+    /* step 3 */
+    if (rows < 5 || cols < 5) {
+        memset(hash, 0, sizeof(*hash));
+        if (variants) {
+            memset(variants, 0, PDQ_VARIANTS * sizeof(*variants));
+        }
+        return 0;
+    }
+
+    /* step 4: windows ceil(n / 128) */
+    pdq_jarosz(luma, work, rows, cols, (cols + 127) / 128, (rows + 127) / 128);
+
+    /* step 5 */
+    for (int i = 0; i < PDQ_SIDE; i++) {
+        int  ini = (int) ((i + 0.5) * rows / PDQ_SIDE);
+
+        for (int j = 0; j < PDQ_SIDE; j++) {
+            int  inj = (int) ((j + 0.5) * cols / PDQ_SIDE);
+
+            a[i][j] = luma[(size_t) ini * cols + inj];
+        }
+    }
+
+    /* step 6 */
+    gradient = 0;
+
+    for (int i = 0; i < PDQ_SIDE - 1; i++) {
+        for (int j = 0; j < PDQ_SIDE; j++) {
+            float  d = (a[i][j] - a[i + 1][j]) * 100 / 255;
+
+            gradient += (int) fabsf(d);
+        }
+    }
+
+    for (int i = 0; i < PDQ_SIDE; i++) {
+        for (int j = 0; j < PDQ_SIDE - 1; j++) {
+            float  d = (a[i][j] - a[i][j + 1]) * 100 / 255;
+
+            gradient += (int) fabsf(d);
+        }
+    }
+
+    quality = gradient / 90;
+    if (quality > 100) {
+        quality = 100;
+    }
+
+    /* step 7: B = D A D^T, summed in the reference's order */
+    for (int i = 0; i < PDQ_DCT; i++) {
+        for (int j = 0; j < PDQ_SIDE; j++) {
+            float  sum = 0.0f;
+
+            for (int k = 0; k < PDQ_SIDE; k++) {
+                sum += pdq_dct[i][k] * a[k][j];
+            }
+
+            t[i][j] = sum;
+        }
+    }
+
+    for (int i = 0; i < PDQ_DCT; i++) {
+        for (int j = 0; j < PDQ_DCT; j++) {
+            float  sum = 0.0f;
+
+            for (int k = 0; k < PDQ_SIDE; k++) {
+                sum += t[i][k] * pdq_dct[j][k];
+            }
+
+            b[i][j] = sum;
+        }
+    }
+
+    if (variants) {
+        pdq_variants((const float (*)[PDQ_DCT]) b, variants);
+        *hash = variants[PDQ_ORIG];
+
+    } else {
+        pdq_threshold((const float (*)[PDQ_DCT]) b, hash);
+    }
+
+    return quality;
+}
+
+int
+pdq_hash_pixels(const unsigned char *px, int width, int height, int channels,
+    pdq_hash_t *hash, pdq_hash_t *variants)
+{
+    int      rows, cols, q;
+    float   *luma, *work;
+    size_t   n;
+
+    /* step 1: larger images are resized to 512 x 512, nearest neighbour */
+    rows = height;
+    cols = width;
+
+    if (width > PDQ_RESIZE || height > PDQ_RESIZE) {
+        rows = PDQ_RESIZE;
+        cols = PDQ_RESIZE;
+    }
+
+    n = (size_t) rows * cols;
+    luma = malloc(2 * n * sizeof(float));
+    if (luma == NULL) {
+        return -1;
+    }
+
+    work = luma + n;
+
+    /* step 2 */
+    for (int i = 0; i < rows; i++) {
+        int  si = (int) ((long long) i * height / rows);
+
+        for (int j = 0; j < cols; j++) {
+            int                   sj = (int) ((long long) j * width / cols);
+            const unsigned char  *p = px + ((size_t) si * width + sj)
+                                           * channels;
+
+            if (channels == 1) {
+                luma[(size_t) i * cols + j] = p[0];
+
+            } else {
+                luma[(size_t) i * cols + j] = 0.299f * p[0] + 0.587f * p[1]
+                                              + 0.114f * p[2];
+            }
+        }
+    }
+
+    q = pdq_hash_luma(luma, work, rows, cols, hash, variants);
+
+    free(luma);
+    return q;
+}
+
+void
+pdq_to_hex(const pdq_hash_t *h, char *hex)
+{
+    static const char  digits[] = "0123456789abcdef";
+
+    for (int i = 0; i < 16; i++) {
+        uint16_t  w = h->w[15 - i];
+
+        hex[4 * i] = digits[w >> 12];
+        hex[4 * i + 1] = digits[(w >> 8) & 0xf];
+        hex[4 * i + 2] = digits[(w >> 4) & 0xf];
+        hex[4 * i + 3] = digits[w & 0xf];
+    }
+
+    hex[PDQ_HEX_LEN] = '\0';
+}
+
+int
+pdq_from_hex(const char *hex, size_t len, pdq_hash_t *h)
+{
+    if (len != PDQ_HEX_LEN) {
+        return -1;
+    }
+
+    for (int i = 0; i < 16; i++) {
+        uint16_t  w = 0;
+
+        for (int k = 0; k < 4; k++) {
+            char  c = hex[4 * i + k];
+            int   v = (c >= '0' && c <= '9') ? c - '0'
+                      : ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+                        ? (c | 0x20) - 'a' + 10 : -1;
+
+            if (v < 0) {
+                return -1;
+            }
+
+            w = (uint16_t) (w << 4 | v);
+        }
+
+        h->w[15 - i] = w;
+    }
+
+    return 0;
+}
+
+int
+pdq_distance(const pdq_hash_t *a, const pdq_hash_t *b)
+{
+    int  d = 0;
+
+    for (int i = 0; i < 16; i++) {
+        d += __builtin_popcount((unsigned) (a->w[i] ^ b->w[i]));
+    }
+
+    return d;
+}

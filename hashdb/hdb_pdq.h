@@ -1,0 +1,50 @@
+/*
+ * PDQ, Meta's open perceptual image hash (256 bits), in our own C after
+ * the reference pipeline (notes/pdq.md): luma, Jarosz filter, 64x64
+ * decimation, quality, 16x16 DCT, median threshold.  The float arithmetic
+ * follows the reference step for step, so that the same pixels give the
+ * identical hash.  All 8 dihedral variants come from the one DCT.
+ */
+
+#ifndef HDB_PDQ_H
+#define HDB_PDQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PDQ_HEX_LEN    64
+#define PDQ_VARIANTS   8
+
+typedef struct {
+    uint16_t  w[16];    /* word i holds DCT row i; bit j is column j */
+} pdq_hash_t;
+
+/* the variants, in the reference's order */
+enum {
+    PDQ_ORIG = 0, PDQ_ROT90, PDQ_ROT180, PDQ_ROT270,
+    PDQ_FLIPX, PDQ_FLIPY, PDQ_FLIP_PLUS1, PDQ_FLIP_MINUS1
+};
+
+/*
+ * The hash of a luma image (row-major floats, rows x cols); work needs
+ * rows * cols floats of scratch.  variants may be NULL; else it gets all
+ * 8, variants[0] being *hash.  Returns the quality, 0..100.
+ */
+int pdq_hash_luma(float *luma, float *work, int rows, int cols,
+    pdq_hash_t *hash, pdq_hash_t *variants);
+
+/* word 15 first, as the reference prints it */
+void pdq_to_hex(const pdq_hash_t *h, char *hex);
+int pdq_from_hex(const char *hex, size_t len, pdq_hash_t *h);
+int pdq_distance(const pdq_hash_t *a, const pdq_hash_t *b);
+
+/*
+ * The reference-exact path from 8-bit pixels: 1 (grey) or 3 (RGB)
+ * channels, resized to 512x512 by nearest neighbour when larger, as the
+ * reference's image loader does.  Returns the quality, or -1 when memory
+ * runs out.
+ */
+int pdq_hash_pixels(const unsigned char *px, int width, int height,
+    int channels, pdq_hash_t *hash, pdq_hash_t *variants);
+
+#endif /* HDB_PDQ_H */

@@ -1,0 +1,209 @@
+/*
+ * PDQ against the reference's hashes (t/data/pdq-vectors): every image,
+ * bit for bit, its quality, and the 8 dihedral variants.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hdb_jpeg.h"
+#include "hdb_pdq.h"
+#include "tap.h"
+
+#define VECTORS "t/data/pdq-vectors"
+
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+    FILE           *f = fopen(path, "rb");
+    unsigned char  *buf;
+    long            n;
+
+    if (f == NULL) {
+        return NULL;
+    }
+
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    buf = malloc((size_t) n);
+    if (buf && fread(buf, 1, (size_t) n, f) != (size_t) n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = (size_t) n;
+    return buf;
+}
+
+static int
+hash_file(const char *name, pdq_hash_t *h, pdq_hash_t *v, int *quality)
+{
+    int             rc, w, hh, ch;
+    char            path[512];
+    size_t          len;
+    const char     *why;
+    unsigned char  *jpeg, *px;
+
+    snprintf(path, sizeof(path), VECTORS "/images/%s", name);
+    jpeg = slurp(path, &len);
+    if (jpeg == NULL) {
+        return -1;
+    }
+
+    rc = hdb_jpeg_decode(jpeg, len, 0, &px, &w, &hh, &ch, &why);
+    free(jpeg);
+    if (rc != HDB_JPEG_OK) {
+        return -1;
+    }
+
+    *quality = pdq_hash_pixels(px, w, hh, ch, h, v);
+    free(px);
+    return 0;
+}
+
+int
+main(void)
+{
+    FILE        *f;
+    char         line[2048], hex[PDQ_HEX_LEN + 1];
+    int          n = 0;
+    pdq_hash_t   h, v[PDQ_VARIANTS];
+
+    f = fopen(VECTORS "/expected.csv", "r");
+    if (f == NULL) {
+        ok(0, "open " VECTORS "/expected.csv");
+        return done_testing();
+    }
+
+    while (fgets(line, sizeof(line), f)) {
+        char  *want = strtok(line, ",");
+        char  *q = strtok(NULL, ",");
+        char  *name = strtok(NULL, ",\n");
+        int    quality;
+
+        if (want == NULL || q == NULL || name == NULL) {
+            continue;
+        }
+
+        if (hash_file(name, &h, NULL, &quality) != 0) {
+            ok(0, "%s: decode", name);
+            continue;
+        }
+
+        pdq_to_hex(&h, hex);
+        ok(strcmp(hex, want) == 0, "%s: the reference's hash", name);
+        if (strcmp(hex, want) != 0) {
+            pdq_hash_t  ref;
+
+            pdq_from_hex(want, strlen(want), &ref);
+            printf("#   got  %s\n#   want %s (distance %d)\n", hex, want,
+                   pdq_distance(&h, &ref));
+        }
+        is_int(quality, atoi(q), "%s: quality", name);
+        n++;
+    }
+
+    fclose(f);
+    ok(n == 29, "all %d vectors checked", n);
+
+    f = fopen(VECTORS "/expected-dihedral.txt", "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        char  *field[11];
+        int    quality, nf = 0;
+
+        for (char *tok = strtok(line, ",\n"); tok && nf < 11;
+             tok = strtok(NULL, ",\n"))
+        {
+            field[nf++] = tok;
+        }
+
+        if (nf != 10 || hash_file(field[9], &h, v, &quality) != 0) {
+            continue;
+        }
+
+        for (int i = 0; i < PDQ_VARIANTS; i++) {
+            pdq_to_hex(&v[i], hex);
+            ok(strcmp(hex, field[i]) == 0, "%s: variant %d", field[9], i);
+            if (strcmp(hex, field[i]) != 0) {
+                printf("#   got  %s\n#   want %s\n", hex, field[i]);
+            }
+        }
+    }
+
+    if (f) {
+        fclose(f);
+    }
+
+    /* hostile input: refused with a reason, never a crash */
+    {
+        int             rc, w, hh, ch;
+        size_t          len;
+        const char     *why;
+        unsigned char  *jpeg, *px;
+
+        rc = hdb_jpeg_decode((const unsigned char *) "GIF89a", 6, 0, &px,
+                             &w, &hh, &ch, &why);
+        is_int(rc, HDB_JPEG_NOT_JPEG, "not a JPEG by its content");
+
+        /* a real JPEG whose frame header declares 3.6 G pixels */
+        jpeg = slurp(VECTORS "/images/misc-images--wee.jpg", &len);
+        for (size_t i = 2; jpeg && i + 9 < len && jpeg[i] == 0xff; ) {
+            if (jpeg[i + 1] == 0xc0 || jpeg[i + 1] == 0xc2) {
+                /* 60000 x 60000: JPEG allows up to 65500 per side */
+                jpeg[i + 5] = jpeg[i + 7] = 0xea;
+                jpeg[i + 6] = jpeg[i + 8] = 0x60;
+                break;
+            }
+
+            i += 2 + (size_t) (jpeg[i + 2] << 8 | jpeg[i + 3]);    /* segment */
+        }
+        rc = hdb_jpeg_decode(jpeg, len, 50000000, &px, &w, &hh, &ch, &why);
+        is_int(rc, HDB_JPEG_TOO_LARGE,
+               "60000 x 60000 declared: refused before decoding");
+        free(jpeg);
+
+        jpeg = slurp(VECTORS "/images/misc-images--wee.jpg", &len);
+        for (size_t cut = 3; jpeg && cut < len; cut += len / 40 + 1) {
+            rc = hdb_jpeg_decode(jpeg, cut, 0, &px, &w, &hh, &ch, &why);
+            if (rc == HDB_JPEG_OK) {
+                pdq_hash_t  t;
+
+                (void) pdq_hash_pixels(px, w, hh, ch, &t, NULL);
+                free(px);
+            }
+        }
+        ok(jpeg != NULL, "truncated at 40 places: decoded or refused, no crash");
+
+        for (size_t i = 200; jpeg && i < len; i += 97) {
+            jpeg[i] ^= 0x5a;   /* corrupt the entropy-coded data */
+        }
+        rc = hdb_jpeg_decode(jpeg, len, 0, &px, &w, &hh, &ch, &why);
+        if (rc == HDB_JPEG_OK) {
+            free(px);
+        }
+        ok(rc == HDB_JPEG_OK || rc == HDB_JPEG_CORRUPT,
+           "corrupted data: decoded or refused (%s)",
+           hdb_jpeg_strerror(rc, why));
+        free(jpeg);
+    }
+
+    /* hex round trip and distance */
+    {
+        pdq_hash_t  a, b;
+
+        pdq_from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d"
+                     "33e6339c4e9c9b22", 64, &a);
+        pdq_to_hex(&a, hex);
+        ok(strcmp(hex, "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d"
+                       "33e6339c4e9c9b22") == 0, "hex round trip");
+        b = a;
+        b.w[0] ^= 0x8001;
+        b.w[15] ^= 0x0100;
+        is_int(pdq_distance(&a, &b), 3, "Hamming distance");
+        ok(pdq_from_hex("xyz", 3, &b) != 0, "bad hex refused");
+    }
+
+    return done_testing();
+}
