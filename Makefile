@@ -124,6 +124,10 @@ $(BUILD)/ngx_http_upload_filter_module.so: $(BUILD)/nginx/Makefile $(MOD_SRCS) \
 	$(MAKE) -s -f $(abspath $(BUILD))/nginx/Makefile -C $(BUILD)/nginx-src modules
 	cp $(BUILD)/nginx/ngx_http_upload_filter_module.so $@
 
+$(BUILD)/bench/pdq_cost: bench/pdq_cost.c $(HDB_SRCS) $(HDB_HDRS)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
+
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
 
@@ -152,8 +156,10 @@ test: deps all unit asan
 test-asan: deps asan
 	UF_BUILD=build-asan prove t/
 
-bench: deps all
+bench: deps all $(BUILD)/bench/pdq_cost
 	./bench/run.sh
+	./bench/sync.sh
+	$(BUILD)/bench/pdq_cost t/data/pdq-vectors/images/dih--bridge-1-original.jpg
 
 clean:
 	rm -rf build build-asan build-fuzz

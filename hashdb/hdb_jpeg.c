@@ -31,9 +31,70 @@ hdb_is_jpeg(const unsigned char *p, size_t len)
     return len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff;
 }
 
+static int
+hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
+    int fast, unsigned char **pixels, int *width, int *height, int *channels,
+    const char **why);
+
 int
 hdb_jpeg_decode(const unsigned char *jpeg, size_t len, size_t max_pixels,
     unsigned char **pixels, int *width, int *height, int *channels,
+    const char **why)
+{
+    return hdb_jpeg_decode_at(jpeg, len, max_pixels, 0, pixels, width,
+                              height, channels, why);
+}
+
+int
+hdb_jpeg_decode_fast(const unsigned char *jpeg, size_t len,
+    size_t max_pixels, unsigned char **pixels, int *width, int *height,
+    const char **why)
+{
+    int  channels;
+
+    return hdb_jpeg_decode_at(jpeg, len, max_pixels, 1, pixels, width,
+                              height, &channels, why);
+}
+
+/* the smallest scale whose sides are still >= min(side, 512) */
+static void
+hdb_jpeg_scale(int w, int h, int *sw, int *sh)
+{
+    int                n, best, bw, bh;
+    tjscalingfactor   *sf;
+
+    *sw = w;
+    *sh = h;
+
+    sf = tjGetScalingFactors(&n);
+    if (sf == NULL) {
+        return;
+    }
+
+    best = w;
+    bw = w;
+    bh = h;
+
+    for (int i = 0; i < n; i++) {
+        int  x = TJSCALED(w, sf[i]);
+        int  y = TJSCALED(h, sf[i]);
+
+        if (x >= (w < 512 ? w : 512) && y >= (h < 512 ? h : 512)
+            && x <= w && x < best)
+        {
+            best = x;
+            bw = x;
+            bh = y;
+        }
+    }
+
+    *sw = bw;
+    *sh = bh;
+}
+
+static int
+hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
+    int fast, unsigned char **pixels, int *width, int *height, int *channels,
     const char **why)
 {
     int             w, h, subsamp, colorspace, rc;
@@ -72,7 +133,11 @@ hdb_jpeg_decode(const unsigned char *jpeg, size_t len, size_t max_pixels,
         return HDB_JPEG_TOO_LARGE;
     }
 
-    *channels = colorspace == TJCS_GRAY ? 1 : 3;
+    *channels = (fast || colorspace == TJCS_GRAY) ? 1 : 3;
+
+    if (fast) {
+        hdb_jpeg_scale(w, h, &w, &h);
+    }
 
     buf = malloc((size_t) w * h * *channels);
     if (buf == NULL) {

@@ -27,6 +27,16 @@ int hdb_jpeg_decode(const unsigned char *jpeg, size_t len, size_t max_pixels,
     unsigned char **pixels, int *width, int *height, int *channels,
     const char **why);
 
+/*
+ * The fast path for PDQ: greyscale output (the decoder's Y, no colour
+ * conversion) at the smallest DCT scale that still gives at least the
+ * 512 pixels per side that PDQ samples, or the full size where a side is
+ * smaller.  max_pixels caps the declared size, before scaling.
+ */
+int hdb_jpeg_decode_fast(const unsigned char *jpeg, size_t len,
+    size_t max_pixels, unsigned char **pixels, int *width, int *height,
+    const char **why);
+
 const char *hdb_jpeg_strerror(int rc, const char *why);
 
 #endif /* HDB_JPEG_H */

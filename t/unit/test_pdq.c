@@ -37,6 +37,33 @@ slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* the fast path: scaled greyscale decoding */
+static int
+hash_file_fast(const char *name, pdq_hash_t *h)
+{
+    int             rc, w, hh;
+    char            path[512];
+    size_t          len;
+    const char     *why;
+    unsigned char  *jpeg, *px;
+
+    snprintf(path, sizeof(path), VECTORS "/images/%s", name);
+    jpeg = slurp(path, &len);
+    if (jpeg == NULL) {
+        return -1;
+    }
+
+    rc = hdb_jpeg_decode_fast(jpeg, len, 0, &px, &w, &hh, &why);
+    free(jpeg);
+    if (rc != HDB_JPEG_OK) {
+        return -1;
+    }
+
+    (void) pdq_hash_pixels(px, w, hh, 1, h, NULL);
+    free(px);
+    return 0;
+}
+
 static int
 hash_file(const char *name, pdq_hash_t *h, pdq_hash_t *v, int *quality)
 {
@@ -103,6 +130,21 @@ main(void)
         }
         is_int(quality, atoi(q), "%s: quality", name);
         n++;
+
+        /* the fast path stays within 10 bits where quality >= 80 */
+        if (atoi(q) >= 80) {
+            pdq_hash_t  ref, fast;
+
+            pdq_from_hex(want, strlen(want), &ref);
+            if (hash_file_fast(name, &fast) != 0) {
+                ok(0, "%s: fast decode", name);
+            } else {
+                int  d = pdq_distance(&fast, &ref);
+
+                ok(d <= 10, "%s: fast path %d bits from the reference", name,
+                   d);
+            }
+        }
     }
 
     fclose(f);
