@@ -93,8 +93,8 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
         goto failed;
     }
 
-    rc = mdb_txn_begin(db->env, NULL, (flags & HDB_OPEN_RDONLY) ? MDB_RDONLY : 0,
-                       &txn);
+    rc = mdb_txn_begin(db->env, NULL,
+                       (flags & HDB_OPEN_RDONLY) ? MDB_RDONLY : 0, &txn);
     if (rc != 0) {
         goto failed;
     }

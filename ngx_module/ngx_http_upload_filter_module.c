@@ -392,7 +392,8 @@ ngx_http_upload_filter_handler(ngx_http_request_t *r)
             && r->headers_in.content_length_n > ulcf->max_body_size)
         {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE, "body larger than "
+                                        NGX_HTTP_UPLOAD_FILTER_TOO_LARGE,
+                                        "body larger than "
                                         "upload_filter_max_body_size");
             ctx->done = 1;
 
@@ -445,7 +446,8 @@ ngx_http_upload_filter_body_handler(ngx_http_request_t *r)
     if (!ctx->done) {
         /* the body had been read before the filter could see it */
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "body read before the filter saw it");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "body read before the filter saw it");
         ctx->done = 1;
 
         if (ctx->rejected) {
@@ -505,7 +507,8 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (b->in_file && !ngx_buf_in_memory(b)) {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "body buffer in a file");
+                                        NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                        "body buffer in a file");
             break;
         }
 
@@ -553,7 +556,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 
     if (umcf == NULL || umcf->reader == NULL) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE, "hash set unavailable");
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
+                                    "hash set unavailable");
         return NGX_OK;
     }
 
@@ -568,7 +572,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
                       "upload_filter: hash set \"%V\": %s",
                       &umcf->db_path, hdb_strerror(rc));
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE, "hash set unreadable");
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
+                                    "hash set unreadable");
         return NGX_OK;
     }
 
@@ -583,7 +588,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 
     if (ctx->digest == NULL || hdb_digest_reset(ctx->digest) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest setup failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest setup failed");
         return NGX_OK;
     }
 
@@ -594,7 +600,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 
     if (rc == UF_MP_EDELIMITER) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED, "multipart without a valid boundary");
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
+                                    "multipart without a valid boundary");
         return NGX_OK;
     }
 
@@ -624,7 +631,8 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
         && ctx->received > ctx->conf->max_body_size)
     {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE, "body larger than "
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE,
+                                    "body larger than "
                                     "upload_filter_max_body_size");
         return NGX_ERROR;
     }
@@ -632,7 +640,8 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
     if (ctx->multipart == NULL) {
         if (hdb_digest_update(ctx->digest, p, len) != 0) {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
+                                        NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                        "digest failed");
             return NGX_ERROR;
         }
 
@@ -647,7 +656,8 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
 
     if (rc < 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED, uf_mp_strerror(rc));
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
+                                    uf_mp_strerror(rc));
     }
 
     /* callbacks have set the verdict themselves */
@@ -665,7 +675,8 @@ ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
 
         if (rc < 0) {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED, uf_mp_strerror(rc));
+                                        NGX_HTTP_UPLOAD_FILTER_MALFORMED,
+                                        uf_mp_strerror(rc));
         }
 
     } else if (ngx_http_upload_filter_check(ctx, NULL) != NGX_OK) {
@@ -691,7 +702,8 @@ ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
 
     if (++ctx->parts > ctx->conf->max_parts) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS, "more parts than "
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS,
+                                    "more parts than "
                                     "upload_filter_max_parts");
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
@@ -700,7 +712,8 @@ ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
 
     if (hdb_digest_reset(ctx->digest) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest failed");
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
 
@@ -717,7 +730,8 @@ ngx_http_upload_filter_part_body(void *data, const u_char *p, size_t len)
 
     if (hdb_digest_update(ctx->digest, p, len) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest failed");
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
 
@@ -763,7 +777,8 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
     if (hdb_digest_final(ctx->digest, &dg) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL, "digest failed");
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest failed");
         return NGX_ERROR;
     }
 
@@ -798,7 +813,8 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
                       "upload_filter: hash set \"%V\": %s",
                       &umcf->db_path, hdb_strerror(rc));
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE, "hash set unreadable");
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
+                                    "hash set unreadable");
         return NGX_ERROR;
     }
 
@@ -867,8 +883,9 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
                       "source=\"%s\" category=\"%s\"%s%s%s part=%ui "
                       "name=\"%s\" filename=\"%s\" size=%O",
                       action, hdb_type_name(t), hex, m.source, m.category,
-                      reason ? " allowed=\"" : "", reason ? (char *) reason : "",
-                      reason ? "\"" : "", (ngx_uint_t) part->index,
+                      reason ? " allowed=\"" : "",
+                      reason ? (char *) reason : "", reason ? "\"" : "",
+                      (ngx_uint_t) part->index,
                       name, filename, ctx->part_size);
 
     } else {
@@ -877,8 +894,9 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
                       "source=\"%s\" category=\"%s\"%s%s%s part=body "
                       "size=%O",
                       action, hdb_type_name(t), hex, m.source, m.category,
-                      reason ? " allowed=\"" : "", reason ? (char *) reason : "",
-                      reason ? "\"" : "", ctx->received);
+                      reason ? " allowed=\"" : "",
+                      reason ? (char *) reason : "", reason ? "\"" : "",
+                      ctx->received);
     }
 
     if (m.allowed) {

@@ -282,7 +282,6 @@ csv_split(char *s, size_t n, char **f, size_t *fl, int max)
                 }
                 s[o++] = s[i++];
             }
-            f[nf] = s + (f[nf] - s);
             fl[nf] = o - (size_t) (f[nf] - s);
 
             while (i < n && s[i] != ',') {
@@ -296,7 +295,8 @@ csv_split(char *s, size_t n, char **f, size_t *fl, int max)
             fl[nf] = i - o;
         }
 
-        while (fl[nf] && (f[nf][fl[nf] - 1] == ' ' || f[nf][fl[nf] - 1] == '\r'))
+        while (fl[nf]
+               && (f[nf][fl[nf] - 1] == ' ' || f[nf][fl[nf] - 1] == '\r'))
         {
             fl[nf]--;
         }
