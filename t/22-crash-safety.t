@@ -32,7 +32,8 @@ sub random_list {
 }
 
 sub count {
-    my ($rc, $out) = $t->hashdb('stats', $db);
+    my ($u, $path) = @_ ? @_ : ($t, $db);
+    my ($rc, $out) = $u->hashdb('stats', $path);
     return $out =~ /^k\s+\d+\s+\d+\s+\d+\s+(\d+)/m ? $1 : -1;
 }
 
@@ -49,12 +50,16 @@ my ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'k', '--unsigned', $t
 is($rc, 0, 'the old list is in place');
 my $old_count = count();
 
-# how long a whole sync takes here, to spread the kills over it
-my $t0 = time;
+# how long the same sync takes here, to spread the kills over it, and
+# what the set holds after it
 my $probe = UFTest->new;
 $probe->hashdb('init', $probe->db);
+$probe->hashdb('sync', $probe->db, '--source', 'k', '--unsigned', $t->dir . '/old.txt');
+my $t0 = time;
 $probe->hashdb('sync', $probe->db, '--source', 'k', '--unsigned', $t->dir . '/new.txt');
 my $span = time - $t0;
+my $new_count = count($probe, $probe->db);
+is($new_count, 300_002, 'the new list alone holds its 300 002 entries');
 $probe->finish;
 
 srand(12345);
@@ -73,14 +78,18 @@ for my $round (1 .. 6) {
 
     my $n = count();
     my $is_old = $n == $old_count && listed($old_only) && !listed($new_only);
-    my $is_new = $n == 300_001 && !listed($old_only) && listed($new_only);
+    my $is_new = $n == $new_count && !listed($old_only) && listed($new_only);
     ok(($is_old || $is_new) && listed($both),
        sprintf('kill -9 after %.2f s: the set is the old one or the new one, whole (%s)',
                $delay, $is_old ? 'old' : $is_new ? 'new' : "neither: $n entries"));
     $is_old ? $old_seen++ : $new_seen++;
 
     # put the old state back for the next round
-    $t->hashdb('sync', $db, '--source', 'k', '--unsigned', $t->dir . '/old.txt') if $is_new;
+    if (!$is_old) {
+        my ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'k',
+                                          '--unsigned', $t->dir . '/old.txt');
+        die "cannot restore the old list: $err" if $rc;
+    }
 }
 ok($old_seen > 0, "some kills landed before the commit ($old_seen of 6)");
 ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'k', '--unsigned', $t->dir . '/new.txt');
