@@ -26,7 +26,8 @@ HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
-               $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list
+               $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
+               $(BUILD)/unit/jpeg_transform
 FUZZ_SECONDS ?= 60
 
 # packages a fresh Debian 12 machine needs (build, run, test, bench)
@@ -56,6 +57,11 @@ $(BUILD)/unit/test_%: t/unit/test_%.c $(HDB_SRCS) $(HDB_HDRS) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< $(HDB_SRCS) \
 	    $(UF_LDFLAGS) $(HDB_LIBS)
+
+# makes altered copies of benign JPEGs for the PDQ tests and bench/
+$(BUILD)/unit/jpeg_transform: t/unit/jpeg_transform.c
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(UF_LDFLAGS) -lturbojpeg
 
 # The fuzz targets, replayed on the corpus and past crashers by the tests
 $(BUILD)/unit/replay_multipart: fuzz/fuzz_multipart.c fuzz/standalone.c \
@@ -124,7 +130,7 @@ $(BUILD)/ngx_http_upload_filter_module.so: $(BUILD)/nginx/Makefile $(MOD_SRCS) \
 	$(MAKE) -s -f $(abspath $(BUILD))/nginx/Makefile -C $(BUILD)/nginx-src modules
 	cp $(BUILD)/nginx/ngx_http_upload_filter_module.so $@
 
-$(BUILD)/bench/pdq_cost: bench/pdq_cost.c $(HDB_SRCS) $(HDB_HDRS)
+$(BUILD)/bench/%: bench/%.c $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
 
@@ -156,10 +162,11 @@ test: deps all unit asan
 test-asan: deps asan
 	UF_BUILD=build-asan prove t/
 
-bench: deps all $(BUILD)/bench/pdq_cost
+bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index
 	./bench/run.sh
 	./bench/sync.sh
 	$(BUILD)/bench/pdq_cost t/data/pdq-vectors/images/dih--bridge-1-original.jpg
+	./bench/pdq_index.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -15,16 +15,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The cryptographic digests come first: they are computed over every
+ * byte of an upload (HDB_NDIGESTS of them).  PDQ, the perceptual hash of
+ * an image, is matched by distance; a lookup by its exact value is the
+ * distance-0 case.
+ */
 typedef enum {
     HDB_MD5 = 0,
     HDB_SHA1,
     HDB_SHA256,
+    HDB_PDQ,
     HDB_NTYPES
 } hdb_type_t;
 
+#define HDB_NDIGESTS        3
 #define HDB_TYPE_BIT(t)     (1u << (t))
 #define HDB_ALL_TYPES       ((1u << HDB_NTYPES) - 1)
+#define HDB_DIGEST_TYPES    ((1u << HDB_NDIGESTS) - 1)
 #define HDB_DIGEST_MAX      32
+#define HDB_PDQ_SIZE        32
 #define HDB_HEX_MAX         (2 * HDB_DIGEST_MAX)
 
 #define HDB_SOURCE_MAX      64
@@ -44,9 +54,10 @@ typedef struct hdb_writer  hdb_writer_t;
 const char *hdb_type_name(hdb_type_t type);
 size_t hdb_type_size(hdb_type_t type);
 int hdb_type_from_name(const char *name, size_t len, hdb_type_t *type);
+/* a cryptographic digest by its length: PDQ is never guessed */
 int hdb_type_from_size(size_t size, hdb_type_t *type);
-/* the types of a mask, cheapest to compute first */
-extern const hdb_type_t hdb_types_by_cost[HDB_NTYPES];
+/* the digest types, cheapest to compute first */
+extern const hdb_type_t hdb_types_by_cost[HDB_NDIGESTS];
 
 /* hex: lowercase output; input in either case, exact length required */
 void hdb_hex_encode(const unsigned char *in, size_t n, char *out);
@@ -77,12 +88,17 @@ size_t hdb_mapsize(hdb_t *db);
 #define HDB_REASON_MAX  200
 
 typedef struct {
-    hdb_type_t  type;
-    char        source[HDB_SOURCE_MAX + 1];
-    char        category[HDB_CATEGORY_MAX + 1];
-    int64_t     added;
-    int         allowed;                    /* on the local allow list */
-    char        reason[HDB_REASON_MAX + 1]; /* why it is allowed */
+    hdb_type_t     type;
+    char           source[HDB_SOURCE_MAX + 1];
+    char           category[HDB_CATEGORY_MAX + 1];
+    int64_t        added;
+    int            allowed;                    /* on the local allow list */
+    char           reason[HDB_REASON_MAX + 1]; /* why it is allowed */
+
+    /* PDQ: the listed hash, its distance, the upload's variant (0..7) */
+    unsigned char  listed[HDB_PDQ_SIZE];
+    unsigned       distance;
+    unsigned       variant;
 } hdb_match_t;
 
 int hdb_reader_new(hdb_t *db, hdb_reader_t **rd);
@@ -100,6 +116,18 @@ int hdb_reader_plan(hdb_reader_t *rd, unsigned *types);
 int hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
     const unsigned char *digest, hdb_match_t *match);
 
+/*
+ * PDQ near matches: the listed hash nearest to any of the n variants
+ * (hashes of the upload in the PDQ byte order: the reference's hex,
+ * decoded), within max_distance and within the stricter distance a source
+ * may set.  MDB_NOTFOUND when none is.  The multi-index lookup behind it
+ * is described in hdb_pdq_index.c.
+ */
+#define HDB_PDQ_DISTANCE_MAX  47
+int hdb_reader_pdq_match(hdb_reader_t *rd,
+    const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
+    unsigned max_distance, hdb_match_t *match);
+
 /* sources, for stats */
 
 /* the source is kept, but its entries are not matched */
@@ -116,6 +144,7 @@ typedef struct {
     int64_t   created;
     int64_t   updated;
     uint64_t  seq;
+    unsigned  pdq_distance;     /* the source's own PDQ limit; 0: none */
 } hdb_source_t;
 
 typedef int (*hdb_source_cb)(const hdb_source_t *src, void *data);
@@ -152,6 +181,8 @@ int hdb_writer_begin(hdb_t *db, const char *source, int mode,
     hdb_writer_t **w);
 int hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row);
 int hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row);
+/* a stricter PDQ distance for the source's entries (0: none) */
+int hdb_writer_set_pdq_distance(hdb_writer_t *w, unsigned distance);
 /* the source's sequence number before this write, and its new one */
 uint64_t hdb_writer_seq(const hdb_writer_t *w);
 void hdb_writer_set_seq(hdb_writer_t *w, uint64_t seq);

@@ -14,18 +14,18 @@
 
 struct hdb_digest {
     unsigned      types;
-    EVP_MD_CTX   *ctx[HDB_NTYPES];
+    EVP_MD_CTX   *ctx[HDB_NDIGESTS];
 };
 
-static EVP_MD          *hdb_mds[HDB_NTYPES];
+static EVP_MD          *hdb_mds[HDB_NDIGESTS];
 static pthread_once_t   hdb_mds_once = PTHREAD_ONCE_INIT;
 
 static void
 hdb_digest_fetch(void)
 {
-    static const char  *names[HDB_NTYPES] = { "MD5", "SHA1", "SHA256" };
+    static const char  *names[HDB_NDIGESTS] = { "MD5", "SHA1", "SHA256" };
 
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         hdb_mds[t] = EVP_MD_fetch(NULL, names[t], NULL);
     }
 }
@@ -42,9 +42,9 @@ hdb_digest_new(unsigned types)
         return NULL;
     }
 
-    d->types = types & HDB_ALL_TYPES;
+    d->types = types & HDB_DIGEST_TYPES;
 
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         if (!(d->types & HDB_TYPE_BIT(t))) {
             continue;
         }
@@ -67,7 +67,7 @@ hdb_digest_free(hdb_digest_t *d)
         return;
     }
 
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         EVP_MD_CTX_free(d->ctx[t]);
     }
 
@@ -83,7 +83,7 @@ hdb_digest_types(const hdb_digest_t *d)
 int
 hdb_digest_reset(hdb_digest_t *d)
 {
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         if (d->ctx[t] && !EVP_DigestInit_ex(d->ctx[t], hdb_mds[t], NULL)) {
             return EIO;
         }
@@ -99,7 +99,7 @@ hdb_digest_update(hdb_digest_t *d, const void *data, size_t len)
         return 0;
     }
 
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         if (d->ctx[t] && !EVP_DigestUpdate(d->ctx[t], data, len)) {
             return EIO;
         }
@@ -113,7 +113,7 @@ hdb_digest_final(hdb_digest_t *d, hdb_digests_t *out)
 {
     out->types = d->types;
 
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         if (d->ctx[t] && !EVP_DigestFinal_ex(d->ctx[t], out->md[t], NULL)) {
             return EIO;
         }

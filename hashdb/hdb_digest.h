@@ -14,7 +14,7 @@ typedef struct hdb_digest  hdb_digest_t;
 
 typedef struct {
     unsigned       types;
-    unsigned char  md[HDB_NTYPES][HDB_DIGEST_MAX];
+    unsigned char  md[HDB_NDIGESTS][HDB_DIGEST_MAX];
 } hdb_digests_t;
 
 /* NULL on allocation failure or when OpenSSL lacks an algorithm */

@@ -55,7 +55,7 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
         goto failed;
     }
 
-    rc = mdb_env_set_maxdbs(db->env, 8);
+    rc = mdb_env_set_maxdbs(db->env, 16);
     if (rc == 0) {
         rc = mdb_env_set_maxreaders(db->env, HDB_MAXREADERS);
     }
@@ -149,6 +149,13 @@ hdb_open_dbs(hdb_t *db, MDB_txn *txn)
         rc = mdb_dbi_open(txn, hdb_type_db_names[t],
                           create | MDB_DUPSORT | MDB_DUPFIXED, &db->types[t]);
     }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_PDQ_IX, create, &db->pdq_ix);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_PDQ_ID, create | MDB_INTEGERKEY,
+                          &db->pdq_id);
+    }
 
     /* a missing named database: an empty environment, or not ours */
     return rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE ? HDB_ESCHEMA : rc;
@@ -181,6 +188,14 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
         key.mv_size = sizeof("next_source_id") - 1;
         val.mv_data = &next_id;
         val.mv_size = sizeof(next_id);
+
+        rc = mdb_put(txn, db->meta, &key, &val, 0);
+        if (rc != 0) {
+            return rc;
+        }
+
+        key.mv_data = "next_pdq_id";
+        key.mv_size = sizeof("next_pdq_id") - 1;
 
         return mdb_put(txn, db->meta, &key, &val, 0);
     }

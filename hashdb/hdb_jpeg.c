@@ -2,6 +2,7 @@
  * JPEG decoding; see hdb_jpeg.h.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <turbojpeg.h>
@@ -92,6 +93,20 @@ hdb_jpeg_scale(int w, int h, int *sw, int *sh)
     *sh = bh;
 }
 
+/*
+ * The decoder's message lives in its handle, which is gone by the time
+ * the caller reads it: a copy per thread (callers that hand it to
+ * another thread copy it again).
+ */
+static _Thread_local char  hdb_jpeg_msg[200];
+
+static const char *
+hdb_jpeg_message(tjhandle tj)
+{
+    snprintf(hdb_jpeg_msg, sizeof(hdb_jpeg_msg), "%s", tjGetErrorStr2(tj));
+    return hdb_jpeg_msg;
+}
+
 static int
 hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
     int fast, unsigned char **pixels, int *width, int *height, int *channels,
@@ -116,7 +131,7 @@ hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
     if (tjDecompressHeader3(tj, jpeg, (unsigned long) len, &w, &h, &subsamp,
                             &colorspace) != 0)
     {
-        *why = tjGetErrorStr2(tj);
+        *why = hdb_jpeg_message(tj);
         tjDestroy(tj);
         return HDB_JPEG_CORRUPT;
     }
@@ -151,7 +166,7 @@ hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
                        *channels == 1 ? TJPF_GRAY : TJPF_RGB, 0);
 
     if (rc != 0 && tjGetErrorCode(tj) == TJERR_FATAL) {
-        *why = tjGetErrorStr2(tj);
+        *why = hdb_jpeg_message(tj);
         free(buf);
         tjDestroy(tj);
         return HDB_JPEG_CORRUPT;

@@ -9,19 +9,6 @@
 
 #include "hdb_internal.h"
 
-struct hdb_reader {
-    hdb_t     *db;
-    MDB_txn   *txn;
-    int        active;
-
-    /* the plan only changes with a commit: cached per transaction id */
-    size_t     plan_txnid;
-    unsigned   plan;
-};
-
-static int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
-    const unsigned char *digest, hdb_match_t *match);
-
 int
 hdb_reader_new(hdb_t *db, hdb_reader_t **out)
 {
@@ -34,6 +21,7 @@ hdb_reader_new(hdb_t *db, hdb_reader_t **out)
     }
 
     rd->db = db;
+    rd->pdq_txnid = HDB_TXNID_NONE;
 
     rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
     if (rc != 0) {
@@ -56,6 +44,7 @@ hdb_reader_free(hdb_reader_t *rd)
     }
 
     mdb_txn_abort(rd->txn);
+    free(rd->pdq_blocks);
     free(rd);
 }
 
@@ -73,6 +62,7 @@ hdb_reader_begin(hdb_reader_t *rd)
     if (rc == MDB_MAP_RESIZED) {
         /* the updater grew the map: adopt its size and try once more */
         rc = mdb_env_set_mapsize(rd->db->env, 0);
+        rd->pdq_txnid = HDB_TXNID_NONE;     /* the map moved */
         if (rc == 0) {
             rc = mdb_txn_renew(rd->txn);
         }
@@ -104,16 +94,19 @@ hdb_plan_source(const hdb_source_t *src, void *data)
         return 0;
     }
 
-    if (src->complete) {
-        for (int i = 0; i < HDB_NTYPES; i++) {
-            if (src->complete & HDB_TYPE_BIT(hdb_types_by_cost[i])) {
-                *plan |= HDB_TYPE_BIT(hdb_types_by_cost[i]);
-                return 0;
-            }
+    /* PDQ finds what no digest does: it is never covered by one */
+    if (src->count[HDB_PDQ]) {
+        *plan |= HDB_TYPE_BIT(HDB_PDQ);
+    }
+
+    for (int i = 0; i < HDB_NDIGESTS; i++) {
+        if (src->complete & HDB_TYPE_BIT(hdb_types_by_cost[i])) {
+            *plan |= HDB_TYPE_BIT(hdb_types_by_cost[i]);
+            return 0;
         }
     }
 
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         if (src->count[t]) {
             *plan |= HDB_TYPE_BIT(t);
         }
@@ -148,8 +141,8 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
 }
 
 /* finds the name and record of a source by its id */
-static int
-hdb_reader_source(hdb_reader_t *rd, const unsigned char id[4], MDB_val *name,
+int
+hdb_reader_source_rec(hdb_reader_t *rd, const unsigned char id[4], MDB_val *name,
     struct hdb_source_rec *rec)
 {
     int      rc;
@@ -211,7 +204,7 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
 
         memcpy(&entry, val.mv_data, sizeof(entry));
 
-        rc = hdb_reader_source(rd, entry.source_id, &name, &rec);
+        rc = hdb_reader_source_rec(rd, entry.source_id, &name, &rec);
         if (rc != 0) {
             break;
         }
@@ -239,7 +232,7 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
 }
 
 /* marks a match that the local allow list overrides */
-static int
+int
 hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
     const unsigned char *digest, hdb_match_t *match)
 {

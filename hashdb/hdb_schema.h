@@ -4,6 +4,7 @@
  *
  *   "meta"       key "schema"          -> uint32_t HDB_SCHEMA_VERSION
  *                key "next_source_id"  -> uint32_t
+ *                key "next_pdq_id"     -> uint32_t
  *
  *   "sources"    key source name (1..HDB_SOURCE_MAX bytes)
  *                -> struct hdb_source_rec
@@ -11,13 +12,23 @@
  *   "source_ids" key uint32_t source id, big-endian
  *                -> source name (so a match can name its list)
  *
- *   "md5", "sha1", "sha256"
- *                key raw digest bytes (16, 20, 32)
+ *   "md5", "sha1", "sha256", "pdq"
+ *                key raw digest bytes (16, 20, 32, 32)
  *                -> struct hdb_entry_rec, MDB_DUPSORT | MDB_DUPFIXED:
  *                one duplicate per source that lists the digest.  The
  *                record starts with the big-endian source id, so the
  *                duplicates sort by source and one source's entry is
  *                found with MDB_GET_BOTH_RANGE.
+ *
+ *   "pdq_ix"     the PDQ near-match index (hdb_pdq_index.c): key 3 bytes,
+ *                table number 0..15 and a block number 0..16383 (big-
+ *                endian), the block of words 4 * block .. 4 * block + 3
+ *                of table "table" -> uint32_t offsets[5] (the records of
+ *                word 4 * block + k are offsets[k] .. offsets[k + 1] - 1)
+ *                followed by struct hdb_pdq_ix_rec records
+ *
+ *   "pdq_id"     key uint32_t hash id (MDB_INTEGERKEY) -> 32-byte PDQ
+ *                hash: the hashes the index records point to
  *
  *   "allow"      key type byte + raw digest -> struct hdb_allow_rec
  *                followed by the reason text: the local allow list, kept
@@ -37,13 +48,15 @@
 
 #include "hashdb.h"
 
-#define HDB_SCHEMA_VERSION  1
+#define HDB_SCHEMA_VERSION  2
 
 #define HDB_DB_META        "meta"
 #define HDB_DB_SOURCES     "sources"
 #define HDB_DB_SOURCE_IDS  "source_ids"
 #define HDB_DB_ALLOW       "allow"
 #define HDB_DB_KEYS        "keys"
+#define HDB_DB_PDQ_IX      "pdq_ix"
+#define HDB_DB_PDQ_ID      "pdq_id"
 
 /* names of the per-type databases, indexed by hdb_type_t */
 extern const char *const hdb_type_db_names[HDB_NTYPES];
@@ -58,6 +71,8 @@ struct hdb_source_rec {
     int64_t   created;              /* unix time */
     int64_t   updated;              /* unix time of the last change */
     uint64_t  seq;                  /* sequence of the last signed update */
+    uint32_t  pdq_distance;         /* stricter PDQ limit; 0: none */
+    uint32_t  reserved;
 };
 
 struct hdb_entry_rec {
@@ -65,6 +80,19 @@ struct hdb_entry_rec {
     uint32_t       added;                   /* unix time */
     char           category[HDB_CATEGORY_MAX];   /* NUL-padded */
     uint32_t       generation;              /* sync that last listed it */
+};
+
+/*
+ * An index record: 96 more bits of the hash (its next six words, so that
+ * nearly every far candidate is rejected without another read) and the
+ * hash's id in "pdq_id", big-endian.
+ */
+#define HDB_PDQ_TABLES        16
+#define HDB_PDQ_FILTER_WORDS  6
+
+struct hdb_pdq_ix_rec {
+    unsigned char  filter[2 * HDB_PDQ_FILTER_WORDS];
+    unsigned char  id[4];                   /* big-endian */
 };
 
 struct hdb_allow_rec {

@@ -8,16 +8,17 @@
 
 #include "hdb_internal.h"
 
-const char *const hdb_type_db_names[HDB_NTYPES] = { "md5", "sha1", "sha256" };
+const char *const hdb_type_db_names[HDB_NTYPES] = { "md5", "sha1", "sha256",
+                                                    "pdq" };
 
-static const size_t hdb_type_sizes[HDB_NTYPES] = { 16, 20, 32 };
+static const size_t hdb_type_sizes[HDB_NTYPES] = { 16, 20, 32, 32 };
 
 /*
  * Measured with `openssl speed -evp` on the target machines (SHA-NI):
  * SHA-1 1.8 GB/s, SHA-256 1.7 GB/s, MD5 0.7 GB/s.  MD5 has no hardware
  * support and is computed only where a list holds nothing else.
  */
-const hdb_type_t hdb_types_by_cost[HDB_NTYPES] = { HDB_SHA1, HDB_SHA256,
+const hdb_type_t hdb_types_by_cost[HDB_NDIGESTS] = { HDB_SHA1, HDB_SHA256,
                                                    HDB_MD5 };
 
 const char *
@@ -50,7 +51,7 @@ hdb_type_from_name(const char *name, size_t len, hdb_type_t *type)
 int
 hdb_type_from_size(size_t size, hdb_type_t *type)
 {
-    for (int t = 0; t < HDB_NTYPES; t++) {
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
         if (hdb_type_sizes[t] == size) {
             *type = (hdb_type_t) t;
             return 0;
@@ -119,7 +120,7 @@ hdb_strerror(int rc)
     case HDB_ENAME:
         return "bad name: use 1-64 letters, digits, '.', '_' or '-'";
     case HDB_ETYPE:
-        return "not a hex MD5, SHA-1 or SHA-256 digest";
+        return "not a hex MD5, SHA-1, SHA-256 digest or PDQ hash";
     default:
         return mdb_strerror(rc);
     }
@@ -155,4 +156,5 @@ hdb_source_from_rec(hdb_source_t *src, const char *name, size_t len,
     src->created = rec->created;
     src->updated = rec->updated;
     src->seq = rec->seq;
+    src->pdq_distance = rec->pdq_distance;
 }

@@ -22,6 +22,7 @@ struct hdb_writer {
     uint64_t                seq_before;
     hdb_write_stats_t       stats;
     int64_t                 now;
+    hdb_pdq_pending_t      *pdq;        /* index changes, made at commit */
 };
 
 static int hdb_name_char(int c);
@@ -269,6 +270,19 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
         return rc;
     }
 
+    if (type == HDB_PDQ) {
+        /* the first source to list a PDQ hash files it in the index */
+        rc = mdb_get(w->txn, w->db->types[type], &key, &val);
+
+        if (rc == MDB_NOTFOUND) {
+            rc = hdb_pdq_touch(&w->pdq, digest, 0);
+        }
+
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     val.mv_data = (void *) entry;
     val.mv_size = sizeof(*entry);
 
@@ -334,10 +348,33 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
     return 0;
 }
 
+/*
+ * Before the entry under the cursor is deleted: a PDQ hash that loses its
+ * last entry leaves the index.
+ */
+static int
+hdb_writer_unindex(hdb_writer_t *w, hdb_type_t type, const MDB_val *key)
+{
+    int     rc;
+    size_t  n;
+
+    if (type != HDB_PDQ) {
+        return 0;
+    }
+
+    rc = mdb_cursor_count(w->cur[type], &n);
+    if (rc != 0 || n > 1) {
+        return rc;
+    }
+
+    return hdb_pdq_touch(&w->pdq, key->mv_data, 1);
+}
+
 int
 hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row)
 {
     int                   rc, removed;
+    MDB_val               key;
     struct hdb_entry_rec  old;
 
     if (row->types == 0 || (row->types & ~HDB_ALL_TYPES)) {
@@ -355,6 +392,12 @@ hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row)
 
         if (rc == MDB_NOTFOUND) {
             continue;
+        }
+
+        if (rc == 0) {
+            key.mv_data = (void *) row->digests[t];
+            key.mv_size = hdb_type_size((hdb_type_t) t);
+            rc = hdb_writer_unindex(w, (hdb_type_t) t, &key);
         }
 
         if (rc == 0) {
@@ -383,6 +426,17 @@ uint64_t
 hdb_writer_seq(const hdb_writer_t *w)
 {
     return w->seq_before;
+}
+
+int
+hdb_writer_set_pdq_distance(hdb_writer_t *w, unsigned distance)
+{
+    if (distance > HDB_PDQ_DISTANCE_MAX) {
+        return EINVAL;
+    }
+
+    w->rec.pdq_distance = distance;
+    return 0;
 }
 
 void
@@ -482,6 +536,11 @@ hdb_writer_sweep(hdb_writer_t *w)
                 continue;
             }
 
+            rc = hdb_writer_unindex(w, (hdb_type_t) t, &key);
+            if (rc != 0) {
+                return rc;
+            }
+
             rc = hdb_writer_del_next(w->cur[t], &key, &val);
             w->stats.removed++;
         }
@@ -508,6 +567,12 @@ hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats)
         }
 
         w->rec.generation = w->generation;
+    }
+
+    rc = hdb_pdq_index_commit(w->db, w->txn, w->pdq);
+    if (rc != 0) {
+        hdb_writer_abort(w);
+        return rc;
     }
 
     w->rec.updated = w->now;
@@ -557,5 +622,6 @@ hdb_writer_abort(hdb_writer_t *w)
         mdb_txn_abort(w->txn);
     }
 
+    hdb_pdq_pending_free(w->pdq);
     free(w);
 }

@@ -21,85 +21,13 @@
  *     redirect (error_page, try_files) does not wipe as it wipes r->ctx.
  */
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
+#include "ngx_http_upload_filter.h"
 
 #include <lmdb.h>
 
-#include "hashdb.h"
-#include "hdb_digest.h"
-#include "uf_multipart.h"
-
-
-#define NGX_HTTP_UPLOAD_FILTER_BLOCK   0
-#define NGX_HTTP_UPLOAD_FILTER_LOG     1
-
-#define NGX_HTTP_UPLOAD_FILTER_REJECT  0
-#define NGX_HTTP_UPLOAD_FILTER_PASS    1
-
-/* the ways a verdict cannot be reached; upload_filter_on_error per case */
-#define NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE     0
-#define NGX_HTTP_UPLOAD_FILTER_TOO_LARGE       1
-#define NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS  2
-#define NGX_HTTP_UPLOAD_FILTER_MALFORMED       3
-#define NGX_HTTP_UPLOAD_FILTER_INTERNAL        4
-#define NGX_HTTP_UPLOAD_FILTER_NCASES          5
-
-/* the verdict, as $upload_filter_result shows it */
-#define NGX_HTTP_UPLOAD_FILTER_NONE    0
-#define NGX_HTTP_UPLOAD_FILTER_CLEAN   1
-#define NGX_HTTP_UPLOAD_FILTER_MATCH   2
-#define NGX_HTTP_UPLOAD_FILTER_ERROR   3
-#define NGX_HTTP_UPLOAD_FILTER_ALLOWED 4
 
 /* multipart callback codes: stop the parser */
 #define NGX_HTTP_UPLOAD_FILTER_STOP    1
-
-
-typedef struct {
-    ngx_str_t                  db_path;
-    hdb_t                     *db;
-    hdb_reader_t              *reader;
-    ngx_flag_t                 used;
-} ngx_http_upload_filter_main_conf_t;
-
-
-typedef struct {
-    ngx_flag_t                 enable;
-    ngx_uint_t                 action;
-    ngx_uint_t                 status;
-    off_t                      max_body_size;
-    ngx_uint_t                 max_parts;
-    ngx_uint_t                 on_error[NGX_HTTP_UPLOAD_FILTER_NCASES];
-} ngx_http_upload_filter_loc_conf_t;
-
-
-typedef struct {
-    ngx_http_request_t                 *request;
-    ngx_http_upload_filter_loc_conf_t  *conf;
-
-    hdb_digest_t                       *digest;
-    uf_mp_t                            *multipart;
-
-    off_t                               received;
-    off_t                               part_size;
-    ngx_uint_t                          parts;
-
-    ngx_uint_t                          result;
-    ngx_uint_t                          status;     /* of a rejection */
-    const char                         *reason;     /* of an error */
-
-    ngx_str_t                           match;      /* type:hex */
-    ngx_str_t                           source;
-    ngx_str_t                           category;
-
-    unsigned                            reading:1;
-    unsigned                            started:1;
-    unsigned                            inspecting:1;
-    unsigned                            done:1;
-    unsigned                            rejected:1;
-} ngx_http_upload_filter_ctx_t;
 
 
 static ngx_int_t ngx_http_upload_filter_handler(ngx_http_request_t *r);
@@ -114,10 +42,6 @@ static ngx_int_t ngx_http_upload_filter_finish(
     ngx_http_upload_filter_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_filter_check(
     ngx_http_upload_filter_ctx_t *ctx, const uf_mp_part_t *part);
-static void ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_uint_t level, ngx_uint_t which, const char *reason);
-static ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,
-    ngx_http_upload_filter_ctx_t *ctx);
 
 static int ngx_http_upload_filter_part_begin(void *data,
     const uf_mp_part_t *part);
@@ -133,8 +57,6 @@ static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_create_ctx(
 static void ngx_http_upload_filter_cleanup(void *data);
 static hdb_digest_t *ngx_http_upload_filter_digest_get(unsigned types);
 static void ngx_http_upload_filter_digest_put(hdb_digest_t *d);
-static u_char *ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src,
-    size_t len);
 
 static ngx_int_t ngx_http_upload_filter_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
@@ -148,6 +70,10 @@ static char *ngx_http_upload_filter_db(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upload_filter_on_error(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+#if (NGX_THREADS)
+static char *ngx_http_upload_filter_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+#endif
 static ngx_int_t ngx_http_upload_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upload_filter_init_process(ngx_cycle_t *cycle);
 static void ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle);
@@ -171,12 +97,24 @@ static ngx_http_upload_filter_case_t  ngx_http_upload_filter_cases[] = {
     { ngx_string("too_large"), NGX_HTTP_REQUEST_ENTITY_TOO_LARGE },
     { ngx_string("too_many_parts"), NGX_HTTP_BAD_REQUEST },
     { ngx_string("malformed"), NGX_HTTP_BAD_REQUEST },
-    { ngx_string("internal"), NGX_HTTP_INTERNAL_SERVER_ERROR }
+    { ngx_string("internal"), NGX_HTTP_INTERNAL_SERVER_ERROR },
+    { ngx_string("unhashable"), 422 },
+    { ngx_string("timeout"), NGX_HTTP_SERVICE_UNAVAILABLE }
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_status_bounds = {
     ngx_conf_check_num_bounds, 400, 599
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_upload_filter_distance_bounds = {
+    ngx_conf_check_num_bounds, 0, HDB_PDQ_DISTANCE_MAX
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_upload_filter_quality_bounds = {
+    ngx_conf_check_num_bounds, 0, 100
 };
 
 
@@ -231,6 +169,50 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_filter_pdq_distance"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, pdq_distance),
+      &ngx_http_upload_filter_distance_bounds },
+
+    { ngx_string("upload_filter_pdq_min_quality"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, pdq_min_quality),
+      &ngx_http_upload_filter_quality_bounds },
+
+    { ngx_string("upload_filter_pdq_max_pixels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, pdq_max_pixels),
+      NULL },
+
+    { ngx_string("upload_filter_pdq_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, pdq_max_size),
+      NULL },
+
+    { ngx_string("upload_filter_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, budget),
+      NULL },
+
+#if (NGX_THREADS)
+    { ngx_string("upload_filter_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_filter_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+#endif
+
       ngx_null_command
 };
 
@@ -271,6 +253,8 @@ enum {
     NGX_HTTP_UPLOAD_FILTER_VAR_MATCH,
     NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE,
     NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY,
+    NGX_HTTP_UPLOAD_FILTER_VAR_ENTRY,
+    NGX_HTTP_UPLOAD_FILTER_VAR_DISTANCE,
     NGX_HTTP_UPLOAD_FILTER_VAR_REASON
 };
 
@@ -291,6 +275,14 @@ static ngx_http_variable_t  ngx_http_upload_filter_vars[] = {
 
     { ngx_string("upload_filter_category"), NULL,
       ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_filter_entry"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_ENTRY,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_filter_distance"), NULL,
+      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_DISTANCE,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("upload_filter_reason"), NULL,
@@ -320,7 +312,7 @@ static uf_mp_callbacks_t  ngx_http_upload_filter_mp_callbacks = {
 static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
 
 /* the worker's hash set, opened after fork in init_process */
-static ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
+ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
 
 /*
  * Digest contexts of finished requests, kept for the next ones: setting
@@ -449,12 +441,18 @@ ngx_http_upload_filter_body_handler(ngx_http_request_t *r)
                                     NGX_HTTP_UPLOAD_FILTER_INTERNAL,
                                     "body read before the filter saw it");
         ctx->done = 1;
+    }
 
-        if (ctx->rejected) {
-            ngx_http_finalize_request(r,
-                                      ngx_http_upload_filter_verdict(r, ctx));
-            return;
-        }
+    if (ctx->pdq_pending && !ctx->rejected
+        && ngx_http_upload_filter_pdq_post(r, ctx) == NGX_AGAIN)
+    {
+        /* JPEGs are hashed in a thread: the request waits for them */
+        return;
+    }
+
+    if (ctx->rejected) {
+        ngx_http_finalize_request(r, ngx_http_upload_filter_verdict(r, ctx));
+        return;
     }
 
     r->write_event_handler = ngx_http_core_run_phases;
@@ -528,6 +526,11 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     if (!ctx->inspecting) {
         ctx->done = 1;
 
+        if (ctx->pdq_pending && !ctx->rejected && !ctx->reading) {
+            /* no thread to wait for here: see ngx_http_upload_filter_pdq.c */
+            ngx_http_upload_filter_pdq_run(ctx);
+        }
+
         if (ctx->rejected) {
             return ngx_http_upload_filter_verdict(r, ctx);
         }
@@ -584,7 +587,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ctx->digest = ngx_http_upload_filter_digest_get(plan);
+    ctx->pdq = (plan & HDB_TYPE_BIT(HDB_PDQ)) != 0;
+    ctx->digest = ngx_http_upload_filter_digest_get(plan & HDB_DIGEST_TYPES);
 
     if (ctx->digest == NULL || hdb_digest_reset(ctx->digest) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
@@ -613,6 +617,9 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 
         uf_mp_init(ctx->multipart, boundary, blen,
                    &ngx_http_upload_filter_mp_callbacks, ctx);
+
+    } else if (ngx_http_upload_filter_jpeg_begin(ctx, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_OK;
@@ -638,7 +645,9 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
     }
 
     if (ctx->multipart == NULL) {
-        if (hdb_digest_update(ctx->digest, p, len) != 0) {
+        if (hdb_digest_update(ctx->digest, p, len) != 0
+            || ngx_http_upload_filter_jpeg_feed(ctx, p, len) != NGX_OK)
+        {
             ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
                                         NGX_HTTP_UPLOAD_FILTER_INTERNAL,
                                         "digest failed");
@@ -679,8 +688,12 @@ ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
                                         uf_mp_strerror(rc));
         }
 
-    } else if (ngx_http_upload_filter_check(ctx, NULL) != NGX_OK) {
-        return NGX_ERROR;
+    } else {
+        ngx_http_upload_filter_jpeg_end(ctx);
+
+        if (ngx_http_upload_filter_check(ctx, NULL) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     if (ctx->inspecting) {
@@ -710,7 +723,9 @@ ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
 
     ctx->part_size = 0;
 
-    if (hdb_digest_reset(ctx->digest) != 0) {
+    if (hdb_digest_reset(ctx->digest) != 0
+        || ngx_http_upload_filter_jpeg_begin(ctx, part) != NGX_OK)
+    {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
                                     NGX_HTTP_UPLOAD_FILTER_INTERNAL,
                                     "digest failed");
@@ -728,7 +743,9 @@ ngx_http_upload_filter_part_body(void *data, const u_char *p, size_t len)
 
     ctx->part_size += len;
 
-    if (hdb_digest_update(ctx->digest, p, len) != 0) {
+    if (hdb_digest_update(ctx->digest, p, len) != 0
+        || ngx_http_upload_filter_jpeg_feed(ctx, p, len) != NGX_OK)
+    {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
                                     NGX_HTTP_UPLOAD_FILTER_INTERNAL,
                                     "digest failed");
@@ -744,6 +761,8 @@ ngx_http_upload_filter_part_end(void *data, const uf_mp_part_t *part,
     int truncated)
 {
     ngx_http_upload_filter_ctx_t  *ctx = data;
+
+    ngx_http_upload_filter_jpeg_end(ctx);
 
     if (ngx_http_upload_filter_check(ctx, part) != NGX_OK) {
         return NGX_HTTP_UPLOAD_FILTER_STOP;
@@ -787,7 +806,7 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
     rc = hdb_reader_begin(umcf->reader);
 
-    for (i = 0; rc == 0 && i < HDB_NTYPES; i++) {
+    for (i = 0; rc == 0 && i < HDB_NDIGESTS; i++) {
         t = hdb_types_by_cost[i];
 
         if (!(dg.types & HDB_TYPE_BIT(t))) {
@@ -826,33 +845,15 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
     hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
 
-    /*
-     * The variables name the first listed digest; a match of the allow
-     * list only until a real match comes.
-     */
-    if (ctx->result != NGX_HTTP_UPLOAD_FILTER_MATCH
-        && !(m.allowed && ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED))
-    {
-        p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX
-                                 + HDB_SOURCE_MAX + HDB_CATEGORY_MAX);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
+    p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
-        ctx->match.data = p;
-        p = ngx_sprintf(p, "%s:%s", hdb_type_name(t), hex);
-        ctx->match.len = p - ctx->match.data;
+    ngx_sprintf(p, "%s:%s%Z", hdb_type_name(t), hex);
 
-        ctx->source.data = p;
-        p = ngx_cpymem(p, m.source, ngx_strlen(m.source));
-        ctx->source.len = p - ctx->source.data;
-
-        ctx->category.data = p;
-        p = ngx_cpymem(p, m.category, ngx_strlen(m.category));
-        ctx->category.len = p - ctx->category.data;
-
-        ctx->result = m.allowed ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
-                                : NGX_HTTP_UPLOAD_FILTER_MATCH;
+    if (ngx_http_upload_filter_set_match(ctx, &m, (char *) p) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     action = m.allowed ? "allow"
@@ -914,10 +915,71 @@ ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
 
 
 /*
+ * The variables name the first listed digest (for PDQ: the upload's hash,
+ * the listed entry and the distance); a match of the allow list only
+ * until a real match comes.
+ */
+ngx_int_t
+ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_match_t *m, const char *digest)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH
+        || (m->allowed && ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED))
+    {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(digest);
+
+    p = ngx_pnalloc(ctx->request->pool,
+                    len + sizeof("pdq:") + 2 * HDB_PDQ_SIZE + HDB_SOURCE_MAX
+                    + HDB_CATEGORY_MAX + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->match.data = p;
+    p = ngx_cpymem(p, digest, len);
+    ctx->match.len = p - ctx->match.data;
+
+    ctx->source.data = p;
+    p = ngx_cpymem(p, m->source, ngx_strlen(m->source));
+    ctx->source.len = p - ctx->source.data;
+
+    ctx->category.data = p;
+    p = ngx_cpymem(p, m->category, ngx_strlen(m->category));
+    ctx->category.len = p - ctx->category.data;
+
+    if (m->type == HDB_PDQ) {
+        ctx->entry.data = p;
+        p = ngx_cpymem(p, "pdq:", 4);
+        hdb_hex_encode(m->listed, HDB_PDQ_SIZE, (char *) p);
+        p += 2 * HDB_PDQ_SIZE;
+        ctx->entry.len = p - ctx->entry.data;
+
+    } else {
+        ctx->entry = ctx->match;
+    }
+
+    ctx->distance.data = p;
+    p = ngx_sprintf(p, "%ui", (ngx_uint_t) m->distance);
+    ctx->distance.len = p - ctx->distance.data;
+
+    ctx->result = m->allowed ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
+                             : NGX_HTTP_UPLOAD_FILTER_MATCH;
+
+    return NGX_OK;
+}
+
+
+/*
  * A verdict cannot be reached: log it once and apply
  * upload_filter_on_error.  A match found earlier in the body stands.
  */
-static void
+void
 ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
     ngx_uint_t level, ngx_uint_t which, const char *reason)
 {
@@ -944,7 +1006,7 @@ ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_upload_filter_verdict(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx)
 {
@@ -1019,6 +1081,8 @@ ngx_http_upload_filter_cleanup(void *data)
         ngx_http_upload_filter_digest_put(ctx->digest);
         ctx->digest = NULL;
     }
+
+    ngx_http_upload_filter_pdq_cleanup(ctx);
 }
 
 
@@ -1060,7 +1124,7 @@ ngx_http_upload_filter_digest_put(hdb_digest_t *d)
  * control and non-ASCII bytes are written as \xHH so that a log line
  * stays one line and its quoting cannot be forged.
  */
-static u_char *
+u_char *
 ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src, size_t len)
 {
     u_char      *dst, *p;
@@ -1145,6 +1209,14 @@ ngx_http_upload_filter_variable(ngx_http_request_t *r,
         s = &ctx->category;
         break;
 
+    case NGX_HTTP_UPLOAD_FILTER_VAR_ENTRY:
+        s = &ctx->entry;
+        break;
+
+    case NGX_HTTP_UPLOAD_FILTER_VAR_DISTANCE:
+        s = &ctx->distance;
+        break;
+
     default: /* NGX_HTTP_UPLOAD_FILTER_VAR_REASON */
         if (ctx->reason == NULL) {
             v->not_found = 1;
@@ -1217,6 +1289,16 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
         conf->on_error[i] = NGX_CONF_UNSET_UINT;
     }
 
+    conf->pdq_distance = NGX_CONF_UNSET_UINT;
+    conf->pdq_min_quality = NGX_CONF_UNSET_UINT;
+    conf->pdq_max_pixels = NGX_CONF_UNSET_SIZE;
+    conf->pdq_max_size = NGX_CONF_UNSET_SIZE;
+    conf->budget = NGX_CONF_UNSET_MSEC;
+#if (NGX_THREADS)
+    conf->thread_pool = NGX_CONF_UNSET_PTR;
+    conf->no_threads = 0;
+#endif
+
     return conf;
 }
 
@@ -1242,6 +1324,34 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
         ngx_conf_merge_uint_value(conf->on_error[i], prev->on_error[i],
                                   NGX_HTTP_UPLOAD_FILTER_REJECT);
     }
+
+    ngx_conf_merge_uint_value(conf->pdq_distance, prev->pdq_distance, 31);
+    ngx_conf_merge_uint_value(conf->pdq_min_quality, prev->pdq_min_quality,
+                              50);
+    ngx_conf_merge_size_value(conf->pdq_max_pixels, prev->pdq_max_pixels,
+                              64 * 1024 * 1024);
+    ngx_conf_merge_size_value(conf->pdq_max_size, prev->pdq_max_size,
+                              32 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->budget, prev->budget, 1000);
+
+#if (NGX_THREADS)
+    if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
+        conf->thread_pool = prev->thread_pool;
+        conf->no_threads = prev->no_threads;
+    }
+
+    if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
+        conf->thread_pool = NULL;
+    }
+
+    if (conf->enable && conf->thread_pool == NULL && !conf->no_threads) {
+        /* nginx's "default" pool, made on first use like aio threads */
+        conf->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (conf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+#endif
 
     if (conf->enable) {
         umcf = ngx_http_conf_get_module_main_conf(cf,
@@ -1338,14 +1448,51 @@ ngx_http_upload_filter_on_error(ngx_conf_t *cf, ngx_command_t *cmd,
         if (j == NGX_HTTP_UPLOAD_FILTER_NCASES) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown case \"%V\": use unavailable, "
-                               "too_large, too_many_parts, malformed or "
-                               "internal", &value[i]);
+                               "too_large, too_many_parts, malformed, "
+                               "internal, unhashable or timeout", &value[i]);
             return NGX_CONF_ERROR;
         }
     }
 
     return NGX_CONF_OK;
 }
+
+
+#if (NGX_THREADS)
+
+/*
+ * upload_filter_thread_pool NAME | off: where JPEGs are decoded and
+ * hashed; "off" hashes them in the event loop
+ */
+static char *
+ngx_http_upload_filter_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_filter_loc_conf_t *ulcf = conf;
+
+    ngx_str_t  *value;
+
+    if (ulcf->thread_pool != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ulcf->thread_pool = NULL;
+        ulcf->no_threads = 1;
+        return NGX_CONF_OK;
+    }
+
+    ulcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (ulcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+#endif
 
 
 static ngx_int_t

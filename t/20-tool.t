@@ -112,12 +112,18 @@ is($out, "sha256:" . sha256_hex($content) . "  $f\n", 'hash --db prints what the
 ($rc, $out, $err) = $t->hashdb('hash', $t->dir . '/none');
 ok($rc == 2 && $err =~ /none: No such file/, 'hash of a missing file: exit 2');
 
-# PDQ of a JPEG, told by content, as the reference computes it
+# PDQ of a JPEG, told by content: --exact as the reference computes it,
+# by default as the module does (the fast path, a few bits off)
 my $jpg = "$UFTest::ROOT/t/data/pdq-vectors/images/dih--bridge-1-original.jpg";
+my $ref = 'd8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22';
+($rc, $out) = $t->hashdb('hash', '--exact', $jpg);
+like($out, qr/^pdq:$ref  \Q$jpg\E  quality=100$/m,
+     'hash --exact prints the reference\'s PDQ hash and quality of a JPEG');
 ($rc, $out) = $t->hashdb('hash', $jpg);
-like($out, qr/^pdq:d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22  \Q$jpg\E  quality=100$/m,
-     'hash prints the PDQ hash and quality of a JPEG');
-($rc, $out) = $t->hashdb('hash', '--variants', $jpg);
+my ($fast) = $out =~ /^pdq:([0-9a-f]{64})  /m;
+my $bits = unpack('%32b*', pack('H*', $fast) ^ pack('H*', $ref));
+ok(defined $fast && $bits <= 10, "hash: the fast path, $bits bits from it");
+($rc, $out) = $t->hashdb('hash', '--exact', '--variants', $jpg);
 like($out, qr/^pdq-rot90:f0a10efd51c83d429053d48d0fffbc52e34e0e17ada956a9d29685211ea9e58f  /m,
      'and with --variants the rotations and flips');
 is(scalar(() = $out =~ /^pdq/mg), 8, 'all 8 of them');
@@ -126,8 +132,29 @@ substr(my $x = $t->read_file($jpg), 0, 1) = 'X';
 my $nj = $t->write_file('renamed.jpg', $x);
 ($rc, $out) = $t->hashdb('hash', $nj);
 unlike($out, qr/^pdq/m, 'a .jpg name without JPEG content gets no PDQ hash');
-($rc, $out) = $t->hashdb('hash', $copy);
+($rc, $out) = $t->hashdb('hash', '--exact', $copy);
 like($out, qr/^pdq:d8f8f0ce/m, 'JPEG content under another name does');
+
+# --db: the nearest listed PDQ hash over the 8 variants
+my $pdqset = UFTest->new;
+$pdqset->hashdb('init', $pdqset->db);
+$pdqset->hashdb('import', $pdqset->db, '--source', 'p', '--unsigned',
+                '--format', 'pdq', '-', \"$ref,100\n");
+my $rot = "$UFTest::ROOT/t/data/pdq-vectors/images/dih--bridge-2-rotate-90.jpg";
+($rc, $out) = $t->hashdb('hash', '--db', $pdqset->db, $rot);
+like($out, qr/^pdq: listed pdq:$ref  \Q$rot\E  source=p category=- distance=\d+ variant=pdq-rot270$/m,
+     'hash --db finds the listed original of a rotated copy');
+($rc, $out) = $t->hashdb('hash', '--db', $pdqset->db, '--distance', '0', $rot);
+like($out, qr/^pdq: no listed hash within 0/m, '--distance 0: not within it');
+($rc, $out) = $t->hashdb('lookup', $pdqset->db, "pdq:$ref");
+ok($rc == 0 && $out =~ /^pdq:$ref\tlisted\tsource=p .* entry=pdq:$ref distance=0 variant=0$/m,
+   'lookup pdq:HEX finds a listed PDQ hash');
+(my $near = $ref) =~ s/^d8/d9/;
+($rc, $out) = $t->hashdb('lookup', $pdqset->db, "pdq:$near");
+ok($rc == 0 && $out =~ /distance=1 /, 'and one a bit away, with its distance');
+($rc, $out) = $t->hashdb('lookup', $pdqset->db, $ref);
+is($rc, 1, 'the same 64 digits without pdq: are a SHA-256, not listed');
+$pdqset->finish;
 my $trunc = $t->write_file('trunc.jpg', substr($t->read_file($jpg), 0, 100));
 ($rc, $out, $err) = $t->hashdb('hash', $trunc);
 ok($rc == 2 && $err =~ /trunc\.jpg: no PDQ hash: /, 'a broken JPEG: the digests, and a clear error for PDQ');

@@ -71,7 +71,8 @@ is($rc, 0, 'CSV with md5,sha1,sha256 columns') or diag $err;
 is_deeply(source_stats('cols')->{complete}, ['sha1', 'sha256', 'md5'], 'every row has all three types');
 
 for my $bad (["typed", "sha256 " . md5_hex('x') . "\n", qr/:1: digest length does not match its type/],
-             ["typed", "pdq " . ('ab' x 32) . "\n", qr/:1: PDQ hashes are not supported/],
+             ["typed", "pdq " . ('ab' x 20) . "\n", qr/:1: a PDQ hash is 64 hex digits/],
+             ["pdq", ('ab' x 32) . ",101\n", qr/:1: PDQ quality is not a number from 0 to 100/],
              ["clamav", md5_hex('x') . ":big:Name\n", qr/:1: ClamAV size is not a number/],
              ["csv", "name,size\nx,1\n", qr/:1: CSV header names no hash column/],
              ["csv", "type,hash\nmd5,zz\n", qr/:2: digest length/],
@@ -82,6 +83,28 @@ for my $bad (["typed", "sha256 " . md5_hex('x') . "\n", qr/:1: digest length doe
     ok($rc == 2 && $err =~ $re, "bad $fmt line refused: $re") or diag $err;
 }
 is(source_stats('bad')->{name}, undef, 'refused lists left no source behind');
+
+# --- PDQ hashes in lists -------------------------------------------------------
+
+{
+    my @p = map { unpack('H*', pack('N*', map { $_ * 2654435761 % 4294967296 } $_ .. $_ + 7)) } 1 .. 6;
+    $t->write_file('p.typed', "pdq $p[0] 90\npdq $p[1]\nsha256 " . sha256_hex('pdq list file') . "\n");
+    ($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'pdqs', '--unsigned', $t->dir . '/p.typed');
+    is($rc, 0, 'typed: pdq lines, with and without quality') or diag $err;
+    $t->write_file('p.csv', "type,hash,quality,category\npdq,$p[2],100,A1\npdq,$p[3],20,A1\n");
+    ($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'pdqs', '--unsigned', $t->dir . '/p.csv');
+    like($out, qr/1 PDQ hashes of quality below 50 skipped/, 'csv: type pdq and a quality column; the low one skipped');
+    is(source_stats('pdqs')->{pdq}, 3, 'three PDQ hashes listed');
+    ok(listed("pdq:$p[2]") =~ /category=A1/ && listed("pdq:$p[3]") eq '',
+       'the good one with its category, not the low one');
+    is(listed($p[0]), '', 'a PDQ hash is not a SHA-256');
+    $t->write_file('p.full', "$p[0],100\n$p[4],100\n");
+    ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'pdqs', '--unsigned', '--format', 'pdq',
+                                   '--pdq-distance', '12', $t->dir . '/p.full');
+    is(source_stats('pdqs')->{pdq}, 2, 'a full sync leaves its two PDQ hashes');
+    ok(listed("pdq:$p[4]") ne '' && listed("pdq:$p[1]") eq '', 'the new one listed, the dropped one gone');
+    is(source_stats('pdqs')->{pdq_distance}, 12, 'the source\'s own distance limit is kept');
+}
 
 # --- sync replaces only its source ------------------------------------------
 

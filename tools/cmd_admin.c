@@ -30,7 +30,10 @@ static const char  allow_usage[] =
     "       hashdb allowed DB\n"
     "\n"
     "The local allow list: an allowed digest never blocks an upload (the\n"
-    "module logs the match as allowed).  It survives every import and sync.\n";
+    "module logs the match as allowed).  It survives every import and sync.\n"
+    "HEX is a digest (MD5, SHA-1, SHA-256 by its length) or TYPE:HEX; a\n"
+    "listed PDQ hash is pdq:HEX, as the module's log names it, and allowing\n"
+    "it allows every upload that matches it.\n";
 
 static const char  disable_usage[] =
     "usage: hashdb disable DB --source NAME\n"
@@ -56,21 +59,6 @@ static const char  sign_usage[] =
     "Writes LIST.sig (or SIG): a signature over the list's SHA-256, the\n"
     "source, the kind (full for hashdb sync, delta for apply and import)\n"
     "and the sequence number, which must grow with every list published.\n";
-
-static int
-parse_digest(const char *hex, hdb_type_t *type, unsigned char *digest)
-{
-    size_t  len = strlen(hex);
-
-    if (len % 2 || hdb_type_from_size(len / 2, type) != 0
-        || hdb_hex_decode(hex, len, digest) != 0)
-    {
-        tool_error("%s: %s", hex, hdb_strerror(HDB_ETYPE));
-        return TOOL_FAILED;
-    }
-
-    return TOOL_OK;
-}
 
 static int
 parse_size(const char *s, size_t *out)
@@ -229,7 +217,7 @@ cmd_allow(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    if (parse_digest(argv[optind + 1], &type, digest) != TOOL_OK
+    if (tool_parse_digest(argv[optind + 1], &type, digest) != TOOL_OK
         || tool_open(&db, argv[optind], 0) != TOOL_OK)
     {
         return TOOL_FAILED;
@@ -263,7 +251,7 @@ cmd_unallow(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    if (parse_digest(argv[2], &type, digest) != TOOL_OK
+    if (tool_parse_digest(argv[2], &type, digest) != TOOL_OK
         || tool_open(&db, argv[1], 0) != TOOL_OK)
     {
         return TOOL_FAILED;

@@ -9,62 +9,90 @@
 
 #include <stdlib.h>
 
+#include <lmdb.h>
+
 #include "hdb_digest.h"
-#include "hdb_jpeg.h"
-#include "hdb_pdq.h"
+#include "hdb_pdq_jpeg.h"
 #include "tool.h"
 
 static const char  hash_usage[] =
-    "usage: hashdb hash [--db DB] [--variants] FILE...\n"
+    "usage: hashdb hash [--db DB [--distance N]] [--variants] [--exact]\n"
+    "                   FILE...\n"
     "\n"
     "Prints TYPE:HEX  FILE for each digest of each file (\"-\": standard\n"
     "input).  Without --db: MD5, SHA-1 and SHA-256.  With --db: only the\n"
     "digests the upload filter computes for that hash set.  For a JPEG\n"
-    "(told by its content) also its PDQ hash and quality, computed as the\n"
+    "(told by its content) also its PDQ hash and quality as the upload\n"
+    "filter computes them (the fast path); --exact computes them as the\n"
     "reference implementation does; --variants adds the 7 rotated and\n"
-    "mirrored variants.\n";
+    "mirrored variants.  With --db, a JPEG's nearest listed PDQ hash within\n"
+    "the distance (default 31) over all 8 variants is printed too.\n";
+
+typedef struct {
+    int            variants;
+    int            exact;
+    unsigned       distance;
+    hdb_reader_t  *rd;          /* with --db */
+} hash_opts_t;
 
 static const char  *pdq_variant_names[PDQ_VARIANTS] = {
     "pdq", "pdq-rot90", "pdq-rot180", "pdq-rot270", "pdq-flipx",
     "pdq-flipy", "pdq-flip-plus1", "pdq-flip-minus1"
 };
 
-/* the PDQ hash of a whole JPEG in memory */
+/* the PDQ hash of a whole JPEG in memory, and its nearest listed one */
 static int
 hash_pdq(const unsigned char *jpeg, size_t len, const char *path,
-    int variants)
+    const hash_opts_t *o)
 {
-    int             rc, w, h, ch, q;
-    char            hex[PDQ_HEX_LEN + 1];
-    const char     *why;
-    pdq_hash_t      hash, v[PDQ_VARIANTS];
-    unsigned char  *px;
+    int                rc;
+    char               hex[PDQ_HEX_LEN + 1];
+    const char        *why;
+    hdb_match_t        m;
+    hdb_pdq_result_t   r;
 
     /* 200 megapixels: more than any camera, less than a bomb */
-    rc = hdb_jpeg_decode(jpeg, len, 200000000, &px, &w, &h, &ch, &why);
+    rc = hdb_pdq_jpeg(jpeg, len, 200000000, o->exact, &r, &why);
     if (rc != HDB_JPEG_OK) {
         tool_error("%s: no PDQ hash: %s", path, hdb_jpeg_strerror(rc, why));
         return TOOL_FAILED;
     }
 
-    q = pdq_hash_pixels(px, w, h, ch, &hash, v);
-    free(px);
+    for (int i = 0; i < (o->variants ? PDQ_VARIANTS : 1); i++) {
+        hdb_hex_encode(r.variants[i], HDB_PDQ_SIZE, hex);
+        printf("%s:%s  %s  quality=%d\n", pdq_variant_names[i], hex, path,
+               r.quality);
+    }
 
-    if (q < 0) {
-        tool_error("%s: out of memory", path);
+    if (o->rd == NULL) {
+        return TOOL_OK;
+    }
+
+    rc = hdb_reader_pdq_match(o->rd,
+                              (const unsigned char (*)[HDB_PDQ_SIZE])
+                              r.variants, PDQ_VARIANTS, o->distance, &m);
+
+    if (rc == MDB_NOTFOUND) {
+        printf("pdq: no listed hash within %u  %s\n", o->distance, path);
+        return TOOL_OK;
+    }
+
+    if (rc != 0) {
+        tool_error("%s", hdb_strerror(rc));
         return TOOL_FAILED;
     }
 
-    for (int i = 0; i < (variants ? PDQ_VARIANTS : 1); i++) {
-        pdq_to_hex(&v[i], hex);
-        printf("%s:%s  %s  quality=%d\n", pdq_variant_names[i], hex, path, q);
-    }
+    hdb_hex_encode(m.listed, HDB_PDQ_SIZE, hex);
+    printf("pdq: listed pdq:%s  %s  source=%s category=%s distance=%u "
+           "variant=%s%s\n", hex, path, m.source,
+           m.category[0] ? m.category : "-", m.distance,
+           pdq_variant_names[m.variant], m.allowed ? " allowed" : "");
 
     return TOOL_OK;
 }
 
 static int
-hash_file(hdb_digest_t *d, const char *path, int variants)
+hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
 {
     FILE            *in;
     char             hex[HDB_HEX_MAX + 1];
@@ -129,7 +157,7 @@ hash_file(hdb_digest_t *d, const char *path, int variants)
         return TOOL_FAILED;
     }
 
-    for (int i = 0; i < HDB_NTYPES; i++) {
+    for (int i = 0; i < HDB_NDIGESTS; i++) {
         hdb_type_t  t = hdb_types_by_cost[i];
 
         if (out.types & HDB_TYPE_BIT(t)) {
@@ -139,7 +167,7 @@ hash_file(hdb_digest_t *d, const char *path, int variants)
     }
 
     if (jpeg) {
-        int  rc = hash_pdq(jpeg, jlen, path, variants);
+        int  rc = hash_pdq(jpeg, jlen, path, o);
 
         free(jpeg);
         return rc;
@@ -151,31 +179,48 @@ hash_file(hdb_digest_t *d, const char *path, int variants)
 int
 cmd_hash(int argc, char **argv)
 {
-    int             c, rc, status, variants;
+    int             c, rc, status;
+    char           *end;
     hdb_t          *db;
     unsigned        types;
     const char     *dbpath;
+    hash_opts_t     o;
     hdb_digest_t   *d;
-    hdb_reader_t   *rd;
+    unsigned long   distance;
 
     static const struct option  opts[] = {
         { "db", required_argument, NULL, 'd' },
+        { "distance", required_argument, NULL, 'D' },
         { "variants", no_argument, NULL, 'v' },
+        { "exact", no_argument, NULL, 'e' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
 
     dbpath = NULL;
-    variants = 0;
+    memset(&o, 0, sizeof(o));
+    o.distance = 31;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "d:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:D:veh", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dbpath = optarg;
             break;
+        case 'D':
+            distance = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || distance > HDB_PDQ_DISTANCE_MAX) {
+                tool_error("--distance: not a number from 0 to %d: %s",
+                           HDB_PDQ_DISTANCE_MAX, optarg);
+                return TOOL_FAILED;
+            }
+            o.distance = (unsigned) distance;
+            break;
         case 'v':
-            variants = 1;
+            o.variants = 1;
+            break;
+        case 'e':
+            o.exact = 1;
             break;
         case 'h':
             fputs(hash_usage, stdout);
@@ -191,7 +236,8 @@ cmd_hash(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    types = HDB_ALL_TYPES;
+    types = HDB_DIGEST_TYPES;
+    db = NULL;
 
     if (dbpath) {
         rc = tool_open(&db, dbpath, HDB_OPEN_RDONLY);
@@ -199,38 +245,39 @@ cmd_hash(int argc, char **argv)
             return rc;
         }
 
-        rc = hdb_reader_new(db, &rd);
+        rc = hdb_reader_new(db, &o.rd);
         if (rc == 0) {
-            rc = hdb_reader_begin(rd);
+            rc = hdb_reader_begin(o.rd);
             if (rc == 0) {
-                rc = hdb_reader_plan(rd, &types);
+                rc = hdb_reader_plan(o.rd, &types);
             }
-            hdb_reader_free(rd);
         }
-
-        hdb_close(db);
 
         if (rc != 0) {
             tool_error("%s: %s", dbpath, hdb_strerror(rc));
+            hdb_reader_free(o.rd);
+            hdb_close(db);
             return TOOL_FAILED;
         }
     }
 
+    status = TOOL_OK;
+
     d = hdb_digest_new(types);
     if (d == NULL) {
         tool_error("cannot set up the digests");
-        return TOOL_FAILED;
+        status = TOOL_FAILED;
     }
 
-    status = TOOL_OK;
-
-    for (int i = optind; i < argc; i++) {
-        if (hash_file(d, argv[i], variants) != TOOL_OK) {
+    for (int i = optind; d && i < argc; i++) {
+        if (hash_file(d, argv[i], &o) != TOOL_OK) {
             status = TOOL_FAILED;
         }
     }
 
     hdb_digest_free(d);
+    hdb_reader_free(o.rd);
+    hdb_close(db);
 
     return status;
 }

@@ -2,7 +2,9 @@
  * hashdb lookup, hashdb stats: read-only views of a hash set.
  */
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -12,11 +14,13 @@
 #include "tool.h"
 
 static const char  lookup_usage[] =
-    "usage: hashdb lookup DB HEX...\n"
+    "usage: hashdb lookup [--distance N] DB HEX...\n"
     "\n"
-    "Prints, for each hex digest, whether the hash set lists it and with\n"
-    "which source, category and date.  Exit status: 0 if any is listed,\n"
-    "1 if none is, 2 on error.\n";
+    "Prints, for each digest, whether the hash set lists it and with which\n"
+    "source, category and date.  A digest is HEX (MD5, SHA-1, SHA-256 by its\n"
+    "length) or TYPE:HEX; pdq:HEX finds the nearest listed PDQ hash within\n"
+    "the distance (default 31, as the module).  Exit status: 0 if any is\n"
+    "listed, 1 if none is, 2 on error.\n";
 
 static const char  stats_usage[] =
     "usage: hashdb stats [--json] DB\n"
@@ -66,40 +70,80 @@ open_reader(const char *path, hdb_t **db, hdb_reader_t **rd)
     return TOOL_OK;
 }
 
+static int
+lookup_one(hdb_reader_t *rd, const char *arg, unsigned distance,
+    hdb_match_t *m)
+{
+    hdb_type_t     type;
+    unsigned char  digest[HDB_DIGEST_MAX];
+
+    tool_parse_digest(arg, &type, digest);
+
+    if (type != HDB_PDQ) {
+        return hdb_reader_lookup(rd, type, digest, m);
+    }
+
+    /*
+     * The hash as given: its rotations and mirrors come from the image's
+     * DCT, not from the hash (hashdb hash --db FILE.jpg checks all 8).
+     */
+    return hdb_reader_pdq_match(rd, (const unsigned char (*)[HDB_PDQ_SIZE])
+                                digest, 1, distance, m);
+}
+
 int
 cmd_lookup(int argc, char **argv)
 {
-    int             rc, status, found;
-    char            added[32];
-    size_t          len;
+    int             c, rc, status, found;
+    char           *end, added[32], listed[HDB_HEX_MAX + 1];
     hdb_t          *db;
+    unsigned long   distance;
     hdb_type_t      type;
     hdb_match_t     m;
     hdb_reader_t   *rd;
     unsigned char   digest[HDB_DIGEST_MAX];
 
+    static const struct option  opts[] = {
+        { "distance", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
     if (tool_wants_help(argc, argv, lookup_usage)) {
         return TOOL_OK;
     }
 
-    if (argc < 3) {
+    distance = 31;
+
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            distance = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || distance > HDB_PDQ_DISTANCE_MAX) {
+                tool_error("--distance: not a number from 0 to %d: %s",
+                           HDB_PDQ_DISTANCE_MAX, optarg);
+                return TOOL_FAILED;
+            }
+            break;
+        default:
+            fputs(lookup_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (argc - optind < 2) {
         fputs(lookup_usage, stderr);
         return TOOL_FAILED;
     }
 
     /* check every argument before opening anything */
-    for (int i = 2; i < argc; i++) {
-        len = strlen(argv[i]);
-
-        if (len % 2 || hdb_type_from_size(len / 2, &type) != 0
-            || hdb_hex_decode(argv[i], len, digest) != 0)
-        {
-            tool_error("%s: %s", argv[i], hdb_strerror(HDB_ETYPE));
+    for (int i = optind + 1; i < argc; i++) {
+        if (tool_parse_digest(argv[i], &type, digest) != TOOL_OK) {
             return TOOL_FAILED;
         }
     }
 
-    rc = open_reader(argv[1], &db, &rd);
+    rc = open_reader(argv[optind], &db, &rd);
     if (rc != TOOL_OK) {
         return rc;
     }
@@ -107,28 +151,34 @@ cmd_lookup(int argc, char **argv)
     status = TOOL_NOMATCH;
     found = 0;
 
-    for (int i = 2; i < argc; i++) {
-        len = strlen(argv[i]);
-        hdb_type_from_size(len / 2, &type);
-        hdb_hex_decode(argv[i], len, digest);
+    for (int i = optind + 1; i < argc; i++) {
+        tool_parse_digest(argv[i], &type, digest);
+        hdb_hex_encode(digest, hdb_type_size(type), listed);
 
-        rc = hdb_reader_lookup(rd, type, digest, &m);
+        rc = lookup_one(rd, argv[i], (unsigned) distance, &m);
 
         if (rc == MDB_NOTFOUND) {
-            printf("%s:%s\tnot listed\n", hdb_type_name(type), argv[i]);
+            printf("%s:%s\tnot listed\n", hdb_type_name(type), listed);
             continue;
         }
 
         if (rc != 0) {
-            tool_error("%s: %s", argv[1], hdb_strerror(rc));
+            tool_error("%s: %s", argv[optind], hdb_strerror(rc));
             status = TOOL_FAILED;
             break;
         }
 
         format_time(m.added, added, sizeof(added));
         printf("%s:%s\tlisted\tsource=%s category=%s added=%s",
-               hdb_type_name(type), argv[i], m.source,
+               hdb_type_name(type), listed, m.source,
                m.category[0] ? m.category : "-", added);
+
+        if (type == HDB_PDQ) {
+            hdb_hex_encode(m.listed, HDB_PDQ_SIZE, listed);
+            printf(" entry=pdq:%s distance=%u variant=%u", listed,
+                   m.distance, m.variant);
+        }
+
         if (m.allowed) {
             printf("\tallowed: %s", m.reason);
         }
@@ -154,7 +204,7 @@ format_types(unsigned types, char *buf, size_t size)
     buf[0] = '\0';
 
     for (int i = 0; i < HDB_NTYPES; i++) {
-        hdb_type_t  t = hdb_types_by_cost[i];
+        hdb_type_t  t = i < HDB_NDIGESTS ? hdb_types_by_cost[i] : HDB_PDQ;
 
         if (types & HDB_TYPE_BIT(t)) {
             n += (size_t) snprintf(buf + n, size - n, "%s%s", n ? "," : "",
@@ -181,7 +231,7 @@ json_types(unsigned types)
     putchar('[');
 
     for (int i = 0; i < HDB_NTYPES; i++) {
-        hdb_type_t  t = hdb_types_by_cost[i];
+        hdb_type_t  t = i < HDB_NDIGESTS ? hdb_types_by_cost[i] : HDB_PDQ;
 
         if (types & HDB_TYPE_BIT(t)) {
             printf("%s\"%s\"", n++ ? "," : "", hdb_type_name(t));
@@ -194,7 +244,7 @@ json_types(unsigned types)
 static int
 print_source(const hdb_source_t *src, void *data)
 {
-    char      updated[32], created[32], complete[64];
+    char      updated[32], created[32], complete[64], pdq[32];
     stats_t  *st = data;
 
     format_time(src->updated, updated, sizeof(updated));
@@ -203,12 +253,14 @@ print_source(const hdb_source_t *src, void *data)
 
     if (st->json) {
         printf("%s\n    {\"name\": \"%s\", \"files\": %llu, \"md5\": %llu, "
-               "\"sha1\": %llu, \"sha256\": %llu, \"complete\": ",
+               "\"sha1\": %llu, \"sha256\": %llu, \"pdq\": %llu, "
+               "\"pdq_distance\": %u, \"complete\": ",
                st->n++ ? "," : "", src->name,
                (unsigned long long) src->files,
                (unsigned long long) src->count[HDB_MD5],
                (unsigned long long) src->count[HDB_SHA1],
-               (unsigned long long) src->count[HDB_SHA256]);
+               (unsigned long long) src->count[HDB_SHA256],
+               (unsigned long long) src->count[HDB_PDQ], src->pdq_distance);
         json_types(src->complete);
         printf(", \"created\": \"%s\", \"updated\": \"%s\", \"seq\": %llu, "
                "\"disabled\": %s, \"keys\": %zu}", created, updated,
@@ -218,11 +270,19 @@ print_source(const hdb_source_t *src, void *data)
         return 0;
     }
 
-    printf("%-24s %10llu %10llu %10llu %10llu  %-20s %6llu %4zu  %s%s\n",
-           src->name, (unsigned long long) src->files,
+    if (src->pdq_distance) {
+        snprintf(pdq, sizeof(pdq), "%llu/%u",
+                 (unsigned long long) src->count[HDB_PDQ], src->pdq_distance);
+    } else {
+        snprintf(pdq, sizeof(pdq), "%llu",
+                 (unsigned long long) src->count[HDB_PDQ]);
+    }
+
+    printf("%-24s %10llu %10llu %10llu %10llu %10s  %-20s %6llu %4zu  "
+           "%s%s\n", src->name, (unsigned long long) src->files,
            (unsigned long long) src->count[HDB_MD5],
            (unsigned long long) src->count[HDB_SHA1],
-           (unsigned long long) src->count[HDB_SHA256], updated,
+           (unsigned long long) src->count[HDB_SHA256], pdq, updated,
            (unsigned long long) src->seq, src->keys,
            src->complete ? complete : "-",
            (src->flags & HDB_SOURCE_DISABLED) ? " (disabled)" : "");
@@ -299,9 +359,9 @@ cmd_stats(int argc, char **argv)
             printf("computes:  %s\n", types);
             printf("allowed:   %llu digests on the allow list\n\n",
                    (unsigned long long) st.allowed);
-            printf("%-24s %10s %10s %10s %10s  %-20s %6s %4s  %s\n", "source",
-                   "files", "md5", "sha1", "sha256", "updated", "seq", "keys",
-                   "complete");
+            printf("%-24s %10s %10s %10s %10s %10s  %-20s %6s %4s  %s\n",
+                   "source", "files", "md5", "sha1", "sha256", "pdq",
+                   "updated", "seq", "keys", "complete");
         }
 
         rc = hdb_reader_sources(rd, print_source, &st);

@@ -34,14 +34,21 @@ typedef struct {
 static const char  update_usage_tail[] =
     "  --source NAME    the list: 1-64 letters, digits, '.', '_', '-'\n"
     "  --category C     a label stored with each entry (up to 8 chars)\n"
-    "  --format F       auto (default), hex, csv, typed or clamav\n"
+    "  --format F       auto (default), hex, csv, typed, clamav or pdq\n"
     "  --sig FILE       the list's signature (default: LIST.sig)\n"
     "  --unsigned       apply a list that has no signature\n"
+    "  --pdq-min-quality Q\n"
+    "                   skip PDQ hashes whose quality is given and below Q\n"
+    "                   (default 50: such hashes match too much)\n"
+    "  --pdq-distance N the source's own PDQ distance limit, stricter than\n"
+    "                   the module's (0 clears it)\n"
     "\n"
     "Formats: hex (one file per line, one or more hex digests), csv (a\n"
     "header naming type and hash, or md5/sha1/sha256 columns, and\n"
     "optionally category, added, id, op), typed (\"<type> <hash>\"),\n"
-    "clamav (\"hash:size:name\", .hdb/.hsb).  A signed list must verify\n"
+    "clamav (\"hash:size:name\", .hdb/.hsb), pdq (\"hash[,quality[,name]]\"\n"
+    "as pdq-photo-hasher writes; typed and csv lists may hold pdq too: a\n"
+    "64-digit hash is a SHA-256 unless its type says pdq).  A signed list must verify\n"
     "against a key trusted for the source (hashdb trust) and carry a\n"
     "sequence number above the last one applied.  A bad line or signature\n"
     "refuses the whole list; nothing is applied.\n";
@@ -76,6 +83,9 @@ typedef struct {
     sig_file_t           sig;
     int                  signed_list;
     int                  progress;
+    int                  pdq_min_quality;
+    long                 pdq_distance;      /* -1: leave as it is */
+    uint64_t             low_quality;       /* PDQ hashes skipped */
 } update_t;
 
 static void
@@ -268,10 +278,15 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
         return -1;
     }
 
+    if (u->pdq_distance >= 0) {
+        hdb_writer_set_pdq_distance(w, (unsigned) u->pdq_distance);
+    }
+
     line = NULL;
     cap = 0;
     lineno = 0;
     rc = 0;
+    u->low_quality = 0;
     list_parser_init(&p, u->fmt, u->cmd->delta, u->category);
     rewind(u->in);
 
@@ -288,6 +303,19 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
                 len--;
             }
             prc = list_parse_line(&p, line, len, &row, &why);
+        }
+
+        if (prc == LIST_ROW && !row.remove && row.quality >= 0
+            && row.quality < u->pdq_min_quality
+            && (row.row.types & HDB_TYPE_BIT(HDB_PDQ)))
+        {
+            /* the quality gate: a flat image's hash matches too much */
+            row.row.types &= ~HDB_TYPE_BIT(HDB_PDQ);
+            u->low_quality++;
+
+            if (row.row.types == 0) {
+                prc = LIST_SKIP;
+            }
         }
 
         if (prc == LIST_ROW) {
@@ -322,6 +350,7 @@ int
 cmd_update(int argc, char **argv)
 {
     int                  c, rc;
+    char                *end;
     hdb_t               *db;
     char                 sigbuf[4096];
     update_t             u;
@@ -333,6 +362,8 @@ cmd_update(int argc, char **argv)
         { "format", required_argument, NULL, 'f' },
         { "sig", required_argument, NULL, 'S' },
         { "unsigned", no_argument, NULL, 'u' },
+        { "pdq-min-quality", required_argument, NULL, 'Q' },
+        { "pdq-distance", required_argument, NULL, 'D' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -348,8 +379,31 @@ cmd_update(int argc, char **argv)
 
     optind = 1;
 
+    u.pdq_min_quality = 50;
+    u.pdq_distance = -1;
+
     while ((c = getopt_long(argc, argv, "s:c:f:S:uh", opts, NULL)) != -1) {
         switch (c) {
+        case 'Q':
+            u.pdq_min_quality = (int) strtol(optarg, &end, 10);
+            if (*end || end == optarg || u.pdq_min_quality < 0
+                || u.pdq_min_quality > 100)
+            {
+                tool_error("--pdq-min-quality: not a number from 0 to 100: "
+                           "%s", optarg);
+                return TOOL_FAILED;
+            }
+            break;
+        case 'D':
+            u.pdq_distance = strtol(optarg, &end, 10);
+            if (*end || end == optarg || u.pdq_distance < 0
+                || u.pdq_distance > HDB_PDQ_DISTANCE_MAX)
+            {
+                tool_error("--pdq-distance: not a number from 0 to %d: %s",
+                           HDB_PDQ_DISTANCE_MAX, optarg);
+                return TOOL_FAILED;
+            }
+            break;
         case 's':
             u.source = optarg;
             break;
@@ -358,8 +412,8 @@ cmd_update(int argc, char **argv)
             break;
         case 'f':
             if (list_format_from_name(optarg, &u.fmt) != 0) {
-                tool_error("--format %s: use auto, hex, csv, typed or clamav",
-                           optarg);
+                tool_error("--format %s: use auto, hex, csv, typed, clamav "
+                           "or pdq", optarg);
                 return TOOL_FAILED;
             }
             break;
@@ -501,6 +555,10 @@ cmd_update(int argc, char **argv)
            (unsigned long long) st.rows, (unsigned long long) st.added,
            (unsigned long long) st.removed, (unsigned long long) st.existing,
            u.signed_list ? ", signature good" : "");
+    if (u.low_quality) {
+        printf("%s: %llu PDQ hashes of quality below %d skipped\n", u.source,
+               (unsigned long long) u.low_quality, u.pdq_min_quality);
+    }
     if (u.signed_list) {
         printf("%s: sequence %llu\n", u.source,
                (unsigned long long) u.sig.seq);

@@ -82,6 +82,38 @@ tool_open(hdb_t **db, const char *path, unsigned flags)
 }
 
 int
+tool_parse_digest(const char *arg, hdb_type_t *type, unsigned char *digest)
+{
+    size_t       len;
+    const char  *hex, *colon;
+
+    colon = strchr(arg, ':');
+    hex = colon ? colon + 1 : arg;
+    len = strlen(hex);
+
+    if (colon) {
+        /* "pdq:HEX" and friends: a 64-digit hash may be either kind */
+        if (hdb_type_from_name(arg, (size_t) (colon - arg), type) != 0
+            || len != 2 * hdb_type_size(*type))
+        {
+            goto bad;
+        }
+
+    } else if (len % 2 || hdb_type_from_size(len / 2, type) != 0) {
+        goto bad;
+    }
+
+    if (hdb_hex_decode(hex, len, digest) == 0) {
+        return TOOL_OK;
+    }
+
+bad:
+
+    tool_error("%s: %s", arg, hdb_strerror(HDB_ETYPE));
+    return TOOL_FAILED;
+}
+
+int
 tool_wants_help(int argc, char **argv, const char *text)
 {
     for (int i = 1; i < argc; i++) {

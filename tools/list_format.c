@@ -9,7 +9,8 @@
 
 #include "list_format.h"
 
-static const char  *fmt_names[] = { "auto", "hex", "csv", "typed", "clamav" };
+static const char  *fmt_names[] = { "auto", "hex", "csv", "typed", "clamav",
+                                    "pdq" };
 
 int
 list_format_from_name(const char *name, list_fmt_t *fmt)
@@ -39,7 +40,7 @@ list_parser_init(list_parser_t *p, list_fmt_t fmt, int delta,
     p->delta = delta;
     p->category = category;
     p->col_type = p->col_hash = p->col_category = p->col_added = -1;
-    p->col_id = p->col_op = -1;
+    p->col_id = p->col_op = p->col_quality = -1;
 
     for (int t = 0; t < HDB_NTYPES; t++) {
         p->col_digest[t] = -1;
@@ -91,6 +92,90 @@ add_digest(hdb_row_t *row, const char *s, size_t n, const char **why)
     return LIST_ROW;
 }
 
+/* a PDQ hash: 64 hex digits, told from SHA-256 only by its type */
+static int
+add_pdq(hdb_row_t *row, const char *s, size_t n, const char **why)
+{
+    if (n != 2 * HDB_PDQ_SIZE) {
+        *why = "a PDQ hash is 64 hex digits";
+        return LIST_BAD;
+    }
+
+    if (row->types & HDB_TYPE_BIT(HDB_PDQ)) {
+        *why = "two PDQ hashes for one file";
+        return LIST_BAD;
+    }
+
+    if (hdb_hex_decode(s, n, row->digests[HDB_PDQ]) != 0) {
+        *why = "not a hex digit";
+        return LIST_BAD;
+    }
+
+    row->types |= HDB_TYPE_BIT(HDB_PDQ);
+    return LIST_ROW;
+}
+
+/* a PDQ quality, 0..100 */
+static int
+parse_quality(const char *s, size_t n, int *quality, const char **why)
+{
+    int  q = 0;
+
+    if (n == 0 || n > 3) {
+        *why = "PDQ quality is not a number from 0 to 100";
+        return LIST_BAD;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char) s[i])) {
+            *why = "PDQ quality is not a number from 0 to 100";
+            return LIST_BAD;
+        }
+        q = q * 10 + (s[i] - '0');
+    }
+
+    if (q > 100) {
+        *why = "PDQ quality is not a number from 0 to 100";
+        return LIST_BAD;
+    }
+
+    *quality = q;
+    return LIST_ROW;
+}
+
+/*
+ * pdq-photo-hasher output and plain PDQ lists: "HASH[,QUALITY[,NAME]]",
+ * blanks as well as commas between the fields.
+ */
+static int
+parse_pdq_line(char *s, size_t n, list_row_t *row, const char **why)
+{
+    size_t  i, start;
+
+    for (i = 0; i < n && s[i] != ',' && s[i] != ' ' && s[i] != '\t'; i++) {
+        /* the hash */
+    }
+
+    if (add_pdq(&row->row, s, i, why) != LIST_ROW) {
+        return LIST_BAD;
+    }
+
+    while (i < n && (s[i] == ',' || s[i] == ' ' || s[i] == '\t')) {
+        i++;
+    }
+
+    start = i;
+    while (i < n && s[i] != ',' && s[i] != ' ' && s[i] != '\t') {
+        i++;
+    }
+
+    if (i > start) {
+        return parse_quality(s + start, i - start, &row->quality, why);
+    }
+
+    return LIST_ROW;
+}
+
 /* a digest of a named type: the name must agree with the length */
 static int
 add_typed_digest(hdb_row_t *row, const char *tname, size_t tlen,
@@ -115,14 +200,13 @@ add_typed_digest(hdb_row_t *row, const char *tname, size_t tlen,
         memcpy(name, "sha256", 6);
     }
 
-    if (tlen == 3 && memcmp(name, "pdq", 3) == 0) {
-        *why = "PDQ hashes are not supported by this version";
+    if (hdb_type_from_name(name, tlen, &type) != 0) {
+        *why = "unknown digest type (md5, sha1, sha256, pdq)";
         return LIST_BAD;
     }
 
-    if (hdb_type_from_name(name, tlen, &type) != 0) {
-        *why = "unknown digest type (md5, sha1, sha256)";
-        return LIST_BAD;
+    if (type == HDB_PDQ) {
+        return add_pdq(row, s, n, why);
     }
 
     if (n % 2 || hdb_type_from_size(n / 2, &bylen) != 0 || bylen != type) {
@@ -225,7 +309,22 @@ parse_typed(char *s, size_t n, list_row_t *row, const char **why)
         return LIST_BAD;
     }
 
-    return add_typed_digest(&row->row, s, tlen, s + start, i - start, why);
+    if (add_typed_digest(&row->row, s, tlen, s + start, i - start, why)
+        != LIST_ROW)
+    {
+        return LIST_BAD;
+    }
+
+    /* "pdq <hash> <quality>": a quality may follow a PDQ hash */
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) {
+        i++;
+    }
+
+    if (i < n && (row->row.types & HDB_TYPE_BIT(HDB_PDQ))) {
+        return parse_quality(s + i, n - i, &row->quality, why);
+    }
+
+    return LIST_ROW;
 }
 
 static int
@@ -347,6 +446,8 @@ csv_header(list_parser_t *p, char *s, size_t n, const char **why)
             p->col_id = i;
         } else if (COL("op")) {
             p->col_op = i;
+        } else if (COL("quality")) {
+            p->col_quality = i;
         } else if (hdb_type_from_name(f[i], fl[i], &t) == 0) {
             p->col_digest[t] = i;
         }
@@ -360,10 +461,11 @@ csv_header(list_parser_t *p, char *s, size_t n, const char **why)
     }
 
     if (p->col_hash < 0 && p->col_digest[HDB_MD5] < 0
-        && p->col_digest[HDB_SHA1] < 0 && p->col_digest[HDB_SHA256] < 0)
+        && p->col_digest[HDB_SHA1] < 0 && p->col_digest[HDB_SHA256] < 0
+        && p->col_digest[HDB_PDQ] < 0)
     {
         *why = "CSV header names no hash column (type and hash, or "
-               "md5, sha1, sha256)";
+               "md5, sha1, sha256, pdq)";
         return LIST_BAD;
     }
 
@@ -462,6 +564,13 @@ csv_row(list_parser_t *p, char *s, size_t n, list_row_t *row, char *id,
         return LIST_BAD;
     }
 
+    if (FIELD(p->col_quality)
+        && parse_quality(f[p->col_quality], fl[p->col_quality], &row->quality,
+                         why) != LIST_ROW)
+    {
+        return LIST_BAD;
+    }
+
     if (FIELD(p->col_op)) {
         char  *op = f[p->col_op];
         size_t l = fl[p->col_op];
@@ -551,6 +660,7 @@ list_parse_line(list_parser_t *p, char *line, size_t len, list_row_t *row,
     list_row_t  cur;
 
     memset(&cur, 0, sizeof(cur));
+    cur.quality = -1;
 
     if (p->fmt != LIST_FMT_CSV) {
         len = strip_comment(line, len);
@@ -604,6 +714,10 @@ list_parse_line(list_parser_t *p, char *line, size_t len, list_row_t *row,
                 strcpy(p->pend.category, cur.category);
             }
 
+            if (cur.quality >= 0) {
+                p->pend.quality = cur.quality;
+            }
+
             return LIST_SKIP;
         }
 
@@ -630,6 +744,7 @@ list_parse_line(list_parser_t *p, char *line, size_t len, list_row_t *row,
 
         rc = p->fmt == LIST_FMT_TYPED ? parse_typed(line, len, &cur, why)
              : p->fmt == LIST_FMT_CLAMAV ? parse_clamav(line, len, &cur, why)
+             : p->fmt == LIST_FMT_PDQ ? parse_pdq_line(line, len, &cur, why)
              : parse_hex(line, len, &cur, why);
 
         if (rc != LIST_ROW) {

@@ -8,6 +8,11 @@
  *           (consecutive rows with the same id are one file) and op
  *   typed   "<type> <hash>" per line, as Meta's tooling writes them
  *   clamav  ClamAV .hdb/.hsb signatures: "hash:size:name"
+ *   pdq     PDQ hashes, "hash[,quality[,name]]" as Meta's pdq-photo-hasher
+ *           writes them (never guessed: a PDQ hash looks like a SHA-256)
+ *
+ * PDQ hashes also come as "pdq <hash> [quality]" lines in typed lists and
+ * as a pdq column (or type pdq) with an optional quality column in csv.
  *
  * In a delta (hashdb apply) a line may start with '+' (add, the default)
  * or '-' (remove); the csv op column says add or remove.  '#' starts a
@@ -33,12 +38,14 @@ typedef enum {
     LIST_FMT_HEX,
     LIST_FMT_CSV,
     LIST_FMT_TYPED,
-    LIST_FMT_CLAMAV
+    LIST_FMT_CLAMAV,
+    LIST_FMT_PDQ
 } list_fmt_t;
 
 typedef struct {
     hdb_row_t  row;
     int        remove;                          /* a delta's '-' */
+    int        quality;                         /* PDQ's; -1: not given */
     char       category[HDB_CATEGORY_MAX + 1];
 } list_row_t;
 
@@ -49,6 +56,7 @@ typedef struct {
 
     int         have_header;
     int         col_type, col_hash, col_category, col_added, col_id, col_op;
+    int         col_quality;
     int         col_digest[HDB_NTYPES];
 
     int         pending;        /* a csv row waiting for more of its id */

@@ -18,6 +18,9 @@ void tool_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 int tool_open(hdb_t **db, const char *path, unsigned flags);
 int tool_wants_help(int argc, char **argv, const char *usage);
+/* HEX (a digest, its type by its length) or TYPE:HEX, as in "pdq:..." */
+int tool_parse_digest(const char *arg, hdb_type_t *type,
+    unsigned char *digest);
 
 int cmd_init(int argc, char **argv);
 int cmd_update(int argc, char **argv);      /* import, sync, apply */

@@ -20,7 +20,7 @@ static char  dir[] = "/tmp/hdb-unit-XXXXXX";
 static void
 digest_of(const char *s, hdb_digests_t *out)
 {
-    hdb_digest_t  *d = hdb_digest_new(HDB_ALL_TYPES);
+    hdb_digest_t  *d = hdb_digest_new(HDB_DIGEST_TYPES);
 
     hdb_digest_reset(d);
     hdb_digest_update(d, s, strlen(s));
@@ -46,7 +46,7 @@ add_rows(hdb_t *db, const char *source, const char *category,
         digest_of(files[i], &dg);
         memset(&row, 0, sizeof(row));
         row.types = types;
-        memcpy(row.digests, dg.md, sizeof(row.digests));
+        memcpy(row.digests, dg.md, sizeof(dg.md));
         row.category = category;
 
         rc = hdb_writer_add(w, &row);
@@ -170,7 +170,7 @@ main(void)
     ok(strcmp(m.source, "list-b") == 0 && m.category[0] == '\0',
        "from its own source, without category");
 
-    is_int(add_rows(db, "list-c", "B", two, 2, HDB_ALL_TYPES), 0,
+    is_int(add_rows(db, "list-c", "B", two, 2, HDB_DIGEST_TYPES), 0,
            "import rows carrying MD5, SHA-1 and SHA-256");
     is_int(plan(db), HDB_TYPE_BIT(HDB_SHA256) | HDB_TYPE_BIT(HDB_MD5)
                      | HDB_TYPE_BIT(HDB_SHA1),
@@ -184,7 +184,7 @@ main(void)
 
         snprintf(path, sizeof(path), "%s/set2", dir);
         hdb_open(&db2, path, HDB_OPEN_CREATE);
-        add_rows(db2, "full", NULL, two, 2, HDB_ALL_TYPES);
+        add_rows(db2, "full", NULL, two, 2, HDB_DIGEST_TYPES);
         is_int(plan(db2), HDB_TYPE_BIT(HDB_SHA1),
                "only SHA-1 computed when every row has all three types");
         add_rows(db2, "full", NULL, one, 1,
@@ -203,7 +203,7 @@ main(void)
         digest_of("aborted", &dg);
         memset(&row, 0, sizeof(row));
         row.types = HDB_TYPE_BIT(HDB_SHA1);
-        memcpy(row.digests, dg.md, sizeof(row.digests));
+        memcpy(row.digests, dg.md, sizeof(dg.md));
 
         hdb_writer_begin(db, "list-d", HDB_WRITE_ADD, &w);
         hdb_writer_add(w, &row);

@@ -1,0 +1,167 @@
+/*
+ * What the upload filter's files share: configuration, the per-request
+ * context, and the functions one file calls in another.
+ *
+ *   ngx_http_upload_filter_module.c   directives, body reading, digests,
+ *                                     verdicts, variables
+ *   ngx_http_upload_filter_pdq.c      JPEG uploads: collection, PDQ in a
+ *                                     thread pool, near-match lookups
+ *   uf_multipart.c                    the multipart/form-data parser
+ */
+
+#ifndef _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_
+#define _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "hashdb.h"
+#include "hdb_digest.h"
+#include "hdb_pdq_jpeg.h"
+#include "uf_multipart.h"
+
+
+#define NGX_HTTP_UPLOAD_FILTER_BLOCK   0
+#define NGX_HTTP_UPLOAD_FILTER_LOG     1
+
+#define NGX_HTTP_UPLOAD_FILTER_REJECT  0
+#define NGX_HTTP_UPLOAD_FILTER_PASS    1
+
+/* the ways a verdict cannot be reached; upload_filter_on_error per case */
+#define NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE     0
+#define NGX_HTTP_UPLOAD_FILTER_TOO_LARGE       1
+#define NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS  2
+#define NGX_HTTP_UPLOAD_FILTER_MALFORMED       3
+#define NGX_HTTP_UPLOAD_FILTER_INTERNAL        4
+#define NGX_HTTP_UPLOAD_FILTER_UNHASHABLE      5
+#define NGX_HTTP_UPLOAD_FILTER_TIMEOUT         6
+#define NGX_HTTP_UPLOAD_FILTER_NCASES          7
+
+/* the verdict, as $upload_filter_result shows it */
+#define NGX_HTTP_UPLOAD_FILTER_NONE    0
+#define NGX_HTTP_UPLOAD_FILTER_CLEAN   1
+#define NGX_HTTP_UPLOAD_FILTER_MATCH   2
+#define NGX_HTTP_UPLOAD_FILTER_ERROR   3
+#define NGX_HTTP_UPLOAD_FILTER_ALLOWED 4
+
+
+typedef struct {
+    ngx_str_t                  db_path;
+    hdb_t                     *db;
+    hdb_reader_t              *reader;
+    ngx_flag_t                 used;
+} ngx_http_upload_filter_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                 enable;
+    ngx_uint_t                 action;
+    ngx_uint_t                 status;
+    off_t                      max_body_size;
+    ngx_uint_t                 max_parts;
+    ngx_uint_t                 on_error[NGX_HTTP_UPLOAD_FILTER_NCASES];
+
+    ngx_uint_t                 pdq_distance;
+    ngx_uint_t                 pdq_min_quality;
+    size_t                     pdq_max_pixels;
+    size_t                     pdq_max_size;
+    ngx_msec_t                 budget;
+#if (NGX_THREADS)
+    ngx_thread_pool_t         *thread_pool;
+    ngx_flag_t                 no_threads;     /* thread_pool off */
+#endif
+} ngx_http_upload_filter_loc_conf_t;
+
+
+/* a JPEG of the upload (the body, or one part), kept whole for PDQ */
+typedef struct ngx_http_upload_filter_jpeg_s  ngx_http_upload_filter_jpeg_t;
+
+struct ngx_http_upload_filter_jpeg_s {
+    ngx_http_upload_filter_jpeg_t      *next;
+
+    u_char                             *data;       /* ngx_alloc()ed */
+    size_t                              len;
+    size_t                              cap;
+
+    ngx_uint_t                          part;       /* 0: the body */
+    u_char                             *name;       /* escaped, r->pool */
+    u_char                             *filename;
+
+    /* what the thread found */
+    int                                 rc;         /* HDB_JPEG_* */
+    char                                why[128];
+    hdb_pdq_result_t                    pdq;
+};
+
+
+typedef struct ngx_http_upload_filter_task_s  ngx_http_upload_filter_task_t;
+
+typedef struct {
+    ngx_http_request_t                 *request;
+    ngx_http_upload_filter_loc_conf_t  *conf;
+
+    hdb_digest_t                       *digest;
+    uf_mp_t                            *multipart;
+
+    off_t                               received;
+    off_t                               part_size;
+    ngx_uint_t                          parts;
+
+    ngx_uint_t                          result;
+    ngx_uint_t                          status;     /* of a rejection */
+    const char                         *reason;     /* of an error */
+
+    ngx_str_t                           match;      /* type:hex */
+    ngx_str_t                           source;
+    ngx_str_t                           category;
+    ngx_str_t                           entry;      /* the listed hash */
+    ngx_str_t                           distance;
+
+    /* PDQ: the JPEG being read, those read, the thread's task */
+    ngx_http_upload_filter_jpeg_t      *jpeg;
+    ngx_http_upload_filter_jpeg_t      *jpegs;
+    ngx_http_upload_filter_task_t      *task;
+    ngx_event_t                         budget;
+    ngx_msec_t                          pdq_start;
+
+    unsigned                            reading:1;
+    unsigned                            started:1;
+    unsigned                            inspecting:1;
+    unsigned                            done:1;
+    unsigned                            rejected:1;
+    unsigned                            pdq:1;          /* set holds PDQ */
+    unsigned                            pdq_pending:1;  /* JPEGs to hash */
+} ngx_http_upload_filter_ctx_t;
+
+
+extern ngx_module_t  ngx_http_upload_filter_module;
+
+/* the worker's hash set, opened after fork in init_process */
+extern ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
+
+
+/* ngx_http_upload_filter_module.c */
+void ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t level, ngx_uint_t which, const char *reason);
+ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+ngx_int_t ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_match_t *m, const char *digest);
+u_char *ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src,
+    size_t len);
+
+/* ngx_http_upload_filter_pdq.c */
+ngx_int_t ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
+    const uf_mp_part_t *part);
+ngx_int_t ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
+    const u_char *p, size_t len);
+void ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx);
+void ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx);
+ngx_int_t ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+void ngx_http_upload_filter_pdq_cleanup(ngx_http_upload_filter_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_ */

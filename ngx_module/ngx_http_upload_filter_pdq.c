@@ -1,0 +1,562 @@
+/*
+ * JPEG uploads and PDQ, the perceptual hash.
+ *
+ * While a body streams in, every JPEG in it (told by its first bytes, never
+ * by Content-Type or file name: the body of a raw upload, or a multipart
+ * part) is kept whole in memory, up to upload_filter_pdq_max_size.  When
+ * the body is complete and no digest has matched, the JPEGs are decoded
+ * and hashed in nginx's thread pool: decoding a 12 MP JPEG costs tens of
+ * milliseconds that the event loop must not spend on one upload while
+ * others wait.  The hashes are looked up back in the event loop, where
+ * the worker's LMDB reader lives, when the thread is done.
+ * upload_filter_budget bounds the time from the last body byte to the
+ * verdict; past it, the upload gets the "timeout" failure policy and the
+ * thread's late result is dropped.
+ *
+ * Bodies that a content handler reads itself (WebDAV PUT, static
+ * locations) are judged inside the request body filter, where nothing can
+ * wait for a thread: there the hashing runs in the event loop.
+ */
+
+#include "ngx_http_upload_filter.h"
+
+#include <lmdb.h>
+
+
+struct ngx_http_upload_filter_task_s {
+    ngx_thread_task_t                  *task;
+    ngx_http_upload_filter_ctx_t       *ctx;        /* NULL once detached */
+    ngx_http_upload_filter_jpeg_t      *jpegs;
+    size_t                              max_pixels;
+    ngx_uint_t                          detached;
+};
+
+
+static void ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j);
+static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
+    size_t max_pixels);
+static void ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_jpeg_t *list);
+#if (NGX_THREADS)
+static void ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log);
+static void ngx_http_upload_filter_pdq_done(ngx_event_t *ev);
+static void ngx_http_upload_filter_pdq_timeout(ngx_event_t *ev);
+static void ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r);
+#endif
+
+
+static const char  *ngx_http_upload_filter_variants[PDQ_VARIANTS] = {
+    "as-is", "rot90", "rot180", "rot270", "flipx", "flipy", "flip-plus1",
+    "flip-minus1"
+};
+
+
+/* a body or part starts: it may be a JPEG */
+ngx_int_t
+ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
+    const uf_mp_part_t *part)
+{
+    ngx_http_request_t             *r = ctx->request;
+    ngx_http_upload_filter_jpeg_t  *j;
+
+    ngx_http_upload_filter_jpeg_end(ctx);
+
+    if (!ctx->pdq) {
+        return NGX_OK;
+    }
+
+    j = ngx_calloc(sizeof(ngx_http_upload_filter_jpeg_t), r->connection->log);
+    if (j == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->jpeg = j;
+
+    if (part) {
+        j->part = part->index;
+        j->name = ngx_http_upload_filter_escape(r->pool,
+                                                (u_char *) part->name,
+                                                part->name_len);
+        j->filename = ngx_http_upload_filter_escape(r->pool,
+                                                    (u_char *) part->filename,
+                                                    part->filename_len);
+        if (j->name == NULL || j->filename == NULL) {
+            return NGX_ERROR;
+        }
+
+    } else if (r->headers_in.content_length_n > 0
+               && (size_t) r->headers_in.content_length_n
+                  <= ctx->conf->pdq_max_size)
+    {
+        /* a raw body announces its size: one allocation, if a JPEG */
+        j->cap = (size_t) r->headers_in.content_length_n;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
+    const u_char *p, size_t len)
+{
+    size_t                          cap;
+    u_char                         *data;
+    ngx_http_upload_filter_jpeg_t  *j = ctx->jpeg;
+
+    if (j == NULL || j->rc != HDB_JPEG_OK || len == 0) {
+        return NGX_OK;
+    }
+
+    if (j->len + len > ctx->conf->pdq_max_size) {
+        /* too large to keep: the image is reported as unhashable */
+        j->rc = HDB_JPEG_TOO_LARGE;
+        ngx_snprintf((u_char *) j->why, sizeof(j->why) - 1,
+                     "JPEG larger than upload_filter_pdq_max_size%Z");
+        ngx_free(j->data);
+        j->data = NULL;
+        return NGX_OK;
+    }
+
+    if (j->len + len > j->cap || j->data == NULL) {
+        cap = ngx_max(j->cap, 2 * (j->len + len));
+        cap = ngx_max(cap, 65536);
+        cap = ngx_min(cap, ctx->conf->pdq_max_size);
+
+        data = ngx_alloc(cap, ctx->request->connection->log);
+        if (data == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (j->len) {
+            ngx_memcpy(data, j->data, j->len);
+        }
+
+        ngx_free(j->data);
+        j->data = data;
+        j->cap = cap;
+    }
+
+    ngx_memcpy(j->data + j->len, p, len);
+    j->len += len;
+
+    if (j->len >= 3 && j->len - len < 3 && !hdb_is_jpeg(j->data, j->len)) {
+        /* not a JPEG: nothing to keep */
+        ngx_http_upload_filter_jpeg_free(j);
+        ctx->jpeg = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the body or part ended: a JPEG joins those to hash */
+void
+ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx)
+{
+    ngx_http_upload_filter_jpeg_t  *j = ctx->jpeg;
+
+    if (j == NULL) {
+        return;
+    }
+
+    ctx->jpeg = NULL;
+
+    if (j->rc == HDB_JPEG_OK && (j->len < 3 || !hdb_is_jpeg(j->data, j->len)))
+    {
+        ngx_http_upload_filter_jpeg_free(j);
+        return;
+    }
+
+    j->next = ctx->jpegs;
+    ctx->jpegs = j;
+    ctx->pdq_pending = 1;
+}
+
+
+static void
+ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j)
+{
+    ngx_http_upload_filter_jpeg_t  *next;
+
+    for ( /* void */ ; j; j = next) {
+        next = j->next;
+        ngx_free(j->data);
+        ngx_free(j);
+    }
+}
+
+
+/* decode and hash; runs in a pool thread: no nginx calls but these */
+static void
+ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
+    size_t max_pixels)
+{
+    const char  *why;
+
+    for ( /* void */ ; j; j = j->next) {
+        if (j->rc != HDB_JPEG_OK) {
+            continue;
+        }
+
+        j->rc = hdb_pdq_jpeg(j->data, j->len, max_pixels, 0, &j->pdq, &why);
+
+        if (j->rc != HDB_JPEG_OK) {
+            /* the decoder's words live in this thread: copy them */
+            ngx_cpystrn((u_char *) j->why,
+                        (u_char *) hdb_jpeg_strerror(j->rc, why),
+                        sizeof(j->why));
+        }
+
+        /* the pixels are hashed: the bytes are no longer needed */
+        ngx_free(j->data);
+        j->data = NULL;
+    }
+}
+
+
+/* the hashes against the hash set, in the event loop */
+static void
+ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_jpeg_t *list)
+{
+    int                                  rc;
+    char                                 hex[2 * HDB_PDQ_SIZE + 1];
+    char                                 entry[2 * HDB_PDQ_SIZE + 1];
+    char                                 digest[sizeof("pdq:")
+                                                + 2 * HDB_PDQ_SIZE];
+    u_char                               part[NGX_INT_T_LEN + 1];
+    u_char                              *reason;
+    const char                          *action;
+    hdb_match_t                          m;
+    ngx_http_request_t                  *r;
+    ngx_http_upload_filter_jpeg_t       *j;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    r = ctx->request;
+    umcf = ngx_http_upload_filter_worker;
+
+    for (j = list; j && !ctx->rejected; j = j->next) {
+
+        if (j->part) {
+            ngx_sprintf(part, "%ui%Z", j->part);
+        } else {
+            ngx_cpystrn(part, (u_char *) "body", sizeof(part));
+        }
+
+        if (j->rc != HDB_JPEG_OK) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "upload_filter: no PDQ hash for part=%s "
+                          "name=\"%s\" filename=\"%s\": %s",
+                          part, j->name ? j->name : (u_char *) "",
+                          j->filename ? j->filename : (u_char *) "",
+                          j->why[0] ? j->why
+                                    : hdb_jpeg_strerror(j->rc, NULL));
+            ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                        NGX_HTTP_UPLOAD_FILTER_UNHASHABLE,
+                                        "JPEG cannot be hashed");
+            continue;
+        }
+
+        if ((ngx_uint_t) j->pdq.quality < ctx->conf->pdq_min_quality) {
+            /* flat images hash alike: such a hash matches too much */
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "upload filter: PDQ quality %d of part %ui: "
+                           "not matched", j->pdq.quality, j->part);
+            continue;
+        }
+
+        rc = hdb_reader_begin(umcf->reader);
+        if (rc == 0) {
+            rc = hdb_reader_pdq_match(umcf->reader,
+                                      (const unsigned char (*)[HDB_PDQ_SIZE])
+                                      j->pdq.variants, PDQ_VARIANTS,
+                                      (unsigned) ctx->conf->pdq_distance, &m);
+            hdb_reader_end(umcf->reader);
+        }
+
+        if (rc == MDB_NOTFOUND) {
+            continue;
+        }
+
+        if (rc != 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upload_filter: hash set \"%V\": %s",
+                          &umcf->db_path, hdb_strerror(rc));
+            ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                        NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
+                                        "hash set unreadable");
+            return;
+        }
+
+        hdb_hex_encode(j->pdq.variants[m.variant], HDB_PDQ_SIZE, hex);
+        hdb_hex_encode(m.listed, HDB_PDQ_SIZE, entry);
+        ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
+
+        if (ngx_http_upload_filter_set_match(ctx, &m, digest) != NGX_OK) {
+            return;
+        }
+
+        action = m.allowed ? "allow"
+                 : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
+                 : "log";
+
+        reason = NULL;
+        if (m.allowed) {
+            reason = ngx_http_upload_filter_escape(r->pool,
+                                                   (u_char *) m.reason,
+                                                   ngx_strlen(m.reason));
+            if (reason == NULL) {
+                return;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upload_filter: match action=%s digest=pdq:%s "
+                      "entry=pdq:%s distance=%ui variant=%s quality=%d "
+                      "source=\"%s\" category=\"%s\"%s%s%s part=%s "
+                      "name=\"%s\" filename=\"%s\" size=%uz",
+                      action, hex, entry, (ngx_uint_t) m.distance,
+                      ngx_http_upload_filter_variants[m.variant],
+                      j->pdq.quality, m.source, m.category,
+                      reason ? " allowed=\"" : "",
+                      reason ? (char *) reason : "", reason ? "\"" : "",
+                      part, j->name ? j->name : (u_char *) "",
+                      j->filename ? j->filename : (u_char *) "", j->len);
+
+        if (!m.allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
+            ctx->rejected = 1;
+            ctx->status = ctx->conf->status;
+        }
+    }
+
+    if (!ctx->rejected && ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE) {
+        ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
+    }
+}
+
+
+/* hashing in the event loop: the body filter's path */
+void
+ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx)
+{
+    ngx_http_upload_filter_jpeg_t  *list;
+
+    list = ctx->jpegs;
+    ctx->jpegs = NULL;
+    ctx->pdq_pending = 0;
+
+    ngx_http_upload_filter_pdq_hash(list, ctx->conf->pdq_max_pixels);
+    ngx_http_upload_filter_pdq_judge(ctx, list);
+    ngx_http_upload_filter_jpeg_free(list);
+}
+
+
+/*
+ * Hashing in the thread pool: NGX_AGAIN while the thread works (the
+ * request resumes when it is done), NGX_OK when the verdict is already
+ * in (no thread pool: hashed here).
+ */
+ngx_int_t
+ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t              *task;
+    ngx_http_upload_filter_task_t  *t;
+
+    if (ctx->conf->thread_pool == NULL) {
+        ngx_http_upload_filter_pdq_run(ctx);
+        return NGX_OK;
+    }
+
+    /* not from r->pool: a detached task outlives its request */
+    task = ngx_calloc(sizeof(ngx_thread_task_t)
+                      + sizeof(ngx_http_upload_filter_task_t),
+                      r->connection->log);
+    if (task == NULL) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "no memory for a PDQ task");
+        return NGX_OK;
+    }
+
+    t = (ngx_http_upload_filter_task_t *) (task + 1);
+    t->task = task;
+    t->ctx = ctx;
+    t->jpegs = ctx->jpegs;
+    t->max_pixels = ctx->conf->pdq_max_pixels;
+
+    task->ctx = t;
+    task->handler = ngx_http_upload_filter_pdq_thread;
+    task->event.data = t;
+    task->event.handler = ngx_http_upload_filter_pdq_done;
+
+    if (ngx_thread_task_post(ctx->conf->thread_pool, task) != NGX_OK) {
+        /* the queue is full: hash here rather than not at all */
+        ngx_free(task);
+        ngx_http_upload_filter_pdq_run(ctx);
+        return NGX_OK;
+    }
+
+    ctx->jpegs = NULL;
+    ctx->pdq_pending = 0;
+    ctx->task = t;
+    ctx->pdq_start = ngx_current_msec;
+
+    r->main->blocked++;
+    r->aio = 1;
+    r->write_event_handler = ngx_http_upload_filter_pdq_continue;
+
+    if (ctx->conf->budget) {
+        ctx->budget.handler = ngx_http_upload_filter_pdq_timeout;
+        ctx->budget.data = ctx;
+        ctx->budget.log = r->connection->log;
+        ngx_add_timer(&ctx->budget, ctx->conf->budget);
+    }
+
+    return NGX_AGAIN;
+#else
+    ngx_http_upload_filter_pdq_run(ctx);
+    return NGX_OK;
+#endif
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_upload_filter_task_t  *t = data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "upload filter PDQ thread");
+
+    ngx_http_upload_filter_pdq_hash(t->jpegs, t->max_pixels);
+}
+
+
+static void
+ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
+{
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_upload_filter_ctx_t   *ctx;
+    ngx_http_upload_filter_task_t  *t = ev->data;
+
+    if (t->detached) {
+        /* the budget ran out and the request went on without us */
+        ngx_http_upload_filter_jpeg_free(t->jpegs);
+        ngx_free(t->task);
+        return;
+    }
+
+    ctx = t->ctx;
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ctx->task = NULL;
+
+    if (ctx->budget.timer_set) {
+        ngx_del_timer(&ctx->budget);
+    }
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    if (!c->error) {
+        ngx_http_upload_filter_pdq_judge(ctx, t->jpegs);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "upload filter PDQ verdict after %M ms",
+                   ngx_current_msec - ctx->pdq_start);
+
+    ngx_http_upload_filter_jpeg_free(t->jpegs);
+    ngx_free(t->task);
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_upload_filter_pdq_timeout(ngx_event_t *ev)
+{
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_upload_filter_ctx_t  *ctx = ev->data;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    /* the thread's result, when it comes, is dropped */
+    ctx->task->detached = 1;
+    ctx->task->ctx = NULL;
+    ctx->task = NULL;
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                  "upload_filter: no PDQ verdict %M ms after the body "
+                  "(upload_filter_budget %M ms)",
+                  ngx_current_msec - ctx->pdq_start, ctx->conf->budget);
+
+    ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                NGX_HTTP_UPLOAD_FILTER_TIMEOUT,
+                                "verdict not reached within "
+                                "upload_filter_budget");
+
+    r->write_event_handler(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* the request goes on once the verdict is in */
+static void
+ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r)
+{
+    ngx_http_upload_filter_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_filter_module);
+
+    if (ctx == NULL || ctx->task) {
+        /* a write event while the thread works */
+        return;
+    }
+
+    if (ctx->rejected) {
+        ngx_http_finalize_request(r, ngx_http_upload_filter_verdict(r, ctx));
+        return;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+#endif
+
+
+void
+ngx_http_upload_filter_pdq_cleanup(ngx_http_upload_filter_ctx_t *ctx)
+{
+    ngx_http_upload_filter_jpeg_free(ctx->jpeg);
+    ngx_http_upload_filter_jpeg_free(ctx->jpegs);
+    ctx->jpeg = NULL;
+    ctx->jpegs = NULL;
+
+    if (ctx->task) {
+        ctx->task->detached = 1;
+        ctx->task->ctx = NULL;
+        ctx->task = NULL;
+    }
+
+    if (ctx->budget.timer_set) {
+        ngx_del_timer(&ctx->budget);
+    }
+}
