@@ -148,7 +148,7 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-run: deps all
+run: deps all $(BUILD)/unit/jpeg_transform
 	./demo/run.sh
 
 stop:

@@ -52,6 +52,15 @@ cp "$top/demo/demo-list.txt" "$run/demo-list.txt"
 "$build/hashdb" sign --key "$run/keys/demo.pem" --source demo --seq 1 "$run/demo-list.txt"
 "$build/hashdb" sync "$run/hashset" --source demo --category demo "$run/demo-list.txt"
 
+# a PDQ list: the perceptual hash of a benign test photograph, and a
+# resized, re-encoded copy of it to upload
+"$build/hashdb" trust "$run/hashset" --source demo-pdq "$run/keys/demo.pub.pem"
+cp "$top/demo/demo-pdq.txt" "$run/demo-pdq.txt"
+"$build/hashdb" sign --key "$run/keys/demo.pem" --source demo-pdq --seq 1 "$run/demo-pdq.txt"
+"$build/hashdb" sync "$run/hashset" --source demo-pdq --category demo --format pdq "$run/demo-pdq.txt"
+"$build/unit/jpeg_transform" "$top/t/data/pdq-vectors/images/bridge-mods--aaa-orig.jpg" \
+    "$run/bridge-copy.jpg" resize 50 70
+
 user_line=
 if [ "$(id -u)" = 0 ]; then
     group=www-data
@@ -90,8 +99,12 @@ A blocked upload (the stand-in file whose digests the demo list holds):
     curl -i -T demo/stand-in.txt http://127.0.0.1:$port/upload
     curl -i -F file=@demo/stand-in.txt http://127.0.0.1:$port/form
 
+A resized, re-encoded copy of the listed photograph (PDQ, distance 2):
+    curl -i -F photo=@$run/bridge-copy.jpg http://127.0.0.1:$port/form
+
 A clean upload, passed through unchanged:
     curl -i -F file=@README.md http://127.0.0.1:$port/form
+    curl -i -T t/data/pdq-vectors/images/labelme-subset--q2821.jpg http://127.0.0.1:$port/upload
 
 Logs: $run/error.log (one warn line per match), $run/access.log.
 Look up a digest: $build/hashdb lookup $run/hashset HEX

@@ -57,6 +57,30 @@ hdb_jpeg_decode_fast(const unsigned char *jpeg, size_t len,
                               height, &channels, why);
 }
 
+/*
+ * CMYK as JPEG files hold it (Adobe's inverted values, which TurboJPEG
+ * hands out as they are) to RGB, or to grey with the weights PDQ's luma
+ * uses; in place, the output being smaller than the input.
+ */
+static void
+hdb_jpeg_from_cmyk(unsigned char *px, size_t n, int channels)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned  c = px[4 * i], m = px[4 * i + 1], y = px[4 * i + 2];
+        unsigned  k = px[4 * i + 3];
+        unsigned  r = c * k / 255, g = m * k / 255, b = y * k / 255;
+
+        if (channels == 1) {
+            px[i] = (unsigned char) ((299 * r + 587 * g + 114 * b + 500)
+                                     / 1000);
+        } else {
+            px[3 * i] = (unsigned char) r;
+            px[3 * i + 1] = (unsigned char) g;
+            px[3 * i + 2] = (unsigned char) b;
+        }
+    }
+}
+
 /* the smallest scale whose sides are still >= min(side, 512) */
 static void
 hdb_jpeg_scale(int w, int h, int *sw, int *sh)
@@ -112,7 +136,7 @@ hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
     int fast, unsigned char **pixels, int *width, int *height, int *channels,
     const char **why)
 {
-    int             w, h, subsamp, colorspace, rc;
+    int             w, h, subsamp, colorspace, rc, cmyk;
     tjhandle        tj;
     unsigned char  *buf;
 
@@ -149,12 +173,14 @@ hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
     }
 
     *channels = (fast || colorspace == TJCS_GRAY) ? 1 : 3;
+    cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
 
     if (fast) {
         hdb_jpeg_scale(w, h, &w, &h);
     }
 
-    buf = malloc((size_t) w * h * *channels);
+    /* CMYK is decoded as such and turned into RGB or grey below */
+    buf = malloc((size_t) w * h * (cmyk ? 4 : *channels));
     if (buf == NULL) {
         tjDestroy(tj);
         return HDB_JPEG_NOMEM;
@@ -163,13 +189,18 @@ hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
     /* the defaults of the reference's decoder: accurate IDCT, fancy
      * upsampling */
     rc = tjDecompress2(tj, jpeg, (unsigned long) len, buf, w, 0, h,
-                       *channels == 1 ? TJPF_GRAY : TJPF_RGB, 0);
+                       cmyk ? TJPF_CMYK
+                            : *channels == 1 ? TJPF_GRAY : TJPF_RGB, 0);
 
     if (rc != 0 && tjGetErrorCode(tj) == TJERR_FATAL) {
         *why = hdb_jpeg_message(tj);
         free(buf);
         tjDestroy(tj);
         return HDB_JPEG_CORRUPT;
+    }
+
+    if (cmyk) {
+        hdb_jpeg_from_cmyk(buf, (size_t) w * h, *channels);
     }
 
     tjDestroy(tj);

@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <turbojpeg.h>
+
 #include "hdb_jpeg.h"
 #include "hdb_pdq.h"
+#include "hdb_pdq_jpeg.h"
 #include "tap.h"
 
 #define VECTORS "t/data/pdq-vectors"
@@ -229,6 +232,79 @@ main(void)
            "corrupted data: decoded or refused (%s)",
            hdb_jpeg_strerror(rc, why));
         free(jpeg);
+    }
+
+    /* grey and CMYK JPEGs hash; 12-bit is refused with a reason */
+    {
+        int                rc, w, hh, ch, d;
+        size_t             len;
+        const char        *why;
+        unsigned long      jlen;
+        unsigned char     *jpeg, *px, *cmyk, *out;
+        tjhandle           tj;
+        hdb_pdq_result_t   ref, r;
+
+        jpeg = slurp(VECTORS "/images/bridge-mods--aaa-orig.jpg", &len);
+        hdb_pdq_jpeg(jpeg, len, 0, 1, &ref, &why);
+        rc = hdb_jpeg_decode(jpeg, len, 0, &px, &w, &hh, &ch, &why);
+        free(jpeg);
+
+        tj = tjInitCompress();
+        out = NULL;
+        jlen = 0;
+        tjCompress2(tj, px, w, 0, hh, TJPF_RGB, &out, &jlen, TJSAMP_GRAY, 90,
+                    0);
+        ok(hdb_pdq_jpeg(out, jlen, 0, 0, &r, &why) == HDB_JPEG_OK,
+           "a greyscale JPEG hashes");
+        d = 0;
+        for (int i = 0; i < 32; i++) {
+            d += __builtin_popcount(r.variants[0][i] ^ ref.variants[0][i]);
+        }
+        ok(d <= 16, "close to the colour original (%d bits)", d);
+        tjFree(out);
+
+        /* CMYK as Photoshop writes it: inverted, no colour transform */
+        cmyk = malloc((size_t) w * hh * 4);
+        for (size_t i = 0; cmyk && i < (size_t) w * hh; i++) {
+            cmyk[4 * i] = px[3 * i];
+            cmyk[4 * i + 1] = px[3 * i + 1];
+            cmyk[4 * i + 2] = px[3 * i + 2];
+            cmyk[4 * i + 3] = 255;
+        }
+        out = NULL;
+        jlen = 0;
+        tjCompress2(tj, cmyk, w, 0, hh, TJPF_CMYK, &out, &jlen, TJSAMP_444,
+                    90, 0);
+        for (int exact = 0; exact <= 1; exact++) {
+            rc = hdb_pdq_jpeg(out, jlen, 0, exact, &r, &why);
+            d = 0;
+            for (int i = 0; rc == HDB_JPEG_OK && i < 32; i++) {
+                d += __builtin_popcount(r.variants[0][i]
+                                        ^ ref.variants[0][i]);
+            }
+            ok(rc == HDB_JPEG_OK && d <= 16,
+               "a CMYK JPEG, %s path: hashed, %d bits from the original "
+               "(%s)", exact ? "exact" : "fast", d,
+               hdb_jpeg_strerror(rc, why));
+        }
+
+        /* 12 bits per sample in the frame header */
+        for (size_t i = 2; i + 4 < jlen && out[i] == 0xff; ) {
+            if (out[i + 1] == 0xc0) {
+                out[i + 4] = 12;
+                break;
+            }
+            i += 2 + (size_t) (out[i + 2] << 8 | out[i + 3]);
+        }
+        rc = hdb_pdq_jpeg(out, jlen, 0, 0, &r, &why);
+        ok(rc == HDB_JPEG_CORRUPT && why && *why,
+           "a 12-bit JPEG is refused with the decoder's reason: %s",
+           hdb_jpeg_strerror(rc, why));
+
+        tjFree(out);
+        tjDestroy(tj);
+        free(cmyk);
+        free(px);
     }
 
     /* hex round trip and distance */
