@@ -27,6 +27,7 @@ TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
+               $(BUILD)/unit/replay_jpeg \
                $(BUILD)/unit/jpeg_transform
 FUZZ_SECONDS ?= 60
 
@@ -76,6 +77,12 @@ $(BUILD)/unit/replay_list: fuzz/fuzz_list.c fuzz/standalone.c tools/list_format.
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_list.c fuzz/standalone.c \
 	    tools/list_format.c $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
 
+$(BUILD)/unit/replay_jpeg: fuzz/fuzz_jpeg.c fuzz/standalone.c \
+                           $(HDB_SRCS) $(HDB_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_jpeg.c fuzz/standalone.c \
+	    $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
+
 # libFuzzer (clang): each target runs FUZZ_SECONDS; new inputs go to
 # build-fuzz/corpus, crashers to fuzz/crashers/ (commit them: the tests
 # replay them)
@@ -91,13 +98,18 @@ build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
 
+build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(HDB_SRCS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
+
 deps-fuzz:
 	@command -v clang >/dev/null && test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep /)" \
 	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
 
-fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_list
+fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_list \
+      build-fuzz/fuzz_jpeg
 	@mkdir -p fuzz/crashers
-	for t in multipart list; do \
+	for t in multipart list jpeg; do \
 	    mkdir -p build-fuzz/corpus/$$t; \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        -artifact_prefix=fuzz/crashers/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
@@ -162,10 +174,13 @@ test: deps all unit asan
 test-asan: deps asan
 	UF_BUILD=build-asan prove t/
 
-bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index
+bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
+       $(BUILD)/unit/jpeg_transform
 	./bench/run.sh
 	./bench/sync.sh
 	$(BUILD)/bench/pdq_cost t/data/pdq-vectors/images/dih--bridge-1-original.jpg
+	./bench/pdq_latency.sh
+	./bench/pdq_robustness.sh
 	./bench/pdq_index.sh
 
 clean:

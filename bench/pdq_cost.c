@@ -6,6 +6,11 @@
  * vector image, scaled up and encoded at quality 90.  CPU time of this
  * thread, median of the runs.
  *
+ * Then the same images encoded progressive: the fast path on the first k
+ * scans only (the file cut after scan k, an EOI appended: what a decoder
+ * that stopped there would see), its time and its distance to the hash
+ * of all scans.
+ *
  *   build/bench/pdq_cost t/data/pdq-vectors/images/dih--bridge-1-original.jpg
  */
 
@@ -30,6 +35,36 @@ now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* offsets just past each scan of a JPEG (its SOS header and data) */
+static int
+scan_ends(const unsigned char *p, size_t len, size_t *ends, int max)
+{
+    int     n = 0;
+    size_t  i = 2;
+
+    while (i + 4 <= len && p[i] == 0xFF && p[i + 1] != 0xD9) {
+        unsigned  marker = p[i + 1];
+
+        i += 2 + ((size_t) p[i + 2] << 8 | p[i + 3]);
+
+        if (marker == 0xDA) {
+            /* entropy-coded data: up to a marker other than FF00, RSTn */
+            while (i + 1 < len
+                   && !(p[i] == 0xFF && p[i + 1] != 0
+                        && (p[i + 1] < 0xD0 || p[i + 1] > 0xD7)))
+            {
+                i++;
+            }
+
+            if (n < max) {
+                ends[n++] = i;
+            }
+        }
+    }
+
+    return n;
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -45,16 +80,79 @@ median(double *v)
     return v[RUNS / 2];
 }
 
+/* the image scaled (nearest neighbour) to mp megapixels, encoded at q90 */
+static unsigned char *
+make_jpeg(const unsigned char *px, int w, int h, int ch, double mp, int flags,
+    unsigned long *jlen, int *tw, int *th)
+{
+    double          scale;
+    tjhandle        tj;
+    unsigned char  *big, *jpeg = NULL;
+
+    scale = mp * 1e6 / ((double) w * h);
+    *tw = (int) (w * __builtin_sqrt(scale));
+    *th = (int) (h * __builtin_sqrt(scale));
+
+    big = malloc((size_t) *tw * *th * 3);
+    if (big == NULL) {
+        exit(2);
+    }
+
+    for (int y = 0; y < *th; y++) {
+        for (int x = 0; x < *tw; x++) {
+            memcpy(big + ((size_t) y * *tw + x) * 3,
+                   px + ((size_t) (y * h / *th) * w + x * w / *tw) * ch, 3);
+        }
+    }
+
+    *jlen = 0;
+    tj = tjInitCompress();
+    if (tj == NULL
+        || tjCompress2(tj, big, *tw, 0, *th, TJPF_RGB, &jpeg, jlen,
+                       TJSAMP_420, 90, flags) != 0)
+    {
+        fprintf(stderr, "encode: %s\n", tjGetErrorStr2(tj));
+        exit(2);
+    }
+
+    tjDestroy(tj);
+    free(big);
+    return jpeg;
+}
+
+/* the fast path's hash of jpeg, and its median CPU time */
+static double
+fast_hash(const unsigned char *jpeg, size_t len, pdq_hash_t *hash)
+{
+    int             fw, fh;
+    double          t[RUNS], t0;
+    const char     *why;
+    unsigned char  *out;
+
+    for (int r = 0; r < RUNS; r++) {
+        t0 = now_ms();
+        if (hdb_jpeg_decode_fast(jpeg, len, 0, &out, &fw, &fh, &why) != 0) {
+            fprintf(stderr, "fast decode: %s\n", why);
+            exit(2);
+        }
+        pdq_hash_pixels(out, fw, fh, 1, hash, NULL);
+        t[r] = now_ms() - t0;
+        free(out);
+    }
+
+    return median(t);
+}
+
 int
 main(int argc, char **argv)
 {
     int             w, h, ch;
     FILE           *f;
     long            n;
-    size_t          len;
     const char     *why;
     unsigned char  *src, *px;
     static const double  mp[] = { 0.3, 3, 12 };
+    static const char   *name[] = { "0.3 MP", "3 MP", "12 MP" };
 
     if (argc != 2 || (f = fopen(argv[1], "rb")) == NULL) {
         fprintf(stderr, "usage: pdq_cost IMAGE.jpg\n");
@@ -65,7 +163,7 @@ main(int argc, char **argv)
     n = ftell(f);
     rewind(f);
     src = malloc((size_t) n);
-    if (fread(src, 1, (size_t) n, f) != (size_t) n) {
+    if (src == NULL || fread(src, 1, (size_t) n, f) != (size_t) n) {
         return 2;
     }
     fclose(f);
@@ -79,59 +177,70 @@ main(int argc, char **argv)
            "decode ms", "exact ms", "fast ms", "distance");
 
     for (size_t s = 0; s < sizeof(mp) / sizeof(mp[0]); s++) {
-        int             tw, th, fw, fh;
-        double          scale, td[RUNS], te[RUNS], tf[RUNS], t0;
-        tjhandle        tj;
+        int             tw, th, cw, chh, cc;
+        double          td[RUNS], te[RUNS], tf, t0;
         pdq_hash_t      he, hf;
-        unsigned char  *big, *jpeg = NULL, *out;
-        unsigned long   jlen = 0;
+        unsigned char  *jpeg, *out;
+        unsigned long   jlen;
 
-        scale = mp[s] * 1e6 / ((double) w * h);
-        tw = (int) (w * __builtin_sqrt(scale));
-        th = (int) (h * __builtin_sqrt(scale));
-
-        /* nearest-neighbour upscale, then encode at quality 90 */
-        big = malloc((size_t) tw * th * 3);
-        for (int y = 0; y < th; y++) {
-            for (int x = 0; x < tw; x++) {
-                memcpy(big + ((size_t) y * tw + x) * 3,
-                       px + ((size_t) (y * h / th) * w + x * w / tw) * ch, 3);
-            }
-        }
-
-        tj = tjInitCompress();
-        tjCompress2(tj, big, tw, 0, th, TJPF_RGB, &jpeg, &jlen, TJSAMP_420,
-                    90, 0);
-        tjDestroy(tj);
-        free(big);
-        len = jlen;
+        jpeg = make_jpeg(px, w, h, ch, mp[s], 0, &jlen, &tw, &th);
 
         for (int r = 0; r < RUNS; r++) {
-            int  cw, chh, cc;
-
             t0 = now_ms();
-            hdb_jpeg_decode(jpeg, len, 0, &out, &cw, &chh, &cc, &why);
+            hdb_jpeg_decode(jpeg, jlen, 0, &out, &cw, &chh, &cc, &why);
             td[r] = now_ms() - t0;
             free(out);
 
             t0 = now_ms();
-            hdb_jpeg_decode(jpeg, len, 0, &out, &cw, &chh, &cc, &why);
+            hdb_jpeg_decode(jpeg, jlen, 0, &out, &cw, &chh, &cc, &why);
             pdq_hash_pixels(out, cw, chh, cc, &he, NULL);
             te[r] = now_ms() - t0;
             free(out);
-
-            t0 = now_ms();
-            hdb_jpeg_decode_fast(jpeg, len, 0, &out, &fw, &fh, &why);
-            pdq_hash_pixels(out, fw, fh, 1, &hf, NULL);
-            tf[r] = now_ms() - t0;
-            free(out);
         }
 
+        tf = fast_hash(jpeg, jlen, &hf);
+
         printf("%-8s %5dx%-5d %10lu %10.1f %10.1f %10.1f %9d\n",
-               s == 0 ? "0.3 MP" : s == 1 ? "3 MP" : "12 MP", tw, th,
-               jlen / 1024, median(td), median(te), median(tf),
+               name[s], tw, th, jlen / 1024, median(td), median(te), tf,
                pdq_distance(&he, &hf));
 
+        tjFree(jpeg);
+    }
+
+    printf("\nprogressive: the fast path on the first k scans\n");
+    printf("%-8s %6s %8s %10s %10s\n", "size", "scans", "bytes %", "fast ms",
+           "distance");
+
+    for (size_t s = 0; s < sizeof(mp) / sizeof(mp[0]); s++) {
+        int             tw, th, nscans;
+        size_t          ends[64];
+        double          tk;
+        pdq_hash_t      hall, hk;
+        unsigned char  *jpeg, *cut;
+        unsigned long   jlen;
+
+        jpeg = make_jpeg(px, w, h, ch, mp[s], TJFLAG_PROGRESSIVE, &jlen, &tw,
+                         &th);
+        nscans = scan_ends(jpeg, jlen, ends, 64);
+        fast_hash(jpeg, jlen, &hall);
+
+        cut = malloc(jlen + 2);
+        if (cut == NULL) {
+            return 2;
+        }
+
+        for (int k = 1; k <= nscans; k++) {
+            memcpy(cut, jpeg, ends[k - 1]);
+            cut[ends[k - 1]] = 0xFF;
+            cut[ends[k - 1] + 1] = 0xD9;
+
+            tk = fast_hash(cut, ends[k - 1] + 2, &hk);
+
+            printf("%-8s %3d/%-2d %8.0f %10.1f %10d\n", name[s], k, nscans,
+                   100.0 * ends[k - 1] / jlen, tk, pdq_distance(&hall, &hk));
+        }
+
+        free(cut);
         tjFree(jpeg);
     }
 

@@ -85,12 +85,15 @@ sub best { my ($h, $vs) = @_; my $b = 256; for (@$vs) { my $d = dist($h, $_); $b
 
 printf "%d images; distance T = %d; distance = smallest over the upload's 8 variants\n\n",
        scalar @names, $T;
-print "| transformation | matched | distance min / median / max |\n|---|---|---|\n";
+print "| transformation | matched | distance min / median / max | missed |\n",
+      "|---|---|---|---|\n";
 for my $op (@ops) {
-    my @d = sort { $a <=> $b } map { best($ref{$_}, $var{$op}{$_}) } @names;
-    my $m = grep { $_ <= $T } @d;
-    printf "| %s | %d/%d (%.0f%%) | %d / %d / %d |\n", $op, $m, scalar @d,
-           100 * $m / @d, $d[0], $d[int(@d / 2)], $d[-1];
+    my %d = map { $_ => best($ref{$_}, $var{$op}{$_}) } @names;
+    my @d = sort { $a <=> $b } values %d;
+    my @missed = map { s/\.jpg$//r } grep { $d{$_} > $T } sort @names;
+    my $m = @d - @missed;
+    printf "| %s | %d/%d (%.0f%%) | %d / %d / %d | %s |\n", $op, $m, scalar @d,
+           100 * $m / @d, $d[0], $d[int(@d / 2)], $d[-1], join(' ', @missed);
 }
 
 # false matches: each image's upload hashes against every other listed one

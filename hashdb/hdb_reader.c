@@ -142,8 +142,8 @@ hdb_reader_plan(hdb_reader_t *rd, unsigned *types)
 
 /* finds the name and record of a source by its id */
 int
-hdb_reader_source_rec(hdb_reader_t *rd, const unsigned char id[4], MDB_val *name,
-    struct hdb_source_rec *rec)
+hdb_reader_source_rec(hdb_reader_t *rd, const unsigned char id[4],
+    MDB_val *name, struct hdb_source_rec *rec)
 {
     int      rc;
     MDB_val  key, val;

@@ -52,6 +52,8 @@ typedef struct {
     hdb_t                     *db;
     hdb_reader_t              *reader;
     ngx_flag_t                 used;
+    ngx_flag_t                 threads;     /* some location hashes in a
+                                               thread pool */
 } ngx_http_upload_filter_main_conf_t;
 
 

@@ -77,7 +77,7 @@ for my $uri ('/named/x', '/tf/x') {
     $t->clear_records;
 }
 
-like($t->access_log, qr{^GET /blocked\.html 403 result=match}m,
+$t->like_access(qr{^GET /blocked\.html 403 result=match}m,
      'the verdict is still in the variables after the redirect');
 
 $t->finish;

@@ -31,7 +31,7 @@ is(UFTest::status($t->request('PUT', '/b', $later)), 200, 'not yet listed: 200')
 $t->listed(source => 'list-b', category => 'new', lines => [md5_hex($later)]);
 is(UFTest::status($t->request('PUT', '/c', $later)), 403,
    'listed by an import while nginx runs: 403 on the next request, no reload');
-like($t->access_log, qr{^PUT /c 403 result=match match=md5:\Q${\ md5_hex($later)}\E source=list-b category=new}m,
+$t->like_access(qr{^PUT /c 403 result=match match=md5:\Q${\ md5_hex($later)}\E source=list-b category=new}m,
      'the new source and its digest type are used');
 is(UFTest::status($t->request('PUT', '/d', $first)), 403, 'the first list still blocks');
 
@@ -47,7 +47,7 @@ $t->hashdb('allow', $t->db, sha256_hex($synced), '--reason', 'false "positive"')
 is(UFTest::status($t->request('PUT', '/g', $synced)), 200, 'an allowed digest passes');
 like($t->error_log, qr/\[warn\].*upload_filter: match action=allow digest=sha256:\Q${\ sha256_hex($synced)}\E source="list-a" category="" allowed="false \\x22positive\\x22" part=body/,
      'and is logged as allowed, with the reason');
-like($t->access_log, qr{^PUT /g 200 result=allowed match=sha256:}m, '$upload_filter_result is allowed');
+$t->like_access(qr{^PUT /g 200 result=allowed match=sha256:}m, '$upload_filter_result is allowed');
 $t->hashdb('unallow', $t->db, sha256_hex($synced));
 is(UFTest::status($t->request('PUT', '/h', $synced)), 403, 'blocked again once taken off the allow list');
 
@@ -75,7 +75,7 @@ $t2->start_nginx(<<'EOF2');
     }
 EOF2
 is(UFTest::status($t2->request('PUT', '/t', $triple)), 403, 'matched by its SHA-1');
-like($t2->access_log, qr{^PUT /t 403 result=match match=sha1:}m, 'the match is a SHA-1 match');
+$t2->like_access(qr{^PUT /t 403 result=match match=sha1:}m, 'the match is a SHA-1 match');
 is(UFTest::status($t2->request('PUT', '/d', $decoy)), 200,
    'MD5 and SHA-256 are not computed when SHA-1 covers the list');
 

@@ -82,7 +82,7 @@ $resp = $t->raw(["PUT /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\na
                  "def"], pause => 1.5, timeout => 5);
 ok(UFTest::status($resp) == 408 || $resp eq '',
    'a body that stalls: closed after client_body_timeout');
-like($t->access_log, qr{^PUT /slow 408 }m, 'logged as 408');
+$t->like_access(qr{^PUT /slow 408 }m, 'logged as 408');
 is($t->connections, 0, 'nothing upstream');
 
 # HTTP/2 uploads aborted by the client

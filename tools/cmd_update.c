@@ -48,10 +48,10 @@ static const char  update_usage_tail[] =
     "optionally category, added, id, op), typed (\"<type> <hash>\"),\n"
     "clamav (\"hash:size:name\", .hdb/.hsb), pdq (\"hash[,quality[,name]]\"\n"
     "as pdq-photo-hasher writes; typed and csv lists may hold pdq too: a\n"
-    "64-digit hash is a SHA-256 unless its type says pdq).  A signed list must verify\n"
-    "against a key trusted for the source (hashdb trust) and carry a\n"
-    "sequence number above the last one applied.  A bad line or signature\n"
-    "refuses the whole list; nothing is applied.\n";
+    "64-digit hash is a SHA-256 unless its type says pdq).  A signed list\n"
+    "must verify against a key trusted for the source (hashdb trust) and\n"
+    "carry a sequence number above the last one applied.  A bad line or\n"
+    "signature refuses the whole list; nothing is applied.\n";
 
 static const update_cmd_t  update_cmds[] = {
     { "import", HDB_WRITE_ADD, 0, "delta",

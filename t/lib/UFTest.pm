@@ -246,6 +246,21 @@ sub wait_log {
     return 0;
 }
 
+# like(access_log, $re, $name), waiting (briefly) for the line: nginx
+# writes it when the request is freed, which can come after the client
+# has read the response
+sub like_access {
+    my ($self, $re, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $log;
+    for (1 .. 40) {
+        $log = $self->access_log;
+        last if $log =~ $re;
+        sleep 0.05;
+    }
+    return Test::More::like($log, $re, $name);
+}
+
 # what the upstream received, oldest first: [{method, uri, head, body}]
 sub records {
     my ($self) = @_;

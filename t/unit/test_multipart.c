@@ -119,7 +119,8 @@ check(const char *what, const char *boundary, const char *body, int want_rc,
     len = strlen(body);
 
     rc = run(boundary, body, len, NULL, 0, t, 0);
-    is_int(rc, want_rc, "%s: whole body gives %s", what, uf_mp_strerror(want_rc));
+    is_int(rc, want_rc, "%s: whole body gives %s", what,
+           uf_mp_strerror(want_rc));
     ok(strcmp(t->out, want) == 0, "%s: whole body gives the parts", what);
     if (strcmp(t->out, want) != 0) {
         printf("#   got  \"%s\"\n#   want \"%s\"\n", t->out, want);
@@ -130,7 +131,8 @@ check(const char *what, const char *boundary, const char *body, int want_rc,
         rc = run(boundary, body, len, &cut, 1, t, 0);
         if (rc != want_rc || strcmp(t->out, want) != 0) {
             if (bad++ == 0) {
-                printf("#   split at %zu: rc %d, got \"%s\"\n", cut, rc, t->out);
+                printf("#   split at %zu: rc %d, got \"%s\"\n",
+                       cut, rc, t->out);
             }
         }
     }

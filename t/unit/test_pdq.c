@@ -219,7 +219,8 @@ main(void)
                 free(px);
             }
         }
-        ok(jpeg != NULL, "truncated at 40 places: decoded or refused, no crash");
+        ok(jpeg != NULL,
+           "truncated at 40 places: decoded or refused, no crash");
 
         for (size_t i = 200; jpeg && i < len; i += 97) {
             jpeg[i] ^= 0x5a;   /* corrupt the entropy-coded data */
