@@ -466,9 +466,8 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
 
-    if (!c->error) {
-        ngx_http_upload_filter_pdq_judge(ctx, t->jpegs);
-    }
+    /* judged even if the client went away: the match is still logged */
+    ngx_http_upload_filter_pdq_judge(ctx, t->jpegs);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "upload filter PDQ verdict after %M ms",
@@ -527,6 +526,17 @@ ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r)
 
     if (ctx == NULL || ctx->task) {
         /* a write event while the thread works */
+        return;
+    }
+
+    if (r->connection->error) {
+        /*
+         * The client went away while the image was hashed (an HTTP/2
+         * stream reset leaves the request to whoever holds it): the
+         * request ends here; running the phases on would start the
+         * upstream for a request that nobody waits for.
+         */
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
         return;
     }
 
