@@ -15,27 +15,19 @@ my $t = UFTest->new;
 $t->{timeout} = 30;
 my $dir = $t->dir;
 my $img = "$UFTest::ROOT/t/data/pdq-vectors/images";
-my $jt = "$UFTest::BUILD/unit/jpeg_transform";
-$jt = "build/unit/jpeg_transform" unless -x $jt;
 
-sub transform {
-    my ($in, $out, @op) = @_;
-    system($jt, $in, "$dir/$out", @op) == 0 or die "jpeg_transform @op";
-    return $t->read_file($out);
-}
+sub transform { $t->jpeg_transform(@_) }
 
 # the listed image, as a publisher would hash it: the reference path
 my $orig = "$img/bridge-mods--aaa-orig.jpg";
-my ($rc, $out) = $t->hashdb('hash', '--exact', $orig);
-my ($listed) = $out =~ /^pdq:([0-9a-f]{64})/m or die "no PDQ hash: $out";
+my $listed = $t->pdq_hash('--exact', $orig);
 
 # a flat image: quality 0, listed only past the quality gate
 my $flat = transform("$img/misc-images--small.jpg", 'flat.jpg', 'reencode', 90);
-($rc, $out) = $t->hashdb('hash', "$dir/flat.jpg");
-my ($flat_pdq) = $out =~ /^pdq:([0-9a-f]{64})/m or die "no PDQ hash: $out";
+my $flat_pdq = $t->pdq_hash("$dir/flat.jpg");
 
 $t->hashdb('init', $t->db);
-($rc, $out) = $t->hashdb('import', $t->db, '--source', 'pdq-test',
+my ($rc, $out) = $t->hashdb('import', $t->db, '--source', 'pdq-test',
                          '--category', 'A1', '--unsigned', '--format', 'pdq',
                          '-', \"$listed,100,bridge\n$flat_pdq,0,flat\n");
 like($out, qr/1 PDQ hashes of quality below 50 skipped/,

@@ -16,20 +16,13 @@ use Time::HiRes qw(sleep time);
 use UFTest;
 
 my $t = UFTest->new;
-my $dir = $t->dir;
-my $img = "$UFTest::ROOT/t/data/pdq-vectors/images";
-my $jt = "$UFTest::BUILD/unit/jpeg_transform";
-$jt = "build/unit/jpeg_transform" unless -x $jt;
 
 # a listed image, and a copy of it big enough to take a while to hash
-my $orig = "$img/bridge-mods--aaa-orig.jpg";
-my ($rc, $out) = $t->hashdb('hash', '--exact', $orig);
-my ($listed) = $out =~ /^pdq:([0-9a-f]{64})/m or die "no PDQ hash: $out";
-$t->hashdb('init', $t->db);
-$t->hashdb('import', $t->db, '--source', 'pdq-test', '--unsigned',
-           '--format', 'pdq', '-', \"$listed,100,bridge\n");
-system($jt, $orig, "$dir/copy.jpg", 'resize', 150) == 0 or die 'jpeg_transform';
-my $copy = $t->read_file('copy.jpg');
+my $orig = "$UFTest::ROOT/t/data/pdq-vectors/images/bridge-mods--aaa-orig.jpg";
+my $listed = $t->pdq_hash('--exact', $orig);
+$t->listed(source => 'pdq-test', format => 'pdq',
+           lines => ["$listed,100,bridge"]);
+my $copy = $t->jpeg_transform($orig, 'copy.jpg', 'resize', 150);
 
 $t->start_upstream;
 $t->start_nginx(<<'EOF2');
@@ -152,16 +145,22 @@ sub reset_stream {
     print { $c->{sock} } frame(3, 0, $stream, pack('N', 8));   # CANCEL
 }
 
+# waits up to 5 s for the response headers, or a reset, of $stream
+sub h2_wait {
+    my ($c, $stream) = @_;
+    for (1 .. 50) {
+        last if $c->{headers}{$stream} || $c->{reset}{$stream};
+        h2_read($c, 0.1);
+    }
+    return $c->{headers}{$stream};
+}
+
 sub alive {   # a new stream on the same connection gets its answer
     my ($c, $stream) = @_;
     print { $c->{sock} } frame(1, 5, $stream,
         hpack(':method' => 'GET', ':scheme' => 'http', ':path' => '/alive',
               ':authority' => 'localhost'));
-    for (1 .. 50) {
-        return 1 if $c->{headers}{$stream};
-        h2_read($c, 0.1);
-    }
-    return 0;
+    return h2_wait($c, $stream) ? 1 : 0;
 }
 
 # --- the tests ----------------------------------------------------------------
@@ -206,11 +205,7 @@ is($pid1, $pid0, 'the same worker is still serving');
 my $c = h2_connect();
 h2_read($c, 0.2);
 put($c, 1, '/after.jpg', $copy);
-for (1 .. 50) {
-    last if $c->{headers}{1} || $c->{reset}{1};
-    h2_read($c, 0.1);
-}
-ok($c->{headers}{1}, 'a complete upload of the copy on a new connection is answered');
+ok(h2_wait($c, 1), 'a complete upload of the copy on a new connection is answered');
 like($t->error_log, qr/upload_filter: match .*digest=pdq:.*request: "PUT \/after\.jpg/,
      'and blocked as a PDQ match');
 is($t->connections, 0, 'still nothing upstream');

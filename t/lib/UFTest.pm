@@ -100,10 +100,30 @@ sub listed {
     }
     my @args = ('import', $self->{db}, '--source', $source, '--unsigned');
     push @args, '--category', $o{category} if $o{category};
+    push @args, '--format', $o{format} if $o{format};
     my $lines = join '', map { "$_\n" } @{ $o{lines} };
     my ($rc, $out, $err) = $self->hashdb(@args, '-', \$lines);
     die "hashdb import: $err" if $rc;
     return $self;
+}
+
+# an altered copy of a benign JPEG (t/unit/jpeg_transform.c) in the test
+# directory; returns its bytes
+sub jpeg_transform {
+    my ($self, $in, $out, @op) = @_;
+    my $jt = "$BUILD/unit/jpeg_transform";
+    $jt = "build/unit/jpeg_transform" unless -x $jt;
+    system($jt, $in, "$self->{dir}/$out", @op) == 0
+        or die "jpeg_transform @op";
+    return $self->read_file($out);
+}
+
+# the PDQ hash "hashdb hash @args FILE" prints
+sub pdq_hash {
+    my ($self, @args) = @_;
+    my ($rc, $out) = $self->hashdb('hash', @args);
+    my ($pdq) = $out =~ /^pdq:([0-9a-f]{64})/m or die "no PDQ hash: $out";
+    return $pdq;
 }
 
 sub free_port {
@@ -236,14 +256,23 @@ sub access_log {
     return $self->read_file('access.log') // '';
 }
 
+# a file of the test directory once it matches $re, or as it is after
+# waiting (briefly) for that
+sub wait_file {
+    my ($self, $name, $re) = @_;
+    my $text;
+    for (1 .. 40) {
+        $text = $self->read_file($name) // '';
+        last if $text =~ $re;
+        sleep 0.05;
+    }
+    return $text;
+}
+
 # waits (briefly) until the error log matches
 sub wait_log {
     my ($self, $re) = @_;
-    for (1 .. 40) {
-        return 1 if $self->error_log =~ $re;
-        sleep 0.05;
-    }
-    return 0;
+    return $self->wait_file('error.log', $re) =~ $re ? 1 : 0;
 }
 
 # like(access_log, $re, $name), waiting (briefly) for the line: nginx
@@ -252,13 +281,7 @@ sub wait_log {
 sub like_access {
     my ($self, $re, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my $log;
-    for (1 .. 40) {
-        $log = $self->access_log;
-        last if $log =~ $re;
-        sleep 0.05;
-    }
-    return Test::More::like($log, $re, $name);
+    return Test::More::like($self->wait_file('access.log', $re), $re, $name);
 }
 
 # what the upstream received, oldest first: [{method, uri, head, body}]
