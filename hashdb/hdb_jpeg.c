@@ -152,6 +152,16 @@ hdb_jpeg_decode_at(const unsigned char *jpeg, size_t len, size_t max_pixels,
         return HDB_JPEG_NOMEM;
     }
 
+    /*
+     * A file cut off before its frame header can come back as a success
+     * with the sizes never written (seen with 100 bytes of a JPEG): they
+     * start at 0, so that it is refused below rather than decoded at
+     * whatever size the stack held.
+     */
+    w = 0;
+    h = 0;
+    colorspace = -1;
+
     if (tjDecompressHeader3(tj, jpeg, (unsigned long) len, &w, &h, &subsamp,
                             &colorspace) != 0)
     {

@@ -93,6 +93,20 @@ hash_file(const char *name, pdq_hash_t *h, pdq_hash_t *v, int *quality)
     return 0;
 }
 
+/*
+ * Fills the stack below the caller with 0x7f bytes, so that a callee
+ * that reads a local it never wrote sees a huge value, not a lucky 0.
+ */
+static __attribute__((noinline)) void
+dirty_stack(void)
+{
+    volatile unsigned char  junk[16384];
+
+    for (size_t i = 0; i < sizeof(junk); i++) {
+        junk[i] = 0x7f;
+    }
+}
+
 int
 main(void)
 {
@@ -232,6 +246,22 @@ main(void)
         ok(rc == HDB_JPEG_OK || rc == HDB_JPEG_CORRUPT,
            "corrupted data: decoded or refused (%s)",
            hdb_jpeg_strerror(rc, why));
+        free(jpeg);
+
+        /* cut before its frame header: no size, whatever the stack held */
+        jpeg = slurp(VECTORS "/images/dih--bridge-1-original.jpg", &len);
+        for (int i = 0; i < 3; i++) {
+            dirty_stack();
+            rc = hdb_jpeg_decode(jpeg, 100, 0, &px, &w, &hh, &ch, &why);
+            if (rc == HDB_JPEG_OK) {
+                free(px);
+            }
+            if (rc != HDB_JPEG_CORRUPT) {
+                break;
+            }
+        }
+        is_int(rc, HDB_JPEG_CORRUPT,
+               "the first 100 bytes of a JPEG: refused as corrupt, 3 times");
         free(jpeg);
     }
 
