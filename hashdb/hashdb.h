@@ -69,6 +69,7 @@ const char *hdb_strerror(int rc);
 
 #define HDB_OPEN_RDONLY  0x1u    /* readers: the nginx workers, lookups */
 #define HDB_OPEN_CREATE  0x2u    /* hashdb init: create directory and DBs */
+#define HDB_OPEN_NORDAHEAD 0x4u  /* a page fault reads that page only */
 
 int hdb_open(hdb_t **db, const char *path, unsigned flags);
 /* as hdb_open(), with the map size of a new hash set (0: the default) */
@@ -214,5 +215,32 @@ int hdb_key_add(hdb_t *db, const char *source, const unsigned char *key);
 /* copies up to max keys; *n is how many the source has */
 int hdb_reader_keys(hdb_reader_t *rd, const char *source,
     unsigned char (*keys)[HDB_KEY_SIZE], size_t max, size_t *n);
+
+/*
+ * Keeping the set in memory (hdb_resident.c): WARM touches every page
+ * once per cycle and reads paged-out ones back, LOCK mlock()s them.  Each
+ * step does up to bytes of the set (0: all of it); a step of LOCK whose
+ * mlock() fails returns its errno and the walk goes on as WARM.
+ */
+#define HDB_RESIDENT_WARM  1
+#define HDB_RESIDENT_LOCK  2
+
+typedef struct hdb_resident  hdb_resident_t;
+
+typedef struct {
+    size_t  size;           /* bytes of the set in use */
+    size_t  resident;       /* WARM: found in memory this cycle so far;
+                               LOCK: locked */
+    size_t  readback;       /* WARM: found paged out by this step */
+    int     cycle_done;     /* the step reached the end of the set */
+} hdb_resident_stats_t;
+
+int hdb_resident_new(hdb_t *db, int mode, hdb_resident_t **rs);
+void hdb_resident_free(hdb_resident_t *rs);
+int hdb_resident_mode(const hdb_resident_t *rs);
+int hdb_resident_step(hdb_resident_t *rs, size_t bytes,
+    hdb_resident_stats_t *st);
+/* how much of the set the page cache holds now */
+int hdb_resident_probe(hdb_t *db, size_t *size, size_t *resident);
 
 #endif /* HASHDB_H */

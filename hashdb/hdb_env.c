@@ -82,6 +82,10 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
         envflags |= MDB_RDONLY;
     }
 
+    if (flags & HDB_OPEN_NORDAHEAD) {
+        envflags |= MDB_NORDAHEAD;
+    }
+
     rc = mdb_env_open(db->env, path, envflags, 0640);
 
     if (rc == ENOENT && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {

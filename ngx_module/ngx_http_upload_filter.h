@@ -6,6 +6,8 @@
  *                                     verdicts, variables
  *   ngx_http_upload_filter_pdq.c      JPEG uploads: collection, PDQ in a
  *                                     thread pool, near-match lookups
+ *   ngx_http_upload_filter_resident.c upload_filter_resident: keeping the
+ *                                     hash set in memory
  *   uf_multipart.c                    the multipart/form-data parser
  */
 
@@ -54,6 +56,8 @@ typedef struct {
     ngx_flag_t                 used;
     ngx_flag_t                 threads;     /* some location hashes in a
                                                thread pool */
+    ngx_uint_t                 resident;    /* 0, HDB_RESIDENT_* */
+    ngx_msec_t                 resident_period;
 } ngx_http_upload_filter_main_conf_t;
 
 
@@ -164,6 +168,15 @@ void ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 void ngx_http_upload_filter_pdq_cleanup(ngx_http_upload_filter_ctx_t *ctx);
+
+/* ngx_http_upload_filter_resident.c */
+char *ngx_http_upload_filter_resident_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_upload_filter_resident_init_module(ngx_cycle_t *cycle,
+    ngx_http_upload_filter_main_conf_t *umcf);
+void ngx_http_upload_filter_resident_start(ngx_cycle_t *cycle,
+    ngx_http_upload_filter_main_conf_t *umcf);
+void ngx_http_upload_filter_resident_stop(void);
 
 
 #endif /* _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_ */

@@ -63,6 +63,8 @@ static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static void *ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_upload_filter_init_main_conf(ngx_conf_t *cf,
+    void *conf);
 static void *ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -75,6 +77,7 @@ static char *ngx_http_upload_filter_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 #endif
 static ngx_int_t ngx_http_upload_filter_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upload_filter_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_upload_filter_init_process(ngx_cycle_t *cycle);
 static void ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle);
 
@@ -130,6 +133,13 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
     { ngx_string("upload_filter_db"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_upload_filter_db,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_filter_resident"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_upload_filter_resident_conf,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -222,7 +232,7 @@ static ngx_http_module_t  ngx_http_upload_filter_module_ctx = {
     ngx_http_upload_filter_init,             /* postconfiguration */
 
     ngx_http_upload_filter_create_main_conf, /* create main configuration */
-    NULL,                                    /* init main configuration */
+    ngx_http_upload_filter_init_main_conf,   /* init main configuration */
 
     NULL,                                    /* create server configuration */
     NULL,                                    /* merge server configuration */
@@ -238,7 +248,7 @@ ngx_module_t  ngx_http_upload_filter_module = {
     ngx_http_upload_filter_commands,         /* module directives */
     NGX_HTTP_MODULE,                         /* module type */
     NULL,                                    /* init master */
-    NULL,                                    /* init module */
+    ngx_http_upload_filter_init_module,      /* init module */
     ngx_http_upload_filter_init_process,     /* init process */
     NULL,                                    /* init thread */
     NULL,                                    /* exit thread */
@@ -1265,7 +1275,27 @@ ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf)
      *     umcf->used = 0;
      */
 
+    umcf->resident = NGX_CONF_UNSET_UINT;
+    umcf->resident_period = NGX_CONF_UNSET_MSEC;
+
     return umcf;
+}
+
+
+static char *
+ngx_http_upload_filter_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_upload_filter_main_conf_t *umcf = conf;
+
+    ngx_conf_init_uint_value(umcf->resident, 0);
+
+    /*
+     * The hosts we run on page out what has not been touched in any of
+     * ten samples over 5 s: a page must be read about every second.
+     */
+    ngx_conf_init_msec_value(umcf->resident_period, 1000);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1536,6 +1566,22 @@ ngx_http_upload_filter_init(ngx_conf_t *cf)
 
 
 static ngx_int_t
+ngx_http_upload_filter_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_upload_filter_module);
+
+    if (umcf == NULL || !umcf->used) {
+        return NGX_OK;
+    }
+
+    return ngx_http_upload_filter_resident_init_module(cycle, umcf);
+}
+
+
+static ngx_int_t
 ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
 {
     int                                  rc;
@@ -1586,6 +1632,8 @@ ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
         umcf->reader = NULL;
     }
 
+    ngx_http_upload_filter_resident_start(cycle, umcf);
+
     return NGX_OK;
 }
 
@@ -1605,6 +1653,8 @@ ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle)
         hdb_digest_free(
             ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare]);
     }
+
+    ngx_http_upload_filter_resident_stop();
 
     hdb_reader_free(umcf->reader);
     hdb_close(umcf->db);

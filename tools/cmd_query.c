@@ -48,7 +48,12 @@ open_reader(const char *path, hdb_t **db, hdb_reader_t **rd)
 {
     int  rc;
 
-    rc = tool_open(db, path, HDB_OPEN_RDONLY);
+    /*
+     * A few lookups need a few pages: without readahead a fault does not
+     * read megabytes around them, and "stats" does not bring into memory
+     * the set whose residency it reports.
+     */
+    rc = tool_open(db, path, HDB_OPEN_RDONLY | HDB_OPEN_NORDAHEAD);
     if (rc != TOOL_OK) {
         return rc;
     }
@@ -305,6 +310,7 @@ cmd_stats(int argc, char **argv)
     char            path[4096], types[64];
     hdb_t          *db;
     unsigned        plan;
+    size_t          used, resident;
     long long       size;
     const char     *dbpath;
     stats_t         st;
@@ -340,14 +346,20 @@ cmd_stats(int argc, char **argv)
     }
 
     if (rc == 0) {
+        /* what upload_filter_resident is about: is the set in memory? */
+        rc = hdb_resident_probe(db, &used, &resident);
+    }
+
+    if (rc == 0) {
         format_types(plan, types, sizeof(types));
         snprintf(path, sizeof(path), "%s/data.mdb", dbpath);
         size = stat(path, &sb) == 0 ? (long long) sb.st_size : -1;
 
         if (st.json) {
             printf("{\n  \"path\": \"%s\",\n  \"size\": %lld,\n"
-                   "  \"map_size\": %zu,\n  \"computes\": ", dbpath, size,
-                   hdb_mapsize(db));
+                   "  \"map_size\": %zu,\n  \"in_use\": %zu,\n"
+                   "  \"in_memory\": %zu,\n  \"computes\": ", dbpath, size,
+                   hdb_mapsize(db), used, resident);
             json_types(plan);
             printf(",\n  \"allowed\": %llu,\n  \"sources\": [",
                    (unsigned long long) st.allowed);
@@ -356,6 +368,8 @@ cmd_stats(int argc, char **argv)
             printf("hash set:  %s\n", dbpath);
             printf("size:      %lld bytes on disk (map %zu)\n", size,
                    hdb_mapsize(db));
+            printf("in memory: %zu of the %zu bytes in use (%.0f%%)\n",
+                   resident, used, used ? 100.0 * resident / used : 100.0);
             printf("computes:  %s\n", types);
             printf("allowed:   %llu digests on the allow list\n\n",
                    (unsigned long long) st.allowed);
