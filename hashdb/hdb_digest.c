@@ -30,6 +30,22 @@ hdb_digest_fetch(void)
     }
 }
 
+/*
+ * Frees what hdb_digest_new() fetched; no digest may be made after it.
+ * For a process that unloads this code (nginx at exit dlclose()s the
+ * module): the pointers would go with it, and a leak checker calls that
+ * a leak.
+ */
+void
+hdb_digest_shutdown(void)
+{
+    for (int t = 0; t < HDB_NDIGESTS; t++) {
+        EVP_MD_free(hdb_mds[t]);
+        hdb_mds[t] = NULL;
+    }
+}
+
+
 hdb_digest_t *
 hdb_digest_new(unsigned types)
 {

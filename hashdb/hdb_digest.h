@@ -20,6 +20,8 @@ typedef struct {
 /* NULL on allocation failure or when OpenSSL lacks an algorithm */
 hdb_digest_t *hdb_digest_new(unsigned types);
 void hdb_digest_free(hdb_digest_t *d);
+/* at exit: frees the algorithms fetched once per process */
+void hdb_digest_shutdown(void);
 unsigned hdb_digest_types(const hdb_digest_t *d);
 
 /* starts a new stream; needed after hdb_digest_new() and each final */
