@@ -117,6 +117,66 @@ test_digests(void)
     ok(hdb_hex_decode("abc", 3, raw) != 0, "hex refuses odd lengths");
 }
 
+/* hdb_resident.c: the walk covers the set, in steps, and follows growth */
+static void
+test_resident(hdb_t *db)
+{
+    int                    rc, steps;
+    long                   page = sysconf(_SC_PAGESIZE);
+    char                  *files[2000];
+    size_t                 size, resident, first;
+    hdb_resident_t        *rs;
+    hdb_resident_stats_t   st;
+
+    is_int(hdb_resident_new(db, 7, &rs), EINVAL, "an unknown mode: EINVAL");
+
+    rc = hdb_resident_new(db, HDB_RESIDENT_WARM, &rs);
+    is_int(rc, 0, "a warm walk");
+    if (rc != 0) {
+        return;
+    }
+
+    /* one page a step: as many steps as the set has pages */
+    steps = 0;
+    do {
+        rc = hdb_resident_step(rs, 1, &st);
+        steps++;
+    } while (rc == 0 && !st.cycle_done && steps < 100000);
+
+    is_int(rc, 0, "every step succeeds");
+    ok(st.size > 0 && st.size % page == 0, "the set in use is whole pages");
+    is_int(steps, st.size / page, "one page a step, to the end of the set");
+    is_int(st.resident + st.readback, st.size,
+           "every page was found in memory or read back");
+
+    hdb_resident_probe(db, &size, &resident);
+    is_int(size, st.size, "the probe sees the same set");
+
+    /* the set grows: the next walk covers the new pages */
+    first = st.size;
+    for (int i = 0; i < 2000; i++) {
+        files[i] = malloc(32);
+        snprintf(files[i], 32, "grown %d", i);
+    }
+    is_int(add_rows(db, "list-grow", NULL, (const char **) files, 2000,
+                    HDB_TYPE_BIT(HDB_SHA256)), 0, "the set grows");
+    for (int i = 0; i < 2000; i++) {
+        free(files[i]);
+    }
+
+    rc = hdb_resident_step(rs, 0, &st);
+    ok(rc == 0 && st.size > first, "a step sees the larger set");
+    if (!st.cycle_done) {
+        rc = hdb_resident_step(rs, 0, &st);
+    }
+    ok(rc == 0 && st.cycle_done && st.resident + st.readback == st.size,
+       "a whole-set step walks all of it");
+
+    is_int(hdb_resident_mode(rs), HDB_RESIDENT_WARM, "still warm");
+    hdb_resident_free(rs);
+}
+
+
 int
 main(void)
 {
@@ -217,6 +277,8 @@ main(void)
     is_int(add_rows(db, "list-e", "way-too-long", one, 1,
                     HDB_TYPE_BIT(HDB_MD5)),
            HDB_ENAME, "a category over 8 characters is refused");
+
+    test_resident(db);
 
     hdb_close(db);
 
