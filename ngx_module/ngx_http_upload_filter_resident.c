@@ -197,9 +197,9 @@ ngx_http_upload_filter_resident_start(ngx_cycle_t *cycle,
     res->size = 0;
     res->readback = 0;
 
-    res->event.handler = ngx_http_upload_filter_resident_handler;
     ngx_http_upload_filter_resident_dumb.fd = (ngx_socket_t) -1;
 
+    res->event.handler = ngx_http_upload_filter_resident_handler;
     res->event.data = &ngx_http_upload_filter_resident_dumb;
     res->event.log = cycle->log;
     res->event.cancelable = 1;
