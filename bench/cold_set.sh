@@ -68,12 +68,6 @@ for mode in $modes; do
     read -r p50 p99 max failed < <(perl "$top/bench/latency.pl" "$port_front" "$count")
     printf "%-5s %-10s %9s %8s %8s %8s %6s\n" "$mode" "in memory" "$m" "$p50" "$p99" "$max" "$failed"
 
-    perl "$top/t/page_out.pl" "$work/hashset/data.mdb" $workers >/dev/null || true
-    sleep 3
-    m=$(in_memory)
-    read -r p50 p99 max failed < <(perl "$top/bench/latency.pl" "$port_front" "$count")
-    printf "%-5s %-10s %9s %8s %8s %8s %6s\n" "$mode" "paged out" "$m" "$p50" "$p99" "$max" "$failed"
-
     if [ "$idle" -gt 0 ]; then
         c0=$(worker_cpu "$mode")
         sleep "$idle"
@@ -83,6 +77,12 @@ for mode in $modes; do
         printf "%-5s %-10s %9s %8s %8s %8s %6s %.1f%% of a core\n" "$mode" "idle ${idle}s" "$m" "$p50" "$p99" "$max" "$failed" \
             "$(echo "100 * ($c1 - $c0) / $hz / $idle" | bc -l)"
     fi
+
+    perl "$top/t/page_out.pl" "$work/hashset/data.mdb" $workers >/dev/null || true
+    sleep 3
+    m=$(in_memory)
+    read -r p50 p99 max failed < <(perl "$top/bench/latency.pl" "$port_front" "$count")
+    printf "%-5s %-10s %9s %8s %8s %8s %6s\n" "$mode" "paged out" "$m" "$p50" "$p99" "$max" "$failed"
 
     { grep -h 'upload_filter_resident' "$work/$mode/error.log" || true; } |
         sed 's/^[^]]*\] [0-9#]*: /#   /' | head -3
