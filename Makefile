@@ -182,6 +182,8 @@ bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
 	./bench/pdq_latency.sh
 	./bench/pdq_robustness.sh
 	./bench/pdq_index.sh
+	./bench/cold_set.sh
+	DURATION=120 ./bench/soak.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
