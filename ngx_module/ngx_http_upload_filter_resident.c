@@ -310,9 +310,9 @@ ngx_http_upload_filter_resident_lock_failed(
 
     ngx_log_error(NGX_LOG_WARN, log, err,
                   "upload_filter_resident lock: mlock() of the hash set "
-                  "\"%V\" (%uz MiB) failed with RLIMIT_MEMLOCK at %uL "
+                  "\"%V\" (%uz KiB) failed with RLIMIT_MEMLOCK at %uL "
                   "bytes; keeping it warm instead",
-                  &res->umcf->db_path, res->size >> 20,
+                  &res->umcf->db_path, res->size >> 10,
                   (uint64_t) rl.rlim_cur);
 }
 
@@ -326,8 +326,8 @@ ngx_http_upload_filter_resident_cycle_done(
         res->first = 0;
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "upload_filter_resident: hash set \"%V\" locked "
-                      "in memory, %uz MiB in %M ms",
-                      &res->umcf->db_path, st->size >> 20,
+                      "in memory, %uz KiB in %M ms",
+                      &res->umcf->db_path, st->size >> 10,
                       ngx_current_msec - res->start);
 
     } else if (res->first) {
@@ -341,9 +341,9 @@ ngx_http_upload_filter_resident_cycle_done(
             res->first = 0;
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "upload_filter_resident: hash set \"%V\" kept "
-                          "warm, %uz MiB (%uz KiB read back) in memory "
+                          "warm, %uz KiB (%uz KiB read back) in memory "
                           "after %M ms, then walked every %M ms",
-                          &res->umcf->db_path, st->size >> 20,
+                          &res->umcf->db_path, st->size >> 10,
                           res->warmup >> 10, ngx_current_msec - res->start,
                           res->umcf->resident_period);
         }

@@ -122,7 +122,7 @@ subtest 'warm: read into memory at start, read back after a page-out' => sub {
     page_out();
     ok(fraction() < 0.5, 'out of memory before nginx starts');
     start(server('warm 500ms'));
-    like(new_log(qr/kept warm/), qr/\[notice\].*upload_filter_resident: hash set ".*" kept warm, \d+ MiB \(\d+ KiB read back\) in memory after \d+ ms, then walked every 500 ms/,
+    like(new_log(qr/kept warm/), qr/\[notice\].*upload_filter_resident: hash set ".*" kept warm, \d+ KiB \(\d+ KiB read back\) in memory after \d+ ms, then walked every 500 ms/,
          'a notice once the set is in memory');
     is(fraction(), 1, 'all of the set in memory');
     is(locked(), 0, 'nothing locked');
@@ -148,7 +148,7 @@ subtest 'lock: locked at start, the host cannot page it out' => sub {
     plan skip_all => 'root here may not lock memory' unless can_lock();
     page_out();
     start(server('lock'));
-    like(new_log(qr/locked in memory/), qr/\[notice\].*upload_filter_resident: hash set ".*" locked in memory, \d+ MiB in \d+ ms/,
+    like(new_log(qr/locked in memory/), qr/\[notice\].*upload_filter_resident: hash set ".*" locked in memory, \d+ KiB in \d+ ms/,
          'a notice when the set is locked');
     my ($mem, $use) = in_memory();
     is($mem, $use, 'all of the set in memory');
@@ -195,7 +195,7 @@ subtest 'lock in workers that run as nobody' => sub {
     } else {
         # here the limit stays: mlock() fails, and the set is kept warm
         my $log = new_log(qr/kept warm/);
-        like($log, qr/\[warn\].*upload_filter_resident lock: mlock\(\) of the hash set ".*" \(\d+ MiB\) failed with RLIMIT_MEMLOCK at \d+ bytes; keeping it warm instead/,
+        like($log, qr/\[warn\].*upload_filter_resident lock: mlock\(\) of the hash set ".*" \(\d+ KiB\) failed with RLIMIT_MEMLOCK at \d+ bytes; keeping it warm instead/,
              'mlock() refused: a warning that says why and what instead');
         like($log, qr/kept warm/, 'the set is kept warm');
         like($log, qr/\[notice\].*RLIMIT_MEMLOCK could not be raised past \d+ bytes/,
