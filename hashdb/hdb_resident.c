@@ -52,6 +52,7 @@ struct hdb_resident {
 
 
 static int hdb_resident_region(hdb_resident_t *rs, size_t *len);
+static int hdb_resident_incore(hdb_resident_t *rs, size_t off, size_t n);
 static int hdb_resident_warm(hdb_resident_t *rs, size_t len, size_t chunk,
     hdb_resident_stats_t *st);
 static int hdb_resident_lock(hdb_resident_t *rs, size_t len, size_t chunk,
@@ -145,6 +146,7 @@ static int
 hdb_resident_warm(hdb_resident_t *rs, size_t len, size_t chunk,
     hdb_resident_stats_t *st)
 {
+    int                     rc;
     size_t                  i, n, npages, missing;
     unsigned char           sum;
     volatile unsigned char  *p;
@@ -157,18 +159,9 @@ hdb_resident_warm(hdb_resident_t *rs, size_t len, size_t chunk,
     n = len - rs->pos < chunk ? len - rs->pos : chunk;
     npages = (n + rs->page - 1) / rs->page;
 
-    if (npages > rs->nvec) {
-        free(rs->vec);
-        rs->vec = malloc(npages);
-        if (rs->vec == NULL) {
-            rs->nvec = 0;
-            return ENOMEM;
-        }
-        rs->nvec = npages;
-    }
-
-    if (mincore(rs->map + rs->pos, n, rs->vec) != 0) {
-        return errno;
+    rc = hdb_resident_incore(rs, rs->pos, n);
+    if (rc != 0) {
+        return rc;
     }
 
     /*
@@ -200,12 +193,7 @@ hdb_resident_warm(hdb_resident_t *rs, size_t len, size_t chunk,
     st->readback = missing * rs->page;
     st->resident = rs->cycle_resident;
 
-    if (rs->pos >= len) {
-        st->cycle_done = 1;
-        if (st->resident > len) {
-            st->resident = len;
-        }
-    }
+    st->cycle_done = rs->pos >= len;
 
     return 0;
 }
@@ -309,12 +297,33 @@ hdb_resident_region(hdb_resident_t *rs, size_t *len)
 }
 
 
+/* which pages of [off, off + n) of the mapping are in memory: rs->vec */
+static int
+hdb_resident_incore(hdb_resident_t *rs, size_t off, size_t n)
+{
+    size_t  npages;
+
+    npages = (n + rs->page - 1) / rs->page;
+
+    if (npages > rs->nvec) {
+        free(rs->vec);
+        rs->vec = malloc(npages);
+        if (rs->vec == NULL) {
+            rs->nvec = 0;
+            return ENOMEM;
+        }
+        rs->nvec = npages;
+    }
+
+    return mincore(rs->map + off, n, rs->vec) == 0 ? 0 : errno;
+}
+
+
 int
 hdb_resident_probe(hdb_t *db, size_t *size, size_t *resident)
 {
     int              rc;
-    size_t           i, npages, len;
-    unsigned char   *vec;
+    size_t           i, len;
     hdb_resident_t   rs;
 
     memset(&rs, 0, sizeof(hdb_resident_t));
@@ -331,27 +340,20 @@ hdb_resident_probe(hdb_t *db, size_t *size, size_t *resident)
 
     *size = len;
 
-    npages = len / rs.page;
-    vec = malloc(npages);
-    if (vec == NULL) {
-        rc = ENOMEM;
-        goto done;
-    }
-
     /* the page cache's view: a mapping of our own has touched nothing */
-    rc = mincore(rs.map, len, vec) == 0 ? 0 : errno;
+    rc = hdb_resident_incore(&rs, 0, len);
 
-    for (i = 0; rc == 0 && i < npages; i++) {
-        *resident += (vec[i] & 1) * rs.page;
+    for (i = 0; rc == 0 && i < len / rs.page; i++) {
+        *resident += (rs.vec[i] & 1) * rs.page;
     }
-
-    free(vec);
 
 done:
 
     if (rs.map) {
         (void) munmap(rs.map, rs.maplen);
     }
+
+    free(rs.vec);
 
     return rc;
 }

@@ -1620,8 +1620,8 @@ ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
      *
      * No readahead: a lookup needs a few pages, and a page fault on a set
      * the host has paged out would otherwise read megabytes around it
-     * (8 MiB here): p99 after a page-out 5.0 ms with it, 1.1 ms without
-     * (bench/cold_set.sh).
+     * (8 MiB here): p99 after a page-out 5.0 to 6.0 ms with it, 0.6 to
+     * 2.4 ms without (bench/cold_set.sh).
      */
     rc = hdb_open(&umcf->db, (char *) umcf->db_path.data,
                   HDB_OPEN_RDONLY | HDB_OPEN_NORDAHEAD);
