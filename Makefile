@@ -25,17 +25,25 @@ HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lm -lpthread
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
+# the body parsers and decoders: plain C, driven alone by tests and fuzzers
+UF_SRCS     := $(wildcard ngx_module/uf_*.c)
+UF_HDRS     := $(wildcard ngx_module/uf_*.h)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
-               $(BUILD)/unit/replay_jpeg \
+               $(BUILD)/unit/replay_jpeg $(BUILD)/unit/replay_inspect \
+               $(BUILD)/unit/inspect_body \
                $(BUILD)/unit/jpeg_transform
 FUZZ_SECONDS ?= 60
 
-# packages a fresh Debian 12 machine needs (build, run, test, bench)
+# packages a fresh Debian 12 machine needs (build, run, test, bench);
+# the application parsers and clients of the differential test last
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
-               lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev wrk
+               lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev \
+               zlib1g-dev wrk \
+               php-cgi python3-werkzeug python3-multipart python3-requests \
+               golang-go nodejs npm
 
-.PHONY: all tool module unit deps deps-fuzz run stop test test-asan asan bench fuzz clean
+.PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean
 
 all: tool module
 
@@ -48,16 +56,21 @@ $(BUILD)/hashdb: $(HDB_SRCS) $(HDB_HDRS) $(TOOL_SRCS) $(wildcard tools/*.h)
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $(HDB_SRCS) $(TOOL_SRCS) \
 	    $(UF_LDFLAGS) $(HDB_LIBS)
 
-$(BUILD)/unit/test_multipart: t/unit/test_multipart.c ngx_module/uf_multipart.c \
-                              ngx_module/uf_multipart.h t/unit/tap.h
+$(BUILD)/unit/test_multipart $(BUILD)/unit/test_inspect: $(BUILD)/unit/%: \
+        t/unit/%.c $(UF_SRCS) $(UF_HDRS) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< ngx_module/uf_multipart.c \
-	    $(UF_LDFLAGS)
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< $(UF_SRCS) \
+	    $(UF_LDFLAGS) -lz
 
 $(BUILD)/unit/test_%: t/unit/test_%.c $(HDB_SRCS) $(HDB_HDRS) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -It/unit -o $@ $< $(HDB_SRCS) \
 	    $(UF_LDFLAGS) $(HDB_LIBS)
+
+# what the filter makes of a body (objects and digests, or why refused)
+$(BUILD)/unit/inspect_body: t/unit/inspect_body.c $(UF_SRCS) $(UF_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(UF_SRCS) $(UF_LDFLAGS) -lz -lcrypto
 
 # makes altered copies of benign JPEGs for the PDQ tests and bench/
 $(BUILD)/unit/jpeg_transform: t/unit/jpeg_transform.c
@@ -65,11 +78,11 @@ $(BUILD)/unit/jpeg_transform: t/unit/jpeg_transform.c
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(UF_LDFLAGS) -lturbojpeg
 
 # The fuzz targets, replayed on the corpus and past crashers by the tests
-$(BUILD)/unit/replay_multipart: fuzz/fuzz_multipart.c fuzz/standalone.c \
-                                ngx_module/uf_multipart.c ngx_module/uf_multipart.h
+$(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_inspect: \
+        $(BUILD)/unit/replay_%: fuzz/fuzz_%.c fuzz/standalone.c $(UF_SRCS) $(UF_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_multipart.c fuzz/standalone.c \
-	    ngx_module/uf_multipart.c $(UF_LDFLAGS)
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_$*.c fuzz/standalone.c \
+	    $(UF_SRCS) $(UF_LDFLAGS) -lz
 
 $(BUILD)/unit/replay_list: fuzz/fuzz_list.c fuzz/standalone.c tools/list_format.c \
                            tools/list_format.h $(HDB_SRCS) $(HDB_HDRS)
@@ -90,9 +103,10 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
               -Ihashdb -Itools -Ingx_module
 
-build-fuzz/fuzz_multipart: fuzz/fuzz_multipart.c ngx_module/uf_multipart.c
+build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect: build-fuzz/fuzz_%: \
+        fuzz/fuzz_%.c $(UF_SRCS)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lz
 
 build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
@@ -106,10 +120,10 @@ deps-fuzz:
 	@command -v clang >/dev/null && test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep /)" \
 	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
 
-fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_list \
+fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect build-fuzz/fuzz_list \
       build-fuzz/fuzz_jpeg
 	@mkdir -p fuzz/crashers
-	for t in multipart list jpeg; do \
+	for t in multipart inspect list jpeg; do \
 	    mkdir -p build-fuzz/corpus/$$t; \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        -artifact_prefix=fuzz/crashers/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
@@ -149,6 +163,19 @@ $(BUILD)/bench/%: bench/%.c $(HDB_SRCS) $(HDB_HDRS)
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
 
+# the parsers of the differential test (t/48): Go's, built here, and
+# busboy from npm (Debian has no package of it)
+diff: build/diff/goparser build/npm/node_modules/busboy
+
+build/diff/goparser: t/diff/goparser.go
+	@mkdir -p build/diff
+	cd t/diff && GOCACHE=$(CURDIR)/build/diff/gocache GOPATH=$(CURDIR)/build/diff/gopath \
+	    GO111MODULE=off go build -o $(CURDIR)/$@ goparser.go
+
+build/npm/node_modules/busboy:
+	@mkdir -p build/npm
+	npm install --prefix build/npm --no-audit --no-fund --silent busboy@1.6.0
+
 # Installs the Debian packages that are missing (needs root and apt).
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -167,11 +194,11 @@ stop:
 	./demo/run.sh stop
 
 # every test twice: against the normal build, then the sanitizer build
-test: deps all unit asan
+test: deps all unit asan diff
 	prove t/
 	UF_BUILD=build-asan prove t/
 
-test-asan: deps asan
+test-asan: deps asan diff
 	UF_BUILD=build-asan prove t/
 
 bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \

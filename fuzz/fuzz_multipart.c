@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uf_content_type.h"
 #include "uf_multipart.h"
 
 typedef struct {
@@ -35,6 +36,8 @@ static int
 on_begin(void *data, const uf_mp_part_t *part)
 {
     rec(data, "[B", 2);
+    rec(data, part->kind == UF_MP_PART ? "p" : part->kind == UF_MP_PREAMBLE
+                                               ? "<" : ">", 1);
     if (part->name) {
         rec(data, part->name, part->name_len);
     }
@@ -69,7 +72,7 @@ run(const unsigned char *b, size_t blen, const unsigned char *body,
     int        rc = 0;
     uf_mp_t   *mp = malloc(sizeof(uf_mp_t));
 
-    uf_mp_init(mp, b, blen, &cb, r);
+    uf_mp_init(mp, b, blen, 0, &cb, r);
 
     for (size_t i = 0; i < len && rc == 0; i += piece) {
         rc = uf_mp_feed(mp, body + i, len - i < piece ? len - i : piece);
@@ -79,6 +82,7 @@ run(const unsigned char *b, size_t blen, const unsigned char *body,
         rc = uf_mp_finish(mp);
     }
 
+    uf_mp_free(mp);
     free(mp);
     return rc;
 }
@@ -104,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     b = data + 2;
     if (memchr(b, '\r', blen) || memchr(b, '\n', blen)) {
-        return 0;   /* uf_mp_boundary() refuses these */
+        return 0;   /* uf_content_type() refuses these */
     }
 
     body = data + 2 + blen;
@@ -123,10 +127,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* and the Content-Type parser */
     {
-        const unsigned char  *bd;
-        size_t                bl;
+        uf_ctype_t  ct;
 
-        (void) uf_mp_boundary(data, size, &bd, &bl);
+        if (uf_content_type(data, size, &ct) == UF_CT_MULTIPART
+            && (ct.boundary < data || ct.boundary + ct.boundary_len
+                                      > data + size))
+        {
+            abort();
+        }
     }
 
     return 0;

@@ -2,13 +2,20 @@
  * What the upload filter's files share: configuration, the per-request
  * context, and the functions one file calls in another.
  *
- *   ngx_http_upload_filter_module.c   directives, body reading, digests,
+ *   ngx_http_upload_filter_module.c   directives, body reading,
  *                                     verdicts, variables
+ *   ngx_http_upload_filter_handlers.c which content handlers read a
+ *                                     body (not empty_gif, grpc_pass)
+ *   ngx_http_upload_filter_object.c   the sink of uf_inspect: each
+ *                                     object's digests and lookup
  *   ngx_http_upload_filter_pdq.c      JPEG uploads: collection, PDQ in a
  *                                     thread pool, near-match lookups
  *   ngx_http_upload_filter_resident.c upload_filter_resident: keeping the
  *                                     hash set in memory
- *   uf_multipart.c                    the multipart/form-data parser
+ *   uf_inspect.c                      what of a body an application can
+ *                                     extract (uf_multipart, uf_form,
+ *                                     uf_json, uf_base64, uf_qp,
+ *                                     uf_inflate, uf_content_type)
  */
 
 #ifndef _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_
@@ -22,7 +29,15 @@
 #include "hashdb.h"
 #include "hdb_digest.h"
 #include "hdb_pdq_jpeg.h"
+#include "uf_inspect.h"
 #include "uf_multipart.h"
+
+
+/* multipart nested in a part: Python's cgi reads two levels and more */
+#define NGX_HTTP_UPLOAD_FILTER_MAX_DEPTH  3
+
+/* form values and JSON strings shorter than this are not files */
+#define NGX_HTTP_UPLOAD_FILTER_FIELD_MIN  64
 
 
 #define NGX_HTTP_UPLOAD_FILTER_BLOCK   0
@@ -67,6 +82,10 @@ typedef struct {
     ngx_uint_t                 status;
     off_t                      max_body_size;
     ngx_uint_t                 max_parts;
+    size_t                     part_headers_size;
+    size_t                     max_decompressed_size;
+    ngx_uint_t                 max_compression_ratio;
+    ngx_flag_t                 grpc;
     ngx_uint_t                 on_error[NGX_HTTP_UPLOAD_FILTER_NCASES];
 
     ngx_uint_t                 pdq_distance;
@@ -91,14 +110,34 @@ struct ngx_http_upload_filter_jpeg_s {
     size_t                              len;
     size_t                              cap;
 
-    ngx_uint_t                          part;       /* 0: the body */
+    u_char                             *where;      /* "body", "2", ... */
     u_char                             *name;       /* escaped, r->pool */
     u_char                             *filename;
+    u_char                             *decoded;    /* "" or " decoded=" */
 
     /* what the thread found */
     int                                 rc;         /* HDB_JPEG_* */
     char                                why[128];
     hdb_pdq_result_t                    pdq;
+};
+
+
+/* one object of the body (see uf_inspect.h): the body, a part, ... */
+typedef struct ngx_http_upload_filter_obj_s  ngx_http_upload_filter_obj_t;
+
+struct ngx_http_upload_filter_obj_s {
+    ngx_http_upload_filter_obj_t       *next;       /* spare list */
+    hdb_digest_t                       *digest;
+    ngx_http_upload_filter_jpeg_t      *jpeg;
+    off_t                               size;
+
+    /* valid until close: see uf_inspect.h */
+    const u_char                       *name;
+    size_t                              name_len;
+    const u_char                       *filename;
+    size_t                              filename_len;
+    u_char                              where[80];
+    u_char                              decoded[48];
 };
 
 
@@ -108,12 +147,11 @@ typedef struct {
     ngx_http_request_t                 *request;
     ngx_http_upload_filter_loc_conf_t  *conf;
 
-    hdb_digest_t                       *digest;
-    uf_mp_t                            *multipart;
+    uf_inspect_t                       *inspect;
+    unsigned                            digest_types;
+    ngx_http_upload_filter_obj_t       *spare_objs;
 
     off_t                               received;
-    off_t                               part_size;
-    ngx_uint_t                          parts;
 
     ngx_uint_t                          result;
     ngx_uint_t                          status;     /* of a rejection */
@@ -125,8 +163,7 @@ typedef struct {
     ngx_str_t                           entry;      /* the listed hash */
     ngx_str_t                           distance;
 
-    /* PDQ: the JPEG being read, those read, the thread's task */
-    ngx_http_upload_filter_jpeg_t      *jpeg;
+    /* PDQ: the JPEGs read, the thread's task */
     ngx_http_upload_filter_jpeg_t      *jpegs;
     ngx_http_upload_filter_task_t      *task;
     ngx_event_t                         budget;
@@ -158,12 +195,23 @@ ngx_int_t ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
 u_char *ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src,
     size_t len);
 
+/* ngx_http_upload_filter_handlers.c */
+ngx_int_t ngx_http_upload_filter_handlers_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_upload_filter_not_read_here(ngx_http_request_t *r,
+    ngx_http_upload_filter_loc_conf_t *ulcf);
+
+/* ngx_http_upload_filter_object.c */
+extern const uf_sink_t  ngx_http_upload_filter_sink;
+void ngx_http_upload_filter_objects_exit(void);
+
 /* ngx_http_upload_filter_pdq.c */
 ngx_int_t ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
-    const uf_mp_part_t *part);
+    ngx_http_upload_filter_obj_t *obj, size_t size_hint);
 ngx_int_t ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
-    const u_char *p, size_t len);
-void ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx);
+    ngx_http_upload_filter_obj_t *obj, const u_char *p, size_t len);
+ngx_int_t ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_obj_t *obj);
+void ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j);
 void ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);

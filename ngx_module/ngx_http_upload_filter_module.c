@@ -26,10 +26,6 @@
 #include <lmdb.h>
 
 
-/* multipart callback codes: stop the parser */
-#define NGX_HTTP_UPLOAD_FILTER_STOP    1
-
-
 static ngx_int_t ngx_http_upload_filter_handler(ngx_http_request_t *r);
 static void ngx_http_upload_filter_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_filter_body_filter(ngx_http_request_t *r,
@@ -40,23 +36,16 @@ static ngx_int_t ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx,
     u_char *p, size_t len);
 static ngx_int_t ngx_http_upload_filter_finish(
     ngx_http_upload_filter_ctx_t *ctx);
-static ngx_int_t ngx_http_upload_filter_check(
-    ngx_http_upload_filter_ctx_t *ctx, const uf_mp_part_t *part);
-
-static int ngx_http_upload_filter_part_begin(void *data,
-    const uf_mp_part_t *part);
-static int ngx_http_upload_filter_part_body(void *data, const u_char *p,
-    size_t len);
-static int ngx_http_upload_filter_part_end(void *data,
-    const uf_mp_part_t *part, int truncated);
+static void ngx_http_upload_filter_inspect_error(
+    ngx_http_upload_filter_ctx_t *ctx, int rc);
+static ngx_table_elt_t *ngx_http_upload_filter_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t *n);
 
 static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_get_ctx(
     ngx_http_request_t *r);
 static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_create_ctx(
     ngx_http_request_t *r);
 static void ngx_http_upload_filter_cleanup(void *data);
-static hdb_digest_t *ngx_http_upload_filter_digest_get(unsigned types);
-static void ngx_http_upload_filter_digest_put(hdb_digest_t *d);
 
 static ngx_int_t ngx_http_upload_filter_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
@@ -116,6 +105,11 @@ static ngx_conf_num_bounds_t  ngx_http_upload_filter_distance_bounds = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_upload_filter_headers_bounds = {
+    ngx_conf_check_num_bounds, 1024, 16 * 1024 * 1024
+};
+
+
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_quality_bounds = {
     ngx_conf_check_num_bounds, 0, 100
 };
@@ -170,6 +164,34 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_filter_loc_conf_t, max_parts),
+      NULL },
+
+    { ngx_string("upload_filter_part_headers_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, part_headers_size),
+      &ngx_http_upload_filter_headers_bounds },
+
+    { ngx_string("upload_filter_max_decompressed_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, max_decompressed_size),
+      NULL },
+
+    { ngx_string("upload_filter_max_compression_ratio"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, max_compression_ratio),
+      NULL },
+
+    { ngx_string("upload_filter_grpc"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, grpc),
       NULL },
 
     { ngx_string("upload_filter_on_error"),
@@ -312,28 +334,10 @@ static ngx_str_t  ngx_http_upload_filter_results[] = {
 };
 
 
-static uf_mp_callbacks_t  ngx_http_upload_filter_mp_callbacks = {
-    ngx_http_upload_filter_part_begin,
-    ngx_http_upload_filter_part_body,
-    ngx_http_upload_filter_part_end
-};
-
-
 static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
 
 /* the worker's hash set, opened after fork in init_process */
 ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
-
-/*
- * Digest contexts of finished requests, kept for the next ones: setting
- * up OpenSSL contexts costs more than hashing a small upload.
- */
-#define NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS  32
-
-static hdb_digest_t  *ngx_http_upload_filter_spare[
-                                      NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS];
-static ngx_uint_t     ngx_http_upload_filter_nspare;
-
 
 static ngx_int_t
 ngx_http_upload_filter_handler(ngx_http_request_t *r)
@@ -376,6 +380,10 @@ ngx_http_upload_filter_handler(ngx_http_request_t *r)
         }
 
         if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+            return NGX_DECLINED;
+        }
+
+        if (ngx_http_upload_filter_not_read_here(r, ulcf)) {
             return NGX_DECLINED;
         }
 
@@ -489,7 +497,7 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         /* the body is read by the content handler: WebDAV PUT, static */
         ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
 
-        if (!ulcf->enable) {
+        if (!ulcf->enable || ngx_http_upload_filter_not_read_here(r, ulcf)) {
             return ngx_http_next_request_body_filter(r, in);
         }
 
@@ -550,16 +558,20 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
-/* sets up the digests (and the multipart parser) for this body */
+/*
+ * Sets up the inspection of this body: what its headers say it is, and
+ * the digests the hash set asks for.
+ */
 static ngx_int_t
 ngx_http_upload_filter_start(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx)
 {
     int                                  rc;
-    size_t                               blen;
     unsigned                             plan;
-    ngx_str_t                           *ct;
-    const u_char                        *boundary;
+    ngx_str_t                            name;
+    ngx_uint_t                           n;
+    ngx_table_elt_t                     *ct, *ce;
+    uf_inspect_conf_t                    conf;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
     ctx->started = 1;
@@ -598,41 +610,125 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
     }
 
     ctx->pdq = (plan & HDB_TYPE_BIT(HDB_PDQ)) != 0;
-    ctx->digest = ngx_http_upload_filter_digest_get(plan & HDB_DIGEST_TYPES);
+    ctx->digest_types = plan & HDB_DIGEST_TYPES;
 
-    if (ctx->digest == NULL || hdb_digest_reset(ctx->digest) != 0) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "digest setup failed");
-        return NGX_OK;
-    }
+    /*
+     * nginx 1.22 keeps the first of two Content-Type headers, proxy_pass
+     * forwards both, werkzeug joins them: which one the application
+     * reads is anybody's guess.
+     */
+    ngx_str_set(&name, "Content-Type");
+    ct = ngx_http_upload_filter_header(r, &name, &n);
 
-    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
-                                    : NULL;
-
-    rc = ct ? uf_mp_boundary(ct->data, ct->len, &boundary, &blen) : 0;
-
-    if (rc == UF_MP_EDELIMITER) {
+    if (n > 1) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
                                     NGX_HTTP_UPLOAD_FILTER_MALFORMED,
-                                    "multipart without a valid boundary");
+                                    "two Content-Type headers");
         return NGX_OK;
     }
 
-    if (rc == 1) {
-        ctx->multipart = ngx_palloc(r->pool, sizeof(uf_mp_t));
-        if (ctx->multipart == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    ngx_str_set(&name, "Content-Encoding");
+    ce = ngx_http_upload_filter_header(r, &name, &n);
 
-        uf_mp_init(ctx->multipart, boundary, blen,
-                   &ngx_http_upload_filter_mp_callbacks, ctx);
+    if (n > 1) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
+                                    "two Content-Encoding headers");
+        return NGX_OK;
+    }
 
-    } else if (ngx_http_upload_filter_jpeg_begin(ctx, NULL) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    conf.header_max = ctx->conf->part_headers_size;
+    conf.max_parts = (unsigned) ctx->conf->max_parts;
+    conf.max_depth = NGX_HTTP_UPLOAD_FILTER_MAX_DEPTH;
+    conf.field_min = NGX_HTTP_UPLOAD_FILTER_FIELD_MIN;
+    conf.inflate_max = (uint64_t) ctx->conf->max_decompressed_size;
+    conf.inflate_ratio = (unsigned) ctx->conf->max_compression_ratio;
+
+    rc = uf_inspect_new(&ctx->inspect, &conf, &ngx_http_upload_filter_sink,
+                        ctx, ct ? ct->value.data : NULL,
+                        ct ? ct->value.len : 0, ce ? ce->value.data : NULL,
+                        ce ? ce->value.len : 0,
+                        r->headers_in.content_length_n > 0
+                        ? (size_t) r->headers_in.content_length_n : 0);
+
+    if (rc != UF_IN_OK) {
+        ngx_http_upload_filter_inspect_error(ctx, rc);
     }
 
     return NGX_OK;
+}
+
+
+/* the first header of that name, and how many there are */
+static ngx_table_elt_t *
+ngx_http_upload_filter_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t *n)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *first;
+
+    first = NULL;
+    *n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == name->len
+                && ngx_strncasecmp(h[i].key.data, name->data, name->len)
+                   == 0)
+            {
+                if (first == NULL) {
+                    first = &h[i];
+                }
+
+                (*n)++;
+            }
+        }
+    }
+
+    return first;
+}
+
+
+/* the inspection stopped: a verdict (already set), or why none came */
+static void
+ngx_http_upload_filter_inspect_error(ngx_http_upload_filter_ctx_t *ctx,
+    int rc)
+{
+    if (rc > 0 || !ctx->inspecting) {
+        /* the sink set the verdict, or the failure, itself */
+        ctx->inspecting = 0;
+        return;
+    }
+
+    switch (rc) {
+
+    case UF_IN_ETOOMANY:
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS,
+                                    "more parts than "
+                                    "upload_filter_max_parts");
+        break;
+
+    case UF_IN_ETOOLARGE:
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE,
+                                    uf_inspect_why(ctx->inspect));
+        break;
+
+    case UF_IN_ENOMEM:
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "out of memory");
+        break;
+
+    default: /* UF_IN_EMALFORMED */
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
+                                    uf_inspect_why(ctx->inspect));
+    }
 }
 
 
@@ -654,33 +750,14 @@ ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
         return NGX_ERROR;
     }
 
-    if (ctx->multipart == NULL) {
-        if (hdb_digest_update(ctx->digest, p, len) != 0
-            || ngx_http_upload_filter_jpeg_feed(ctx, p, len) != NGX_OK)
-        {
-            ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                        NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                        "digest failed");
-            return NGX_ERROR;
-        }
+    rc = uf_inspect_feed(ctx->inspect, p, len);
 
-        return NGX_OK;
+    if (rc != UF_IN_OK) {
+        ngx_http_upload_filter_inspect_error(ctx, rc);
+        return NGX_ERROR;
     }
 
-    rc = uf_mp_feed(ctx->multipart, p, len);
-
-    if (rc == UF_MP_OK) {
-        return NGX_OK;
-    }
-
-    if (rc < 0) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
-                                    uf_mp_strerror(rc));
-    }
-
-    /* callbacks have set the verdict themselves */
-    return NGX_ERROR;
+    return NGX_OK;
 }
 
 
@@ -689,21 +766,10 @@ ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
 {
     int  rc;
 
-    if (ctx->multipart) {
-        rc = uf_mp_finish(ctx->multipart);
+    rc = uf_inspect_finish(ctx->inspect);
 
-        if (rc < 0) {
-            ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                        NGX_HTTP_UPLOAD_FILTER_MALFORMED,
-                                        uf_mp_strerror(rc));
-        }
-
-    } else {
-        ngx_http_upload_filter_jpeg_end(ctx);
-
-        if (ngx_http_upload_filter_check(ctx, NULL) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (rc != UF_IN_OK) {
+        ngx_http_upload_filter_inspect_error(ctx, rc);
     }
 
     if (ctx->inspecting) {
@@ -712,212 +778,6 @@ ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
         if (ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE) {
             ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
         }
-    }
-
-    return NGX_OK;
-}
-
-
-static int
-ngx_http_upload_filter_part_begin(void *data, const uf_mp_part_t *part)
-{
-    ngx_http_upload_filter_ctx_t  *ctx = data;
-
-    if (++ctx->parts > ctx->conf->max_parts) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS,
-                                    "more parts than "
-                                    "upload_filter_max_parts");
-        return NGX_HTTP_UPLOAD_FILTER_STOP;
-    }
-
-    ctx->part_size = 0;
-
-    if (hdb_digest_reset(ctx->digest) != 0
-        || ngx_http_upload_filter_jpeg_begin(ctx, part) != NGX_OK)
-    {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "digest failed");
-        return NGX_HTTP_UPLOAD_FILTER_STOP;
-    }
-
-    return 0;
-}
-
-
-static int
-ngx_http_upload_filter_part_body(void *data, const u_char *p, size_t len)
-{
-    ngx_http_upload_filter_ctx_t  *ctx = data;
-
-    ctx->part_size += len;
-
-    if (hdb_digest_update(ctx->digest, p, len) != 0
-        || ngx_http_upload_filter_jpeg_feed(ctx, p, len) != NGX_OK)
-    {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "digest failed");
-        return NGX_HTTP_UPLOAD_FILTER_STOP;
-    }
-
-    return 0;
-}
-
-
-static int
-ngx_http_upload_filter_part_end(void *data, const uf_mp_part_t *part,
-    int truncated)
-{
-    ngx_http_upload_filter_ctx_t  *ctx = data;
-
-    ngx_http_upload_filter_jpeg_end(ctx);
-
-    if (ngx_http_upload_filter_check(ctx, part) != NGX_OK) {
-        return NGX_HTTP_UPLOAD_FILTER_STOP;
-    }
-
-    return ctx->inspecting ? 0 : NGX_HTTP_UPLOAD_FILTER_STOP;
-}
-
-
-/*
- * Looks up the digests of the body or of one part.  A match with action
- * "block" ends the inspection; with "log" the inspection goes on.
- */
-static ngx_int_t
-ngx_http_upload_filter_check(ngx_http_upload_filter_ctx_t *ctx,
-    const uf_mp_part_t *part)
-{
-    int                                  rc, found;
-    char                                 hex[HDB_HEX_MAX + 1];
-    u_char                              *p, *name, *filename, *reason;
-    const char                          *action;
-    ngx_uint_t                           i;
-    hdb_type_t                           t;
-    hdb_match_t                          m;
-    hdb_digests_t                        dg;
-    ngx_http_request_t                  *r;
-    ngx_http_upload_filter_main_conf_t  *umcf;
-
-    r = ctx->request;
-    umcf = ngx_http_upload_filter_worker;
-
-    if (hdb_digest_final(ctx->digest, &dg) != 0) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "digest failed");
-        return NGX_ERROR;
-    }
-
-    found = 0;
-    t = HDB_NTYPES;
-
-    rc = hdb_reader_begin(umcf->reader);
-
-    for (i = 0; rc == 0 && i < HDB_NDIGESTS; i++) {
-        t = hdb_types_by_cost[i];
-
-        if (!(dg.types & HDB_TYPE_BIT(t))) {
-            continue;
-        }
-
-        rc = hdb_reader_lookup(umcf->reader, t, dg.md[t], &m);
-
-        if (rc == 0) {
-            found = 1;
-            break;
-        }
-
-        if (rc == MDB_NOTFOUND) {
-            rc = 0;
-        }
-    }
-
-    hdb_reader_end(umcf->reader);
-
-    if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "upload_filter: hash set \"%V\": %s",
-                      &umcf->db_path, hdb_strerror(rc));
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
-                                    "hash set unreadable");
-        return NGX_ERROR;
-    }
-
-    if (!found) {
-        return NGX_OK;
-    }
-
-    /* a listed digest: keep the facts a report needs */
-
-    hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
-
-    p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(p, "%s:%s%Z", hdb_type_name(t), hex);
-
-    if (ngx_http_upload_filter_set_match(ctx, &m, (char *) p) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    action = m.allowed ? "allow"
-             : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
-             : "log";
-
-    reason = NULL;
-    if (m.allowed) {
-        reason = ngx_http_upload_filter_escape(r->pool, (u_char *) m.reason,
-                                               ngx_strlen(m.reason));
-        if (reason == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (part) {
-        name = ngx_http_upload_filter_escape(r->pool, (u_char *) part->name,
-                                             part->name_len);
-        filename = ngx_http_upload_filter_escape(r->pool,
-                                                 (u_char *) part->filename,
-                                                 part->filename_len);
-        if (name == NULL || filename == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "upload_filter: match action=%s digest=%s:%s "
-                      "source=\"%s\" category=\"%s\"%s%s%s part=%ui "
-                      "name=\"%s\" filename=\"%s\" size=%O",
-                      action, hdb_type_name(t), hex, m.source, m.category,
-                      reason ? " allowed=\"" : "",
-                      reason ? (char *) reason : "", reason ? "\"" : "",
-                      (ngx_uint_t) part->index,
-                      name, filename, ctx->part_size);
-
-    } else {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "upload_filter: match action=%s digest=%s:%s "
-                      "source=\"%s\" category=\"%s\"%s%s%s part=body "
-                      "size=%O",
-                      action, hdb_type_name(t), hex, m.source, m.category,
-                      reason ? " allowed=\"" : "",
-                      reason ? (char *) reason : "", reason ? "\"" : "",
-                      ctx->received);
-    }
-
-    if (m.allowed) {
-        return NGX_OK;
-    }
-
-    if (ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
-        ctx->rejected = 1;
-        ctx->status = ctx->conf->status;
-        ctx->inspecting = 0;
     }
 
     return NGX_OK;
@@ -1087,45 +947,11 @@ ngx_http_upload_filter_cleanup(void *data)
 {
     ngx_http_upload_filter_ctx_t  *ctx = data;
 
-    if (ctx->digest) {
-        ngx_http_upload_filter_digest_put(ctx->digest);
-        ctx->digest = NULL;
-    }
+    /* open objects give their digests back to the spares */
+    uf_inspect_free(ctx->inspect);
+    ctx->inspect = NULL;
 
     ngx_http_upload_filter_pdq_cleanup(ctx);
-}
-
-
-static hdb_digest_t *
-ngx_http_upload_filter_digest_get(unsigned types)
-{
-    hdb_digest_t  *d;
-
-    while (ngx_http_upload_filter_nspare) {
-        d = ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare];
-
-        if (hdb_digest_types(d) == types) {
-            return d;
-        }
-
-        /* the hash set now asks for other types */
-        hdb_digest_free(d);
-    }
-
-    return hdb_digest_new(types);
-}
-
-
-static void
-ngx_http_upload_filter_digest_put(hdb_digest_t *d)
-{
-    if (ngx_http_upload_filter_nspare < NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS)
-    {
-        ngx_http_upload_filter_spare[ngx_http_upload_filter_nspare++] = d;
-        return;
-    }
-
-    hdb_digest_free(d);
 }
 
 
@@ -1315,6 +1141,10 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->status = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET;
     conf->max_parts = NGX_CONF_UNSET_UINT;
+    conf->part_headers_size = NGX_CONF_UNSET_SIZE;
+    conf->max_decompressed_size = NGX_CONF_UNSET_SIZE;
+    conf->max_compression_ratio = NGX_CONF_UNSET_UINT;
+    conf->grpc = NGX_CONF_UNSET;
     for (i = 0; i < NGX_HTTP_UPLOAD_FILTER_NCASES; i++) {
         conf->on_error[i] = NGX_CONF_UNSET_UINT;
     }
@@ -1350,6 +1180,14 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               NGX_HTTP_FORBIDDEN);
     ngx_conf_merge_off_value(conf->max_body_size, prev->max_body_size, 0);
     ngx_conf_merge_uint_value(conf->max_parts, prev->max_parts, 1000);
+    ngx_conf_merge_size_value(conf->part_headers_size,
+                              prev->part_headers_size, UF_MP_HEADER_MAX);
+    ngx_conf_merge_size_value(conf->max_decompressed_size,
+                              prev->max_decompressed_size,
+                              64 * 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->max_compression_ratio,
+                              prev->max_compression_ratio, 100);
+    ngx_conf_merge_value(conf->grpc, prev->grpc, 0);
     for (i = 0; i < NGX_HTTP_UPLOAD_FILTER_NCASES; i++) {
         ngx_conf_merge_uint_value(conf->on_error[i], prev->on_error[i],
                                   NGX_HTTP_UPLOAD_FILTER_REJECT);
@@ -1558,6 +1396,10 @@ ngx_http_upload_filter_init(ngx_conf_t *cf)
 
     *h = ngx_http_upload_filter_handler;
 
+    if (ngx_http_upload_filter_handlers_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
     ngx_http_top_request_body_filter = ngx_http_upload_filter_body_filter;
 
@@ -1655,12 +1497,7 @@ ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
-    while (ngx_http_upload_filter_nspare) {
-        hdb_digest_free(
-            ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare]);
-    }
-
-    hdb_digest_shutdown();
+    ngx_http_upload_filter_objects_exit();
 
     ngx_http_upload_filter_resident_stop();
 

@@ -32,7 +32,6 @@ struct ngx_http_upload_filter_task_s {
 };
 
 
-static void ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j);
 static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
     size_t max_pixels);
 static void ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
@@ -51,45 +50,28 @@ static const char  *ngx_http_upload_filter_variants[PDQ_VARIANTS] = {
 };
 
 
-/* a body or part starts: it may be a JPEG */
+/* an object starts: it may be a JPEG */
 ngx_int_t
 ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
-    const uf_mp_part_t *part)
+    ngx_http_upload_filter_obj_t *obj, size_t size_hint)
 {
-    ngx_http_request_t             *r = ctx->request;
     ngx_http_upload_filter_jpeg_t  *j;
-
-    ngx_http_upload_filter_jpeg_end(ctx);
 
     if (!ctx->pdq) {
         return NGX_OK;
     }
 
-    j = ngx_calloc(sizeof(ngx_http_upload_filter_jpeg_t), r->connection->log);
+    j = ngx_calloc(sizeof(ngx_http_upload_filter_jpeg_t),
+                   ctx->request->connection->log);
     if (j == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->jpeg = j;
+    obj->jpeg = j;
 
-    if (part) {
-        j->part = part->index;
-        j->name = ngx_http_upload_filter_escape(r->pool,
-                                                (u_char *) part->name,
-                                                part->name_len);
-        j->filename = ngx_http_upload_filter_escape(r->pool,
-                                                    (u_char *) part->filename,
-                                                    part->filename_len);
-        if (j->name == NULL || j->filename == NULL) {
-            return NGX_ERROR;
-        }
-
-    } else if (r->headers_in.content_length_n > 0
-               && (size_t) r->headers_in.content_length_n
-                  <= ctx->conf->pdq_max_size)
-    {
+    if (size_hint && size_hint <= ctx->conf->pdq_max_size) {
         /* a raw body announces its size: one allocation, if a JPEG */
-        j->cap = (size_t) r->headers_in.content_length_n;
+        j->cap = size_hint;
     }
 
     return NGX_OK;
@@ -98,11 +80,11 @@ ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
 
 ngx_int_t
 ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
-    const u_char *p, size_t len)
+    ngx_http_upload_filter_obj_t *obj, const u_char *p, size_t len)
 {
     size_t                          cap;
     u_char                         *data;
-    ngx_http_upload_filter_jpeg_t  *j = ctx->jpeg;
+    ngx_http_upload_filter_jpeg_t  *j = obj->jpeg;
 
     if (j == NULL || j->rc != HDB_JPEG_OK || len == 0) {
         return NGX_OK;
@@ -143,38 +125,65 @@ ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
     if (j->len >= 3 && j->len - len < 3 && !hdb_is_jpeg(j->data, j->len)) {
         /* not a JPEG: nothing to keep */
         ngx_http_upload_filter_jpeg_free(j);
-        ctx->jpeg = NULL;
+        obj->jpeg = NULL;
     }
 
     return NGX_OK;
 }
 
 
-/* the body or part ended: a JPEG joins those to hash */
-void
-ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx)
+/*
+ * The object ended: a JPEG joins those to hash, with the names the log
+ * needs once the object is gone.
+ */
+ngx_int_t
+ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_obj_t *obj)
 {
-    ngx_http_upload_filter_jpeg_t  *j = ctx->jpeg;
+    size_t                          n;
+    ngx_pool_t                     *pool;
+    ngx_http_upload_filter_jpeg_t  *j = obj->jpeg;
 
     if (j == NULL) {
-        return;
+        return NGX_OK;
     }
 
-    ctx->jpeg = NULL;
+    obj->jpeg = NULL;
 
     if (j->rc == HDB_JPEG_OK && (j->len < 3 || !hdb_is_jpeg(j->data, j->len)))
     {
         ngx_http_upload_filter_jpeg_free(j);
-        return;
+        return NGX_OK;
     }
 
     j->next = ctx->jpegs;
     ctx->jpegs = j;
     ctx->pdq_pending = 1;
+
+    pool = ctx->request->pool;
+
+    j->name = ngx_http_upload_filter_escape(pool, (u_char *) obj->name,
+                                            obj->name_len);
+    j->filename = ngx_http_upload_filter_escape(pool,
+                                                (u_char *) obj->filename,
+                                                obj->filename_len);
+
+    n = ngx_strlen(obj->where) + 1;
+    j->where = ngx_pnalloc(pool, n + sizeof(obj->decoded));
+
+    if (j->name == NULL || j->filename == NULL || j->where == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(j->where, obj->where, n);
+    j->decoded = j->where + n;
+    ngx_cpystrn(j->decoded, obj->decoded, sizeof(obj->decoded));
+
+    return NGX_OK;
 }
 
 
-static void
+void
 ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j)
 {
     ngx_http_upload_filter_jpeg_t  *next;
@@ -225,7 +234,6 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     char                                 entry[2 * HDB_PDQ_SIZE + 1];
     char                                 digest[sizeof("pdq:")
                                                 + 2 * HDB_PDQ_SIZE];
-    u_char                               part[NGX_INT_T_LEN + 1];
     u_char                              *reason;
     const char                          *action;
     hdb_match_t                          m;
@@ -238,18 +246,11 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
 
     for (j = list; j && !ctx->rejected; j = j->next) {
 
-        if (j->part) {
-            ngx_sprintf(part, "%ui%Z", j->part);
-        } else {
-            ngx_cpystrn(part, (u_char *) "body", sizeof(part));
-        }
-
         if (j->rc != HDB_JPEG_OK) {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "upload_filter: no PDQ hash for part=%s "
-                          "name=\"%s\" filename=\"%s\": %s",
-                          part, j->name ? j->name : (u_char *) "",
-                          j->filename ? j->filename : (u_char *) "",
+                          "name=\"%s\" filename=\"%s\"%s: %s",
+                          j->where, j->name, j->filename, j->decoded,
                           j->why[0] ? j->why
                                     : hdb_jpeg_strerror(j->rc, NULL));
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
@@ -261,8 +262,8 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
         if ((ngx_uint_t) j->pdq.quality < ctx->conf->pdq_min_quality) {
             /* flat images hash alike: such a hash matches too much */
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "upload filter: PDQ quality %d of part %ui: "
-                           "not matched", j->pdq.quality, j->part);
+                           "upload filter: PDQ quality %d of part %s: "
+                           "not matched", j->pdq.quality, j->where);
             continue;
         }
 
@@ -315,14 +316,13 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
                       "upload_filter: match action=%s digest=pdq:%s "
                       "entry=pdq:%s distance=%ui variant=%s quality=%d "
                       "source=\"%s\" category=\"%s\"%s%s%s part=%s "
-                      "name=\"%s\" filename=\"%s\" size=%uz",
+                      "name=\"%s\" filename=\"%s\" size=%uz%s",
                       action, hex, entry, (ngx_uint_t) m.distance,
                       ngx_http_upload_filter_variants[m.variant],
                       j->pdq.quality, m.source, m.category,
                       reason ? " allowed=\"" : "",
                       reason ? (char *) reason : "", reason ? "\"" : "",
-                      part, j->name ? j->name : (u_char *) "",
-                      j->filename ? j->filename : (u_char *) "", j->len);
+                      j->where, j->name, j->filename, j->len, j->decoded);
 
         if (!m.allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
             ctx->rejected = 1;
@@ -555,9 +555,7 @@ ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r)
 void
 ngx_http_upload_filter_pdq_cleanup(ngx_http_upload_filter_ctx_t *ctx)
 {
-    ngx_http_upload_filter_jpeg_free(ctx->jpeg);
     ngx_http_upload_filter_jpeg_free(ctx->jpegs);
-    ctx->jpeg = NULL;
     ctx->jpegs = NULL;
 
     if (ctx->task) {

@@ -1,34 +1,45 @@
 /*
- * An incremental multipart parser; see uf_multipart.h.
+ * A strict, incremental multipart parser; see uf_multipart.h.
  *
- * The delimiter is CRLF "--" boundary.  The scanner keeps only a count of
- * delimiter bytes matched so far: a match that straddles two pieces of
- * the body needs no copy of the first piece, because the bytes held are
- * by definition delim[0 .. matched).  The boundary may not contain CR
- * (RFC 2046 allows only a few printable characters), so a failed partial
- * match can restart at the current byte without any KMP-style fallback.
+ * The scan for delimiters looks for every occurrence of the dash-boundary
+ * ("--" boundary), not only for CRLF "--" boundary: an occurrence that is
+ * not preceded by CRLF is an error, not data.  It runs Knuth-Morris-Pratt
+ * over the dash-boundary (boundaries start with dashes, so a failed
+ * partial match must fall back, not restart) and holds back the bytes
+ * that may still turn out to be a delimiter: the CR or CR LF before a
+ * candidate and the candidate itself.  Those held bytes need no copy
+ * when the candidate runs on into the next piece of the body, because
+ * they are by definition "\r\n" and dash[0 .. kmp).  Everything else is
+ * passed to the body callback straight from the caller's buffer.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "uf_multipart.h"
 
 enum {
-    UF_MP_PREAMBLE = 0,     /* before the first delimiter */
-    UF_MP_AFTER_DELIM,      /* "--" closes, LWSP* CRLF opens a part */
-    UF_MP_LWSP,
-    UF_MP_CLOSE_DASH,
-    UF_MP_DELIM_LF,
-    UF_MP_HEADERS,
-    UF_MP_BODY,
-    UF_MP_EPILOGUE,
-    UF_MP_ERROR
+    UF_MP_S_PREAMBLE = 0,   /* before the first delimiter */
+    UF_MP_S_AFTER_DELIM,    /* CRLF opens a part, "--" closes the body */
+    UF_MP_S_DELIM_LF,
+    UF_MP_S_CLOSE_DASH,
+    UF_MP_S_AFTER_CLOSE,    /* CRLF or the end of the body */
+    UF_MP_S_CLOSE_LF,
+    UF_MP_S_HEADERS,
+    UF_MP_S_BODY,
+    UF_MP_S_EPILOGUE,
+    UF_MP_S_ERROR
 };
 
 static int uf_mp_scan(uf_mp_t *mp, const unsigned char **pp,
-    const unsigned char *end, int emit, int *found);
+    const unsigned char *end, int *found);
+static int uf_mp_emit(uf_mp_t *mp, const unsigned char *p, size_t len);
+static int uf_mp_drop_crlf(uf_mp_t *mp);
+static int uf_mp_drop_dash(uf_mp_t *mp, size_t n);
+static int uf_mp_flush(uf_mp_t *mp);
+static int uf_mp_end_part(uf_mp_t *mp, int truncated);
 static int uf_mp_header_byte(uf_mp_t *mp, unsigned char c, int *done);
-static void uf_mp_parse_headers(uf_mp_t *mp);
+static int uf_mp_parse_headers(uf_mp_t *mp);
 static void uf_mp_parse_disposition(uf_mp_t *mp, const unsigned char *p,
     const unsigned char *end);
 
@@ -39,15 +50,15 @@ uf_mp_lower(int c)
 }
 
 static int
-uf_mp_prefix(const unsigned char *p, const unsigned char *end, const char *s)
+uf_mp_iequal(const unsigned char *p, size_t len, const char *s)
 {
-    size_t  n = strlen(s);
+    size_t  i;
 
-    if ((size_t) (end - p) < n) {
+    if (len != strlen(s)) {
         return 0;
     }
 
-    for (size_t i = 0; i < n; i++) {
+    for (i = 0; i < len; i++) {
         if (uf_mp_lower(p[i]) != s[i]) {
             return 0;
         }
@@ -57,9 +68,9 @@ uf_mp_prefix(const unsigned char *p, const unsigned char *end, const char *s)
 }
 
 /*
- * The next "; name=value" parameter of a header value (RFC 2045): value
- * a token or a quoted string, whose backslash escapes are kept as they
- * are.  Returns 0 at the end of the value.
+ * The next "; name=value" parameter of a Content-Disposition value:
+ * value a token or a quoted string.  Returns 0 at the end of the value.
+ * Only the log uses what it finds, so it is lenient.
  */
 static int
 uf_mp_next_param(const unsigned char **pp, const unsigned char *end,
@@ -134,69 +145,72 @@ uf_mp_next_param(const unsigned char **pp, const unsigned char *end,
     return 1;
 }
 
+
 int
-uf_mp_boundary(const unsigned char *ct, size_t len,
-    const unsigned char **boundary, size_t *boundary_len)
+uf_mp_init(uf_mp_t *mp, const unsigned char *boundary, size_t len,
+    size_t header_max, const uf_mp_callbacks_t *cb, void *data)
 {
-    const unsigned char  *p, *end, *name, *v, *vend;
-    size_t                name_len;
+    size_t  k, f;
 
-    p = ct;
-    end = ct + len;
+    memset(mp, 0, sizeof(uf_mp_t));
 
-    while (p < end && (*p == ' ' || *p == '\t')) {
-        p++;
+    if (len == 0 || len > UF_MP_BOUNDARY_MAX) {
+        return UF_MP_EDELIMITER;
     }
 
-    if (!uf_mp_prefix(p, end, "multipart/")) {
-        return 0;
-    }
+    mp->cb = cb;
+    mp->data = data;
+    mp->state = UF_MP_S_PREAMBLE;
+    mp->hdr_max = header_max ? header_max : UF_MP_HEADER_MAX;
 
-    while (uf_mp_next_param(&p, end, &name, &name_len, &v, &vend)) {
-        if (name_len == 8 && uf_mp_prefix(name, name + 8, "boundary")) {
-            if (vend == v || (size_t) (vend - v) > UF_MP_BOUNDARY_MAX
-                || memchr(v, '\r', (size_t) (vend - v))
-                || memchr(v, '\n', (size_t) (vend - v)))
-            {
-                return UF_MP_EDELIMITER;
-            }
+    mp->dash[0] = '-';
+    mp->dash[1] = '-';
+    memcpy(mp->dash + 2, boundary, len);
+    mp->dash_len = 2 + len;
 
-            *boundary = v;
-            *boundary_len = (size_t) (vend - v);
-            return 1;
+    /* fail[k]: the longest proper border of dash[0 .. k) */
+    mp->fail[0] = 0;
+    mp->fail[1] = 0;
+    f = 0;
+
+    for (k = 1; k < mp->dash_len; k++) {
+        while (f > 0 && mp->dash[k] != mp->dash[f]) {
+            f = mp->fail[f];
         }
+
+        if (mp->dash[k] == mp->dash[f]) {
+            f++;
+        }
+
+        mp->fail[k + 1] = (unsigned short) f;
     }
 
-    return UF_MP_EDELIMITER;
+    /*
+     * The first delimiter may open the body without a CRLF before it:
+     * start as if one had been seen, one that is never data.
+     */
+    mp->crlf = 2;
+    mp->virt = 1;
+    mp->ext = 2;
+
+    return UF_MP_OK;
 }
 
 
 void
-uf_mp_init(uf_mp_t *mp, const unsigned char *boundary, size_t len,
-    const uf_mp_callbacks_t *cb, void *data)
+uf_mp_free(uf_mp_t *mp)
 {
-    mp->cb = cb;
-    mp->data = data;
-    mp->state = UF_MP_PREAMBLE;
-
-    memcpy(mp->delim, "\r\n--", 4);
-    memcpy(mp->delim + 4, boundary, len);
-    mp->delim_len = 4 + len;
-
-    /*
-     * The first delimiter may open the body without a CRLF before it:
-     * start as if that CRLF had been seen.
-     */
-    mp->matched = 2;
-
-    memset(&mp->part, 0, sizeof(mp->part));
-    mp->hdr_len = 0;
+    free(mp->hdr);
+    mp->hdr = NULL;
+    mp->hdr_cap = 0;
 }
+
 
 int
 uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
 {
     int                   rc, found, done;
+    unsigned char         c;
     const unsigned char  *end;
 
     end = p + len;
@@ -205,9 +219,10 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
 
         switch (mp->state) {
 
-        case UF_MP_PREAMBLE:
-        case UF_MP_BODY:
-            rc = uf_mp_scan(mp, &p, end, mp->state == UF_MP_BODY, &found);
+        case UF_MP_S_PREAMBLE:
+        case UF_MP_S_BODY:
+        case UF_MP_S_EPILOGUE:
+            rc = uf_mp_scan(mp, &p, end, &found);
             if (rc != 0) {
                 goto failed;
             }
@@ -216,64 +231,77 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
                 break;
             }
 
-            if (mp->state == UF_MP_BODY && mp->cb->end) {
-                rc = mp->cb->end(mp->data, &mp->part, 0);
+            if (mp->open) {
+                rc = uf_mp_end_part(mp, 0);
                 if (rc != 0) {
                     goto failed;
                 }
             }
 
-            mp->state = UF_MP_AFTER_DELIM;
+            mp->state = UF_MP_S_AFTER_DELIM;
             break;
 
-        case UF_MP_AFTER_DELIM:
-            if (*p == '-') {
-                mp->state = UF_MP_CLOSE_DASH;
-                p++;
+        case UF_MP_S_AFTER_DELIM:
+            c = *p++;
+
+            if (c == '\r') {
+                mp->state = UF_MP_S_DELIM_LF;
                 break;
             }
 
-            mp->state = UF_MP_LWSP;
-            /* fall through */
-
-        case UF_MP_LWSP:
-            if (*p == ' ' || *p == '\t') {
-                p++;
-                break;
-            }
-
-            if (*p == '\r') {
-                mp->state = UF_MP_DELIM_LF;
-                p++;
+            if (c == '-') {
+                mp->state = UF_MP_S_CLOSE_DASH;
                 break;
             }
 
             rc = UF_MP_EDELIMITER;
             goto failed;
 
-        case UF_MP_CLOSE_DASH:
-            if (*p != '-') {
+        case UF_MP_S_DELIM_LF:
+            if (*p++ != '\n') {
                 rc = UF_MP_EDELIMITER;
                 goto failed;
             }
 
-            mp->state = UF_MP_EPILOGUE;
-            p++;
-            break;
-
-        case UF_MP_DELIM_LF:
-            if (*p != '\n') {
-                rc = UF_MP_EDELIMITER;
-                goto failed;
-            }
-
-            p++;
             mp->hdr_len = 0;
-            mp->part.index++;
-            mp->state = UF_MP_HEADERS;
+            mp->parts++;
+            mp->state = UF_MP_S_HEADERS;
             break;
 
-        case UF_MP_HEADERS:
+        case UF_MP_S_CLOSE_DASH:
+            if (*p++ != '-') {
+                rc = UF_MP_EDELIMITER;
+                goto failed;
+            }
+
+            if (mp->parts == 0) {
+                /* "--B--" first: the parts hide in the preamble */
+                rc = UF_MP_ENOPARTS;
+                goto failed;
+            }
+
+            mp->state = UF_MP_S_AFTER_CLOSE;
+            break;
+
+        case UF_MP_S_AFTER_CLOSE:
+            if (*p++ != '\r') {
+                rc = UF_MP_EDELIMITER;
+                goto failed;
+            }
+
+            mp->state = UF_MP_S_CLOSE_LF;
+            break;
+
+        case UF_MP_S_CLOSE_LF:
+            if (*p++ != '\n') {
+                rc = UF_MP_EDELIMITER;
+                goto failed;
+            }
+
+            mp->state = UF_MP_S_EPILOGUE;
+            break;
+
+        case UF_MP_S_HEADERS:
             rc = uf_mp_header_byte(mp, *p++, &done);
             if (rc != 0) {
                 goto failed;
@@ -283,7 +311,14 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
                 break;
             }
 
-            uf_mp_parse_headers(mp);
+            rc = uf_mp_parse_headers(mp);
+            if (rc != 0) {
+                goto failed;
+            }
+
+            mp->part.kind = UF_MP_PART;
+            mp->part.index = mp->parts;
+            mp->open = 1;
 
             if (mp->cb->begin) {
                 rc = mp->cb->begin(mp->data, &mp->part);
@@ -292,14 +327,10 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
                 }
             }
 
-            mp->matched = 0;
-            mp->state = UF_MP_BODY;
+            mp->state = UF_MP_S_BODY;
             break;
 
-        case UF_MP_EPILOGUE:
-            return UF_MP_OK;
-
-        default: /* UF_MP_ERROR */
+        default: /* UF_MP_S_ERROR */
             return UF_MP_EDELIMITER;
         }
     }
@@ -308,31 +339,41 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
 
 failed:
 
-    mp->state = UF_MP_ERROR;
+    mp->state = UF_MP_S_ERROR;
     return rc;
 }
 
+
 /*
- * Scans for the delimiter.  Data before it is passed to the body callback
- * when emit is set (a part) and dropped otherwise (the preamble).
+ * Scans part data (or the preamble, or the epilogue) for the next
+ * dash-boundary.  *found is set when it is a delimiter; in the epilogue,
+ * and anywhere it is not preceded by CRLF, it is an error.
  */
 static int
 uf_mp_scan(uf_mp_t *mp, const unsigned char **pp, const unsigned char *end,
-    int emit, int *found)
+    int *found)
 {
     int                   rc;
-    const unsigned char  *p, *start, *cand, *q;
+    size_t                held, f;
+    unsigned char         c;
+    const unsigned char  *p, *q, *r, *start;
 
     *found = 0;
 
     p = *pp;
     start = p;
-    cand = NULL;    /* where a candidate began, if in this piece */
 
     while (p < end) {
 
-        if (mp->matched == 0) {
-            q = memchr(p, mp->delim[0], (size_t) (end - p));
+        if (mp->kmp == 0 && mp->crlf == 0) {
+            /* nothing held: on to the next byte a delimiter may start at */
+            q = memchr(p, '-', (size_t) (end - p));
+            r = memchr(p, '\r', (size_t) ((q ? q : end) - p));
+
+            if (r) {
+                q = r;
+            }
+
             if (q == NULL) {
                 p = end;
                 break;
@@ -341,82 +382,230 @@ uf_mp_scan(uf_mp_t *mp, const unsigned char **pp, const unsigned char *end,
             p = q;
         }
 
-        if (*p == mp->delim[mp->matched]) {
-            if (mp->matched == 0) {
-                cand = p;
+        c = *p;
+
+        if (mp->kmp == 0) {
+            if (c == '-') {
+                if (mp->crlf == 1) {
+                    rc = uf_mp_drop_crlf(mp);
+                    if (rc != 0) {
+                        return rc;
+                    }
+                }
+
+                mp->kmp = 1;
+
+            } else if (c == '\n' && mp->crlf == 1) {
+                mp->crlf = 2;
+
+            } else {
+                rc = uf_mp_drop_crlf(mp);
+                if (rc != 0) {
+                    return rc;
+                }
+
+                if (c == '\r') {
+                    mp->crlf = 1;
+                }
             }
 
-            mp->matched++;
+            p++;
+            continue;
+        }
+
+        if (c == mp->dash[mp->kmp]) {
+            mp->kmp++;
             p++;
 
-            if (mp->matched < mp->delim_len) {
+            if (mp->kmp < mp->dash_len) {
                 continue;
             }
 
-            /* the whole delimiter: the data ends where it began */
-            mp->matched = 0;
-            *pp = p;
-            *found = 1;
+            /* the data ends before the dash-boundary and its CR LF */
+            held = mp->crlf + mp->kmp - mp->ext;
+            rc = uf_mp_emit(mp, start, (size_t) (p - held - start));
 
-            if (emit && cand && cand > start && mp->cb->body) {
-                return mp->cb->body(mp->data, start, (size_t) (cand - start));
+            if (rc == 0
+                && (mp->crlf != 2 || mp->state == UF_MP_S_EPILOGUE))
+            {
+                /* Django takes it for a delimiter, PHP after a lone LF */
+                rc = UF_MP_EBOUNDARY;
             }
 
-            return 0;
+            mp->kmp = 0;
+            mp->crlf = 0;
+            mp->virt = 0;
+            mp->ext = 0;
+
+            *pp = p;
+            *found = 1;
+            return rc;
         }
 
-        if (cand == NULL && emit && mp->cb->body) {
-            /* a candidate from an earlier piece turned out to be data */
-            rc = mp->cb->body(mp->data, mp->delim, mp->matched);
+        /* not a delimiter after all: fall back, then look at c again */
+        rc = uf_mp_drop_crlf(mp);
+        if (rc != 0) {
+            return rc;
+        }
+
+        f = mp->fail[mp->kmp];
+        rc = uf_mp_drop_dash(mp, mp->kmp - f);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    /* the end of the piece: what is not held back is data */
+    held = mp->crlf + mp->kmp - mp->ext;
+    rc = uf_mp_emit(mp, start, (size_t) (p - held - start));
+
+    mp->ext = mp->crlf + mp->kmp;
+    *pp = end;
+
+    return rc;
+}
+
+
+/* data for the current part, which the preamble and epilogue open lazily */
+static int
+uf_mp_emit(uf_mp_t *mp, const unsigned char *p, size_t len)
+{
+    int  rc;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    if (!mp->open) {
+        memset(&mp->part, 0, sizeof(uf_mp_part_t));
+        mp->part.kind = mp->state == UF_MP_S_PREAMBLE ? UF_MP_PREAMBLE
+                                                      : UF_MP_EPILOGUE;
+        mp->open = 1;
+
+        if (mp->cb->begin) {
+            rc = mp->cb->begin(mp->data, &mp->part);
             if (rc != 0) {
                 return rc;
             }
         }
-
-        if (cand == NULL) {
-            start = p;
-        }
-
-        mp->matched = 0;
-        cand = NULL;
     }
 
-    *pp = end;
-
-    if (mp->matched) {
-        /* a candidate runs on into the next piece: hold it back */
-        end = cand ? cand : start;
-    }
-
-    if (emit && end > start && mp->cb->body) {
-        return mp->cb->body(mp->data, start, (size_t) (end - start));
-    }
-
-    return 0;
+    return mp->cb->body ? mp->cb->body(mp->data, p, len) : 0;
 }
+
+
+/*
+ * The held CR or CR LF turned out to be data.  Held bytes from earlier
+ * pieces are emitted from constants; those of this piece stay in the
+ * caller's range.
+ */
+static int
+uf_mp_drop_crlf(uf_mp_t *mp)
+{
+    size_t  n;
+
+    n = mp->ext < mp->crlf ? mp->ext : mp->crlf;
+    mp->ext -= n;
+    mp->crlf = 0;
+
+    if (mp->virt) {
+        /* the start of the body is no data */
+        mp->virt = 0;
+        return 0;
+    }
+
+    return uf_mp_emit(mp, (const unsigned char *) "\r\n", n);
+}
+
+
+/* the first n bytes of a partial match turned out to be data */
+static int
+uf_mp_drop_dash(uf_mp_t *mp, size_t n)
+{
+    size_t  m;
+
+    m = mp->ext < n ? mp->ext : n;
+    mp->ext -= m;
+    mp->kmp -= n;
+
+    /* what is left, dash[n .. kmp + n), is dash[0 .. kmp) by the border */
+    return uf_mp_emit(mp, mp->dash, m);
+}
+
+
+/* the body ended: whatever is held is data */
+static int
+uf_mp_flush(uf_mp_t *mp)
+{
+    int  rc;
+
+    mp->ext = mp->crlf + mp->kmp;
+
+    rc = uf_mp_drop_crlf(mp);
+    if (rc != 0) {
+        return rc;
+    }
+
+    return uf_mp_drop_dash(mp, mp->kmp);
+}
+
+
+static int
+uf_mp_end_part(uf_mp_t *mp, int truncated)
+{
+    mp->open = 0;
+
+    return mp->cb->end ? mp->cb->end(mp->data, &mp->part, truncated) : 0;
+}
+
 
 static int
 uf_mp_header_byte(uf_mp_t *mp, unsigned char c, int *done)
 {
+    size_t          cap;
     unsigned char  *h;
 
     *done = 0;
 
-    if (mp->hdr_len == UF_MP_HEADER_MAX) {
-        return UF_MP_EHEADER;
+    if (mp->hdr_len == mp->hdr_max) {
+        return UF_MP_EHEADER_SIZE;
+    }
+
+    if (mp->hdr_len == mp->hdr_cap) {
+        cap = mp->hdr_cap ? 2 * mp->hdr_cap : 512;
+        if (cap > mp->hdr_max) {
+            cap = mp->hdr_max;
+        }
+
+        h = realloc(mp->hdr, cap);
+        if (h == NULL) {
+            return UF_MP_ENOMEM;
+        }
+
+        mp->hdr = h;
+        mp->hdr_cap = cap;
     }
 
     h = mp->hdr;
     h[mp->hdr_len++] = c;
 
-    if (c != '\n' || mp->hdr_len < 2 || h[mp->hdr_len - 2] != '\r') {
+    if (c != '\n') {
+        /* a CR is only ever the first half of CRLF */
+        if (mp->hdr_len >= 2 && h[mp->hdr_len - 2] == '\r') {
+            return UF_MP_EHEADER;
+        }
+
         return 0;
+    }
+
+    if (mp->hdr_len < 2 || h[mp->hdr_len - 2] != '\r') {
+        /* a lone LF ends a line for PHP, Go, werkzeug, but not here */
+        return UF_MP_EHEADER;
     }
 
     /* an empty line ends the block: CRLF alone, or CRLF CRLF */
     if (mp->hdr_len == 2
-        || (mp->hdr_len >= 4 && h[mp->hdr_len - 3] == '\n'
-            && h[mp->hdr_len - 4] == '\r'))
+        || (mp->hdr_len >= 4 && h[mp->hdr_len - 3] == '\n'))
     {
         *done = 1;
     }
@@ -424,46 +613,87 @@ uf_mp_header_byte(uf_mp_t *mp, unsigned char c, int *done)
     return 0;
 }
 
-static void
+
+/* the token characters of RFC 9110 */
+static int
+uf_mp_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9')
+           || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int
 uf_mp_parse_headers(uf_mp_t *mp)
 {
-    const unsigned char  *p, *end, *eol, *q;
+    const unsigned char  *p, *end, *eol, *colon, *v, *vend;
 
-    mp->part.name = NULL;
-    mp->part.name_len = 0;
-    mp->part.filename = NULL;
-    mp->part.filename_len = 0;
+    memset(&mp->part, 0, sizeof(uf_mp_part_t));
 
     p = mp->hdr;
-    end = mp->hdr + mp->hdr_len;
+    end = mp->hdr + mp->hdr_len - 2;    /* the closing empty line */
 
     while (p < end) {
-        /* lines end in CRLF; a lone LF is part of the line */
-        for (eol = p; eol + 1 < end; eol++) {
-            if (eol[0] == '\r' && eol[1] == '\n') {
-                break;
-            }
+        /* lines end in CRLF: uf_mp_header_byte() made sure */
+        eol = memchr(p, '\r', (size_t) (end - p));
+
+        if (*p == ' ' || *p == '\t') {
+            /* folded lines: some parsers join them, some do not */
+            return UF_MP_EHEADER;
         }
 
-        if (eol + 1 >= end) {
-            break;
+        for (colon = p; colon < eol && uf_mp_tchar(*colon); colon++) {
+            /* void */
         }
 
-        if (uf_mp_prefix(p, eol, "content-disposition")) {
-            q = p + sizeof("content-disposition") - 1;
+        if (colon == p || colon == eol || *colon != ':') {
+            return UF_MP_EHEADER;
+        }
 
-            while (q < eol && (*q == ' ' || *q == '\t')) {
-                q++;
+        v = colon + 1;
+        while (v < eol && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+
+        vend = eol;
+        while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t')) {
+            vend--;
+        }
+
+        if (uf_mp_iequal(p, (size_t) (colon - p), "content-disposition")) {
+            if (mp->part.name || mp->part.filename || mp->part.index) {
+                return UF_MP_EHEADER;
             }
 
-            if (q < eol && *q == ':') {
-                uf_mp_parse_disposition(mp, q + 1, eol);
+            /* index marks "seen" until the part is numbered */
+            mp->part.index = 1;
+            uf_mp_parse_disposition(mp, v, vend);
+
+        } else if (uf_mp_iequal(p, (size_t) (colon - p), "content-type")) {
+            if (mp->part.type) {
+                return UF_MP_EHEADER;
             }
+
+            mp->part.type = v;
+            mp->part.type_len = (size_t) (vend - v);
+
+        } else if (uf_mp_iequal(p, (size_t) (colon - p),
+                                "content-transfer-encoding"))
+        {
+            if (mp->part.encoding) {
+                return UF_MP_EHEADER;
+            }
+
+            mp->part.encoding = v;
+            mp->part.encoding_len = (size_t) (vend - v);
         }
 
         p = eol + 2;
     }
+
+    return 0;
 }
+
 
 /* form-data; name="field"; filename="a.jpg" */
 static void
@@ -475,12 +705,12 @@ uf_mp_parse_disposition(uf_mp_t *mp, const unsigned char *p,
 
     while (uf_mp_next_param(&p, end, &name, &name_len, &v, &vend)) {
 
-        if (name_len == 4 && uf_mp_prefix(name, end, "name")) {
+        if (uf_mp_iequal(name, name_len, "name")) {
             mp->part.name = v;
             mp->part.name_len = (size_t) (vend - v);
 
-        } else if ((name_len == 8 && uf_mp_prefix(name, end, "filename"))
-                   || (name_len == 9 && uf_mp_prefix(name, end, "filename*")
+        } else if (uf_mp_iequal(name, name_len, "filename")
+                   || (uf_mp_iequal(name, name_len, "filename*")
                        && mp->part.filename == NULL))
         {
             mp->part.filename = v;
@@ -497,45 +727,44 @@ uf_mp_finish(uf_mp_t *mp)
 
     switch (mp->state) {
 
-    case UF_MP_EPILOGUE:
+    case UF_MP_S_AFTER_CLOSE:
+        mp->state = UF_MP_S_ERROR;
         return UF_MP_OK;
 
-    case UF_MP_PREAMBLE:
-        mp->state = UF_MP_ERROR;
-        return UF_MP_ENOPARTS;
+    case UF_MP_S_EPILOGUE:
+        rc = uf_mp_flush(mp);
+        if (rc == 0 && mp->open) {
+            rc = uf_mp_end_part(mp, 0);
+        }
 
-    case UF_MP_BODY:
+        mp->state = UF_MP_S_ERROR;
+        return rc;
+
+    case UF_MP_S_PREAMBLE:
+    case UF_MP_S_BODY:
         /*
-         * The body ended inside a part.  What arrived of it is still
-         * reported, so that the caller can judge it: a missing closing
-         * delimiter must not hide a listed file.
+         * The body ended inside a part (or before any delimiter).  What
+         * arrived of it is still reported, so that the caller can judge
+         * it: a missing closing delimiter must not hide a listed file.
          */
-        if (mp->matched && mp->cb->body) {
-            rc = mp->cb->body(mp->data, mp->delim, mp->matched);
-            if (rc != 0) {
-                mp->state = UF_MP_ERROR;
-                return rc;
-            }
+        rc = uf_mp_flush(mp);
+        if (rc == 0 && mp->open) {
+            rc = uf_mp_end_part(mp, 1);
         }
 
-        mp->matched = 0;
-
-        if (mp->cb->end) {
-            rc = mp->cb->end(mp->data, &mp->part, 1);
-            if (rc != 0) {
-                mp->state = UF_MP_ERROR;
-                return rc;
-            }
+        if (rc == 0) {
+            rc = mp->state == UF_MP_S_PREAMBLE ? UF_MP_ENOPARTS
+                                               : UF_MP_ETRUNCATED;
         }
 
-        mp->state = UF_MP_ERROR;
-        return UF_MP_ETRUNCATED;
+        mp->state = UF_MP_S_ERROR;
+        return rc;
 
-    case UF_MP_ERROR:
+    case UF_MP_S_ERROR:
         return UF_MP_EDELIMITER;
 
     default:
-        mp->state = UF_MP_ERROR;
+        mp->state = UF_MP_S_ERROR;
         return UF_MP_ETRUNCATED;
     }
 }
@@ -549,11 +778,17 @@ uf_mp_strerror(int rc)
     case UF_MP_EDELIMITER:
         return "malformed multipart delimiter";
     case UF_MP_EHEADER:
+        return "malformed multipart part headers";
+    case UF_MP_EHEADER_SIZE:
         return "multipart part headers too large";
     case UF_MP_ETRUNCATED:
         return "multipart body without closing delimiter";
     case UF_MP_ENOPARTS:
-        return "multipart body without any delimiter";
+        return "multipart body without parts";
+    case UF_MP_EBOUNDARY:
+        return "multipart boundary outside a delimiter";
+    case UF_MP_ENOMEM:
+        return "out of memory";
     default:
         return "multipart callback error";
     }

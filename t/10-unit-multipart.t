@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# The multipart parser's unit tests (t/unit/test_multipart.c).
+# The multipart and Content-Type parsers' unit tests (t/unit/test_multipart.c).
 use strict;
 use warnings;
 my $build = $ENV{UF_BUILD} || 'build';

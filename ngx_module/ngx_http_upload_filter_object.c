@@ -1,0 +1,358 @@
+/*
+ * The objects of a body: the sink that uf_inspect hands every body, part,
+ * decoded part, form field and JSON string to.  Each object gets the
+ * digests the hash set can match, computed while its bytes stream in,
+ * and, when the set holds PDQ hashes, its bytes kept if it is a JPEG;
+ * closing it looks the digests up, logs a match and sets the verdict.
+ */
+
+#include "ngx_http_upload_filter.h"
+
+#include <lmdb.h>
+
+
+/* a sink code that stops the inspection: the verdict is in */
+#define NGX_HTTP_UPLOAD_FILTER_STOP    1
+
+
+static void *ngx_http_upload_filter_obj_open(void *data,
+    const uf_obj_info_t *info);
+static int ngx_http_upload_filter_obj_write(void *data, void *o,
+    const u_char *p, size_t len);
+static int ngx_http_upload_filter_obj_close(void *data, void *o,
+    int truncated);
+static void ngx_http_upload_filter_obj_discard(void *data, void *o);
+static ngx_int_t ngx_http_upload_filter_obj_check(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_obj_t *obj);
+static void ngx_http_upload_filter_obj_release(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_obj_t *obj);
+static hdb_digest_t *ngx_http_upload_filter_digest_get(unsigned types);
+static void ngx_http_upload_filter_digest_put(hdb_digest_t *d);
+
+
+const uf_sink_t  ngx_http_upload_filter_sink = {
+    ngx_http_upload_filter_obj_open,
+    ngx_http_upload_filter_obj_write,
+    ngx_http_upload_filter_obj_close,
+    ngx_http_upload_filter_obj_discard
+};
+
+
+/*
+ * Digest contexts of finished objects, kept for the next ones: setting
+ * up OpenSSL contexts costs more than hashing a small upload.
+ */
+#define NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS  32
+
+static hdb_digest_t  *ngx_http_upload_filter_spare[
+                                      NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS];
+static ngx_uint_t     ngx_http_upload_filter_nspare;
+
+
+static void *
+ngx_http_upload_filter_obj_open(void *data, const uf_obj_info_t *info)
+{
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+    ngx_http_upload_filter_obj_t  *obj;
+
+    obj = ctx->spare_objs;
+
+    if (obj) {
+        ctx->spare_objs = obj->next;
+
+    } else {
+        /* objects are reused, so the pool grows with open ones only */
+        obj = ngx_palloc(ctx->request->pool,
+                         sizeof(ngx_http_upload_filter_obj_t));
+        if (obj == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_memzero(obj, sizeof(ngx_http_upload_filter_obj_t));
+
+    obj->name = info->name;
+    obj->name_len = info->name_len;
+    obj->filename = info->filename;
+    obj->filename_len = info->filename_len;
+
+    ngx_cpystrn(obj->where, (u_char *) info->where, sizeof(obj->where));
+
+    if (info->decoded) {
+        ngx_snprintf(obj->decoded, sizeof(obj->decoded) - 1,
+                     " decoded=%s%Z", info->decoded);
+    }
+
+    obj->digest = ngx_http_upload_filter_digest_get(ctx->digest_types);
+
+    if (obj->digest == NULL || hdb_digest_reset(obj->digest) != 0
+        || ngx_http_upload_filter_jpeg_begin(ctx, obj, info->size_hint)
+           != NGX_OK)
+    {
+        ngx_http_upload_filter_obj_release(ctx, obj);
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest setup failed");
+        return NULL;
+    }
+
+    return obj;
+}
+
+
+static int
+ngx_http_upload_filter_obj_write(void *data, void *o, const u_char *p,
+    size_t len)
+{
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+    ngx_http_upload_filter_obj_t  *obj = o;
+
+    obj->size += len;
+
+    if (hdb_digest_update(obj->digest, p, len) != 0
+        || ngx_http_upload_filter_jpeg_feed(ctx, obj, p, len) != NGX_OK)
+    {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest failed");
+        return NGX_HTTP_UPLOAD_FILTER_STOP;
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_http_upload_filter_obj_close(void *data, void *o, int truncated)
+{
+    ngx_int_t                      rc;
+    ngx_http_upload_filter_ctx_t  *ctx = data;
+    ngx_http_upload_filter_obj_t  *obj = o;
+
+    (void) truncated;
+
+    rc = ngx_http_upload_filter_jpeg_end(ctx, obj);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_upload_filter_obj_check(ctx, obj);
+    }
+
+    ngx_http_upload_filter_obj_release(ctx, obj);
+
+    if (rc != NGX_OK || !ctx->inspecting) {
+        return NGX_HTTP_UPLOAD_FILTER_STOP;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_upload_filter_obj_discard(void *data, void *o)
+{
+    ngx_http_upload_filter_obj_release(data, o);
+}
+
+
+static void
+ngx_http_upload_filter_obj_release(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_obj_t *obj)
+{
+    if (obj->digest) {
+        ngx_http_upload_filter_digest_put(obj->digest);
+        obj->digest = NULL;
+    }
+
+    ngx_http_upload_filter_jpeg_free(obj->jpeg);
+    obj->jpeg = NULL;
+
+    obj->next = ctx->spare_objs;
+    ctx->spare_objs = obj;
+}
+
+
+/*
+ * Looks up the digests of one object.  A match with action "block" ends
+ * the inspection; with "log" the inspection goes on.
+ */
+static ngx_int_t
+ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_obj_t *obj)
+{
+    int                                  rc, found;
+    char                                 hex[HDB_HEX_MAX + 1];
+    u_char                              *p, *name, *filename, *reason;
+    const char                          *action;
+    ngx_uint_t                           i;
+    hdb_type_t                           t;
+    hdb_match_t                          m;
+    hdb_digests_t                        dg;
+    ngx_http_request_t                  *r;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    r = ctx->request;
+    umcf = ngx_http_upload_filter_worker;
+
+    if (hdb_digest_final(obj->digest, &dg) != 0) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "digest failed");
+        return NGX_ERROR;
+    }
+
+    found = 0;
+    t = HDB_NTYPES;
+
+    rc = hdb_reader_begin(umcf->reader);
+
+    for (i = 0; rc == 0 && i < HDB_NDIGESTS; i++) {
+        t = hdb_types_by_cost[i];
+
+        if (!(dg.types & HDB_TYPE_BIT(t))) {
+            continue;
+        }
+
+        rc = hdb_reader_lookup(umcf->reader, t, dg.md[t], &m);
+
+        if (rc == 0) {
+            found = 1;
+            break;
+        }
+
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+    }
+
+    hdb_reader_end(umcf->reader);
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upload_filter: hash set \"%V\": %s",
+                      &umcf->db_path, hdb_strerror(rc));
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
+                                    "hash set unreadable");
+        return NGX_ERROR;
+    }
+
+    if (!found) {
+        return NGX_OK;
+    }
+
+    /* a listed digest: keep the facts a report needs */
+
+    hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
+
+    p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(p, "%s:%s%Z", hdb_type_name(t), hex);
+
+    if (ngx_http_upload_filter_set_match(ctx, &m, (char *) p) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    action = m.allowed ? "allow"
+             : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
+             : "log";
+
+    reason = NULL;
+    if (m.allowed) {
+        reason = ngx_http_upload_filter_escape(r->pool, (u_char *) m.reason,
+                                               ngx_strlen(m.reason));
+        if (reason == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_strcmp(obj->where, "body") != 0) {
+        name = ngx_http_upload_filter_escape(r->pool, (u_char *) obj->name,
+                                             obj->name_len);
+        filename = ngx_http_upload_filter_escape(r->pool,
+                                                 (u_char *) obj->filename,
+                                                 obj->filename_len);
+        if (name == NULL || filename == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upload_filter: match action=%s digest=%s:%s "
+                      "source=\"%s\" category=\"%s\"%s%s%s part=%s "
+                      "name=\"%s\" filename=\"%s\" size=%O%s",
+                      action, hdb_type_name(t), hex, m.source, m.category,
+                      reason ? " allowed=\"" : "",
+                      reason ? (char *) reason : "", reason ? "\"" : "",
+                      obj->where, name, filename, obj->size, obj->decoded);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upload_filter: match action=%s digest=%s:%s "
+                      "source=\"%s\" category=\"%s\"%s%s%s part=body "
+                      "size=%O%s",
+                      action, hdb_type_name(t), hex, m.source, m.category,
+                      reason ? " allowed=\"" : "",
+                      reason ? (char *) reason : "", reason ? "\"" : "",
+                      obj->size, obj->decoded);
+    }
+
+    if (m.allowed) {
+        return NGX_OK;
+    }
+
+    if (ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
+        ctx->rejected = 1;
+        ctx->status = ctx->conf->status;
+        ctx->inspecting = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+static hdb_digest_t *
+ngx_http_upload_filter_digest_get(unsigned types)
+{
+    hdb_digest_t  *d;
+
+    while (ngx_http_upload_filter_nspare) {
+        d = ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare];
+
+        if (hdb_digest_types(d) == types) {
+            return d;
+        }
+
+        /* the hash set now asks for other types */
+        hdb_digest_free(d);
+    }
+
+    return hdb_digest_new(types);
+}
+
+
+static void
+ngx_http_upload_filter_digest_put(hdb_digest_t *d)
+{
+    if (ngx_http_upload_filter_nspare < NGX_HTTP_UPLOAD_FILTER_SPARE_DIGESTS)
+    {
+        ngx_http_upload_filter_spare[ngx_http_upload_filter_nspare++] = d;
+        return;
+    }
+
+    hdb_digest_free(d);
+}
+
+
+/* at worker exit */
+void
+ngx_http_upload_filter_objects_exit(void)
+{
+    while (ngx_http_upload_filter_nspare) {
+        hdb_digest_free(
+            ngx_http_upload_filter_spare[--ngx_http_upload_filter_nspare]);
+    }
+
+    hdb_digest_shutdown();
+}

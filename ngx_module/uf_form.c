@@ -1,0 +1,150 @@
+/*
+ * urlencoded forms; see uf_form.h.
+ */
+
+#include "uf_form.h"
+
+#define UF_FORM_BUF  4096
+
+enum {
+    UF_FORM_TEXT = 0,
+    UF_FORM_PCT,            /* "%" */
+    UF_FORM_PCT_HEX         /* "%" and one hex digit */
+};
+
+static int
+uf_form_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+void
+uf_form_init(uf_form_t *f, const uf_form_callbacks_t *cb, void *data)
+{
+    f->cb = cb;
+    f->data = data;
+    f->state = UF_FORM_TEXT;
+    f->value = 0;
+    f->hi = 0;
+}
+
+/* the pending "%" or "%X" that did not become a byte */
+static size_t
+uf_form_literal(uf_form_t *f, unsigned char *buf, size_t k)
+{
+    if (f->state == UF_FORM_PCT || f->state == UF_FORM_PCT_HEX) {
+        buf[k++] = '%';
+    }
+
+    if (f->state == UF_FORM_PCT_HEX) {
+        buf[k++] = f->hi;     /* the digit as it came */
+    }
+
+    f->state = UF_FORM_TEXT;
+    return k;
+}
+
+int
+uf_form_feed(uf_form_t *f, const unsigned char *p, size_t len)
+{
+    int            h, rc;
+    size_t         i, k;
+    unsigned char  c, buf[UF_FORM_BUF + 4];
+
+    k = 0;
+
+    for (i = 0; i < len; i++) {
+        c = p[i];
+
+        if (f->state == UF_FORM_PCT) {
+            h = uf_form_hex(c);
+
+            if (h >= 0) {
+                f->hi = c;
+                f->state = UF_FORM_PCT_HEX;
+                continue;
+            }
+
+            k = uf_form_literal(f, buf, k);
+
+        } else if (f->state == UF_FORM_PCT_HEX) {
+            h = uf_form_hex(c);
+
+            if (h >= 0) {
+                buf[k++] = (unsigned char) (uf_form_hex(f->hi) << 4 | h);
+                f->state = UF_FORM_TEXT;
+                goto flush;
+            }
+
+            k = uf_form_literal(f, buf, k);
+        }
+
+        if (c == '&' || (c == '=' && !f->value)) {
+            if (k) {
+                rc = f->cb->data(f->data, buf, k);
+                if (rc != 0) {
+                    return rc;
+                }
+
+                k = 0;
+            }
+
+            rc = f->cb->end(f->data, f->value);
+            if (rc != 0) {
+                return rc;
+            }
+
+            f->value = (c == '=');
+            continue;
+        }
+
+        if (c == '%') {
+            f->state = UF_FORM_PCT;
+            continue;
+        }
+
+        buf[k++] = (c == '+') ? ' ' : c;
+
+    flush:
+
+        if (k >= UF_FORM_BUF) {
+            rc = f->cb->data(f->data, buf, k);
+            if (rc != 0) {
+                return rc;
+            }
+
+            k = 0;
+        }
+    }
+
+    return k ? f->cb->data(f->data, buf, k) : 0;
+}
+
+int
+uf_form_finish(uf_form_t *f)
+{
+    int            rc;
+    size_t         k;
+    unsigned char  buf[4];
+
+    k = uf_form_literal(f, buf, 0);
+
+    if (k) {
+        rc = f->cb->data(f->data, buf, k);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return f->cb->end(f->data, f->value);
+}
