@@ -31,6 +31,7 @@ UF_HDRS     := $(wildcard ngx_module/uf_*.h)
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
                $(BUILD)/unit/replay_jpeg $(BUILD)/unit/replay_inspect \
+               $(BUILD)/unit/replay_decoders \
                $(BUILD)/unit/inspect_body \
                $(BUILD)/unit/jpeg_transform
 FUZZ_SECONDS ?= 60
@@ -78,7 +79,8 @@ $(BUILD)/unit/jpeg_transform: t/unit/jpeg_transform.c
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(UF_LDFLAGS) -lturbojpeg
 
 # The fuzz targets, replayed on the corpus and past crashers by the tests
-$(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_inspect: \
+$(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_inspect \
+$(BUILD)/unit/replay_decoders: \
         $(BUILD)/unit/replay_%: fuzz/fuzz_%.c fuzz/standalone.c $(UF_SRCS) $(UF_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_$*.c fuzz/standalone.c \
@@ -103,7 +105,8 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE \
               -Ihashdb -Itools -Ingx_module
 
-build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect: build-fuzz/fuzz_%: \
+build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect \
+build-fuzz/fuzz_decoders: build-fuzz/fuzz_%: \
         fuzz/fuzz_%.c $(UF_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lz
@@ -120,10 +123,11 @@ deps-fuzz:
 	@command -v clang >/dev/null && test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep /)" \
 	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
 
-fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect build-fuzz/fuzz_list \
+fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect \
+      build-fuzz/fuzz_decoders build-fuzz/fuzz_list \
       build-fuzz/fuzz_jpeg
 	@mkdir -p fuzz/crashers
-	for t in multipart inspect list jpeg; do \
+	for t in multipart inspect decoders list jpeg; do \
 	    mkdir -p build-fuzz/corpus/$$t; \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        -artifact_prefix=fuzz/crashers/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
@@ -211,6 +215,7 @@ bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
 	./bench/pdq_index.sh
 	./bench/cold_set.sh
 	DURATION=120 ./bench/soak.sh
+	SEEDS=3 ./bench/differential.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -5,22 +5,9 @@
 
 #include <string.h>
 
+#include "uf_chars.h"
 #include "uf_content_type.h"
 #include "uf_multipart.h"
-
-static int
-uf_ct_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
-}
-
-static int
-uf_ct_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9')
-           || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
 
 /* RFC 2046 bchars (space only inside, and only quoted) */
 static int
@@ -40,7 +27,7 @@ uf_ct_contains(const unsigned char *p, size_t len, const char *s)
     n = strlen(s);
 
     for (i = 0; i + n <= len; i++) {
-        for (j = 0; j < n && uf_ct_lower(p[i + j]) == s[j]; j++) {
+        for (j = 0; j < n && uf_lower(p[i + j]) == s[j]; j++) {
             /* void */
         }
 
@@ -50,24 +37,6 @@ uf_ct_contains(const unsigned char *p, size_t len, const char *s)
     }
 
     return 0;
-}
-
-static int
-uf_ct_iequal(const unsigned char *p, size_t len, const char *s)
-{
-    size_t  i;
-
-    if (len != strlen(s)) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (uf_ct_lower(p[i]) != s[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
 }
 
 static const unsigned char *
@@ -83,7 +52,7 @@ uf_ct_ows(const unsigned char *p, const unsigned char *end)
 static const unsigned char *
 uf_ct_token(const unsigned char *p, const unsigned char *end)
 {
-    while (p < end && uf_ct_tchar(*p)) {
+    while (p < end && uf_tchar(*p)) {
         p++;
     }
 
@@ -130,15 +99,15 @@ uf_content_type(const unsigned char *v, size_t len, uf_ctype_t *ct)
         goto unparsed;
     }
 
-    if (multipart && !uf_ct_iequal(type, (size_t) (sub - 1 - type),
+    if (multipart && !uf_iequal(type, (size_t) (sub - 1 - type),
                                    "multipart"))
     {
         return uf_ct_malformed(ct, "\"multipart\" outside a multipart type");
     }
 
     if (urlencoded
-        && !(uf_ct_iequal(type, (size_t) (sub - 1 - type), "application")
-             && uf_ct_iequal(sub, (size_t) (subend - sub),
+        && !(uf_iequal(type, (size_t) (sub - 1 - type), "application")
+             && uf_iequal(sub, (size_t) (subend - sub),
                              "x-www-form-urlencoded")))
     {
         return uf_ct_malformed(ct, "\"x-www-form-urlencoded\" outside "
@@ -211,7 +180,7 @@ uf_content_type(const unsigned char *v, size_t len, uf_ctype_t *ct)
 
         n = (size_t) (nend - name);
 
-        if (uf_ct_iequal(name, n, "boundary")) {
+        if (uf_iequal(name, n, "boundary")) {
             nboundary++;
             ct->boundary = val;
             ct->boundary_len = (size_t) (vend - val);
@@ -255,9 +224,9 @@ uf_content_type(const unsigned char *v, size_t len, uf_ctype_t *ct)
         return UF_CT_URLENCODED;
     }
 
-    if (uf_ct_iequal(sub, (size_t) (subend - sub), "json")
+    if (uf_iequal(sub, (size_t) (subend - sub), "json")
         || ((size_t) (subend - sub) > 5
-            && uf_ct_iequal(subend - 5, 5, "+json")))
+            && uf_iequal(subend - 5, 5, "+json")))
     {
         return UF_CT_JSON;
     }

@@ -2,6 +2,7 @@
  * urlencoded forms; see uf_form.h.
  */
 
+#include "uf_chars.h"
 #include "uf_form.h"
 
 #define UF_FORM_BUF  4096
@@ -11,22 +12,6 @@ enum {
     UF_FORM_PCT,            /* "%" */
     UF_FORM_PCT_HEX         /* "%" and one hex digit */
 };
-
-static int
-uf_form_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
 
 void
 uf_form_init(uf_form_t *f, const uf_form_callbacks_t *cb, void *data)
@@ -67,7 +52,7 @@ uf_form_feed(uf_form_t *f, const unsigned char *p, size_t len)
         c = p[i];
 
         if (f->state == UF_FORM_PCT) {
-            h = uf_form_hex(c);
+            h = uf_hex(c);
 
             if (h >= 0) {
                 f->hi = c;
@@ -78,10 +63,10 @@ uf_form_feed(uf_form_t *f, const unsigned char *p, size_t len)
             k = uf_form_literal(f, buf, k);
 
         } else if (f->state == UF_FORM_PCT_HEX) {
-            h = uf_form_hex(c);
+            h = uf_hex(c);
 
             if (h >= 0) {
-                buf[k++] = (unsigned char) (uf_form_hex(f->hi) << 4 | h);
+                buf[k++] = (unsigned char) (uf_hex(f->hi) << 4 | h);
                 f->state = UF_FORM_TEXT;
                 goto flush;
             }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uf_chars.h"
 #include "uf_inspect.h"
 #include "uf_content_type.h"
 #include "uf_decode.h"
@@ -94,6 +95,7 @@ struct uf_jnode_s {
     uf_inspect_t   *in;
     const char     *decoded;
     unsigned        n;
+    unsigned        sniff;          /* a body of no JSON type: is it? */
     unsigned        mode;
     uf_base64_t     b64;
     uf_lazy_t       lz;
@@ -126,6 +128,8 @@ static int uf_mp_on_end(void *data, const uf_mp_part_t *part,
 static int uf_form_on_data(void *data, const unsigned char *p, size_t len);
 static int uf_form_on_end(void *data, unsigned value);
 
+static int uf_json_node_feed(uf_stream_t *s, const unsigned char *p,
+    size_t len);
 static int uf_json_on_begin(void *data);
 static int uf_json_on_data(void *data, const unsigned char *p, size_t len);
 static int uf_json_on_end(void *data, int complete);
@@ -143,30 +147,6 @@ static const uf_json_callbacks_t  uf_inspect_json_cb = {
     uf_json_on_begin, uf_json_on_data, uf_json_on_end
 };
 
-
-static int
-uf_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
-}
-
-static int
-uf_iequal(const unsigned char *p, size_t len, const char *s)
-{
-    size_t  i;
-
-    if (len != strlen(s)) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (uf_lower(p[i]) != s[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 static int
 uf_malformed(uf_inspect_t *in, const char *why)
@@ -429,7 +409,7 @@ uf_stream_write(uf_stream_t *s, const unsigned char *p, size_t len)
     }
 
     if (s->json) {
-        rc = uf_json_feed(&s->json->json, p, len);
+        rc = uf_json_node_feed(s, p, len);
         if (rc != 0) {
             return rc;
         }
@@ -749,6 +729,37 @@ uf_form_on_end(void *data, unsigned value)
 
 /* JSON strings that are base64 */
 
+/*
+ * A body whose type says nothing of JSON is scanned when its first byte
+ * (after white space) opens an object or an array: PHP's
+ * json_decode(file_get_contents('php://input')) does not look at the
+ * type.  Anything else (a JPEG, text) is not scanned at all.
+ */
+static int
+uf_json_node_feed(uf_stream_t *s, const unsigned char *p, size_t len)
+{
+    uf_jnode_t  *j = s->json;
+
+    while (j->sniff && len) {
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+            p++;
+            len--;
+            continue;
+        }
+
+        if (*p != '{' && *p != '[') {
+            free(j);
+            s->json = NULL;
+            return 0;
+        }
+
+        j->sniff = 0;
+    }
+
+    return len ? uf_json_feed(&j->json, p, len) : 0;
+}
+
+
 static int
 uf_json_out(void *data, const unsigned char *p, size_t len)
 {
@@ -1035,6 +1046,7 @@ uf_inspect_new(uf_inspect_t **pin, const uf_inspect_conf_t *conf,
         break;
 
     case UF_CT_JSON:
+    case UF_CT_RAW:
         c->json = calloc(1, sizeof(uf_jnode_t) + in->conf.field_min);
         if (c->json == NULL) {
             return UF_IN_ENOMEM;
@@ -1042,6 +1054,7 @@ uf_inspect_new(uf_inspect_t **pin, const uf_inspect_conf_t *conf,
 
         c->json->in = in;
         c->json->decoded = zname;
+        c->json->sniff = (kind == UF_CT_RAW);
         c->json->lz.small = (unsigned char *) (c->json + 1);
         uf_json_init(&c->json->json, &uf_inspect_json_cb, c->json);
         break;

@@ -16,8 +16,9 @@
  *        a part that is multipart itself -> its parts "2.1", "2.2"
  *   urlencoded content -> every key and value of at least field_min
  *                         bytes, percent-decoded -> objects "form.N"
- *   JSON content -> every string that is base64 or a base64 data: URI
- *                   and decodes to at least field_min bytes -> "json.N"
+ *   JSON content (a JSON type, or any other body that opens with "{" or
+ *   "[") -> every string that is base64 or a base64 data: URI and
+ *                   decodes to at least field_min bytes -> "json.N"
  *
  * Several objects can be open at once (a part and its decoded view); the
  * sink keeps one state per object.  Framing that application parsers

@@ -2,6 +2,7 @@
  * JSON strings; see uf_json.h.
  */
 
+#include "uf_chars.h"
 #include "uf_json.h"
 
 #define UF_JSON_BUF  4096
@@ -13,22 +14,6 @@ enum {
     UF_JSON_U,              /* in \uXXXX */
     UF_JSON_DEAD            /* not JSON: the scan gave up */
 };
-
-static int
-uf_json_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
 
 /* a code point as UTF-8; lone surrogates as their 3 bytes (WTF-8) */
 static size_t
@@ -183,7 +168,7 @@ uf_json_feed(uf_json_t *j, const unsigned char *p, size_t len)
             break;
 
         case UF_JSON_U:
-            h = uf_json_hex(c);
+            h = uf_hex(c);
             if (h < 0) {
                 goto dead;
             }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uf_chars.h"
 #include "uf_multipart.h"
 
 enum {
@@ -42,30 +43,6 @@ static int uf_mp_header_byte(uf_mp_t *mp, unsigned char c, int *done);
 static int uf_mp_parse_headers(uf_mp_t *mp);
 static void uf_mp_parse_disposition(uf_mp_t *mp, const unsigned char *p,
     const unsigned char *end);
-
-static int
-uf_mp_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
-}
-
-static int
-uf_mp_iequal(const unsigned char *p, size_t len, const char *s)
-{
-    size_t  i;
-
-    if (len != strlen(s)) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (uf_mp_lower(p[i]) != s[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 /*
  * The next "; name=value" parameter of a Content-Disposition value:
@@ -616,14 +593,6 @@ uf_mp_header_byte(uf_mp_t *mp, unsigned char c, int *done)
 
 /* the token characters of RFC 9110 */
 static int
-uf_mp_tchar(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9')
-           || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static int
 uf_mp_parse_headers(uf_mp_t *mp)
 {
     const unsigned char  *p, *end, *eol, *colon, *v, *vend;
@@ -642,7 +611,7 @@ uf_mp_parse_headers(uf_mp_t *mp)
             return UF_MP_EHEADER;
         }
 
-        for (colon = p; colon < eol && uf_mp_tchar(*colon); colon++) {
+        for (colon = p; colon < eol && uf_tchar(*colon); colon++) {
             /* void */
         }
 
@@ -660,7 +629,7 @@ uf_mp_parse_headers(uf_mp_t *mp)
             vend--;
         }
 
-        if (uf_mp_iequal(p, (size_t) (colon - p), "content-disposition")) {
+        if (uf_iequal(p, (size_t) (colon - p), "content-disposition")) {
             if (mp->part.name || mp->part.filename || mp->part.index) {
                 return UF_MP_EHEADER;
             }
@@ -669,7 +638,7 @@ uf_mp_parse_headers(uf_mp_t *mp)
             mp->part.index = 1;
             uf_mp_parse_disposition(mp, v, vend);
 
-        } else if (uf_mp_iequal(p, (size_t) (colon - p), "content-type")) {
+        } else if (uf_iequal(p, (size_t) (colon - p), "content-type")) {
             if (mp->part.type) {
                 return UF_MP_EHEADER;
             }
@@ -677,7 +646,7 @@ uf_mp_parse_headers(uf_mp_t *mp)
             mp->part.type = v;
             mp->part.type_len = (size_t) (vend - v);
 
-        } else if (uf_mp_iequal(p, (size_t) (colon - p),
+        } else if (uf_iequal(p, (size_t) (colon - p),
                                 "content-transfer-encoding"))
         {
             if (mp->part.encoding) {
@@ -705,12 +674,12 @@ uf_mp_parse_disposition(uf_mp_t *mp, const unsigned char *p,
 
     while (uf_mp_next_param(&p, end, &name, &name_len, &v, &vend)) {
 
-        if (uf_mp_iequal(name, name_len, "name")) {
+        if (uf_iequal(name, name_len, "name")) {
             mp->part.name = v;
             mp->part.name_len = (size_t) (vend - v);
 
-        } else if (uf_mp_iequal(name, name_len, "filename")
-                   || (uf_mp_iequal(name, name_len, "filename*")
+        } else if (uf_iequal(name, name_len, "filename")
+                   || (uf_iequal(name, name_len, "filename*")
                        && mp->part.filename == NULL))
         {
             mp->part.filename = v;

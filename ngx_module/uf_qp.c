@@ -7,6 +7,7 @@
  * "=" CRLF and "=" LF are soft line breaks for both.
  */
 
+#include "uf_chars.h"
 #include "uf_decode.h"
 
 #define UF_QP_BUF  4096
@@ -18,22 +19,6 @@ enum {
     UF_QP_EQ_CR,        /* "=" CR */
     UF_QP_CR            /* CR */
 };
-
-static int
-uf_qp_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
 
 void
 uf_qp_init(uf_qp_t *d)
@@ -101,7 +86,7 @@ uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
                 continue;
             }
 
-            h = uf_qp_hex(c);
+            h = uf_hex(c);
             if (h < 0) {
                 goto invalid;
             }
@@ -111,7 +96,7 @@ uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
             continue;
 
         case UF_QP_EQ_HEX:
-            h = uf_qp_hex(c);
+            h = uf_hex(c);
             if (h < 0) {
                 goto invalid;
             }

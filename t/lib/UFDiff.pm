@@ -259,6 +259,10 @@ sub _classes {
                   _ct("\x0bapplication/x-www-form-urlencoded"));
     (my $b64l = encode_base64($L)) =~ s/\n//g;
     push @v, _req('json base64', qq({"up": "$b64l"}), _ct('application/json'));
+    push @v, _req('json base64, typed text/plain', qq({"up": "$b64l"}),
+                  _ct('text/plain'));
+    push @v, _req('json data: URI, no type',
+                  qq([{"up": "data:image/jpeg;base64,$b64l"}]));
     push @v, _req('raw body', $L, _ct('application/octet-stream'));
     push @v, _req('raw body, no type', $L);
 

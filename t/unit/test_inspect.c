@@ -353,6 +353,23 @@ main(void)
         free(t);
     }
 
+    snprintf(buf, sizeof(buf), " \r\n[\"%s\"]", b64);
+    {
+        transcript_t  *t = malloc(sizeof(*t));
+        const char    *why;
+        char           want[512];
+
+        is_int(run("text/plain", NULL, buf, strlen(buf), 2, t, &why), 0,
+               "a body of another type that opens like JSON");
+        snprintf(want, sizeof(want), "[json.1|base64():%s]", a100);
+        ok(strstr(t->out, want) != NULL, "is scanned as JSON");
+
+        is_int(run(NULL, NULL, b64, strlen(b64), 2, t, &why), 0,
+               "a body that does not open like JSON");
+        ok(strstr(t->out, "[json") == NULL, "is not scanned");
+        free(t);
+    }
+
     /* Content-Encoding */
     snprintf(buf, sizeof(buf), "plain text, compressed");
     n = compress_as(31, buf, strlen(buf), z, sizeof(z));
