@@ -122,7 +122,7 @@ make_jpeg(const unsigned char *px, int w, int h, int ch, double mp, int flags,
 
 /* the fast path's hash of jpeg, and its median CPU time */
 static double
-fast_hash(const unsigned char *jpeg, size_t len, pdq_hash_t *hash)
+fast_hash(const unsigned char *jpeg, size_t len, hdb_pdq_hash_t *hash)
 {
     int             fw, fh;
     double          t[RUNS], t0;
@@ -135,7 +135,7 @@ fast_hash(const unsigned char *jpeg, size_t len, pdq_hash_t *hash)
             fprintf(stderr, "fast decode: %s\n", why);
             exit(2);
         }
-        pdq_hash_pixels(out, fw, fh, 1, hash, NULL);
+        hdb_pdq_hash_pixels(out, fw, fh, 1, hash, NULL);
         t[r] = now_ms() - t0;
         free(out);
     }
@@ -179,7 +179,7 @@ main(int argc, char **argv)
     for (size_t s = 0; s < sizeof(mp) / sizeof(mp[0]); s++) {
         int             tw, th, cw, chh, cc;
         double          td[RUNS], te[RUNS], tf, t0;
-        pdq_hash_t      he, hf;
+        hdb_pdq_hash_t      he, hf;
         unsigned char  *jpeg, *out;
         unsigned long   jlen;
 
@@ -193,7 +193,7 @@ main(int argc, char **argv)
 
             t0 = now_ms();
             hdb_jpeg_decode(jpeg, jlen, 0, &out, &cw, &chh, &cc, &why);
-            pdq_hash_pixels(out, cw, chh, cc, &he, NULL);
+            hdb_pdq_hash_pixels(out, cw, chh, cc, &he, NULL);
             te[r] = now_ms() - t0;
             free(out);
         }
@@ -202,7 +202,7 @@ main(int argc, char **argv)
 
         printf("%-8s %5dx%-5d %10lu %10.1f %10.1f %10.1f %9d\n",
                name[s], tw, th, jlen / 1024, median(td), median(te), tf,
-               pdq_distance(&he, &hf));
+               hdb_pdq_hash_distance(&he, &hf));
 
         tjFree(jpeg);
     }
@@ -215,7 +215,7 @@ main(int argc, char **argv)
         int             tw, th, nscans;
         size_t          ends[64];
         double          tk;
-        pdq_hash_t      hall, hk;
+        hdb_pdq_hash_t      hall, hk;
         unsigned char  *jpeg, *cut;
         unsigned long   jlen;
 
@@ -237,7 +237,7 @@ main(int argc, char **argv)
             tk = fast_hash(cut, ends[k - 1] + 2, &hk);
 
             printf("%-8s %3d/%-2d %8.0f %10.1f %10d\n", name[s], k, nscans,
-                   100.0 * ends[k - 1] / jlen, tk, pdq_distance(&hall, &hk));
+                   100.0 * ends[k - 1] / jlen, tk, hdb_pdq_hash_distance(&hall, &hk));
         }
 
         free(cut);

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: the JPEG + PDQ path as the module runs it on an
- * upload (hdb_pdq_jpeg, fast path), and the reference-exact path of
+ * libFuzzer target: the media layer on JPEGs, as the module runs it on
+ * an upload (hdb_media_hash, fast path), and the reference-exact path of
  * "hashdb hash --exact".  The pixel cap is small so that the fuzzer
  * spends its time in the parsers, not in decoding large images; the cap
  * itself is part of what is tested (a header that declares more must be
@@ -10,32 +10,37 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "hdb_pdq_jpeg.h"
+#include "hdb_media.h"
 
 #define FUZZ_MAX_PIXELS  (1024 * 1024)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int               rc;
-    const char       *why;
-    hdb_pdq_result_t  r;
+    int                 rc;
+    hdb_media_limits_t  limits = { FUZZ_MAX_PIXELS, 0, 1, 0 };
+    hdb_media_result_t  r;
 
-    if (!hdb_is_jpeg(data, size)) {
+    if (hdb_media_sniff(data, size) != HDB_MEDIA_JPEG) {
         return 0;
     }
 
     for (int exact = 0; exact < 2; exact++) {
-        why = NULL;
-        rc = hdb_pdq_jpeg(data, size, FUZZ_MAX_PIXELS, exact, &r, &why);
+        limits.exact = exact;
+        rc = hdb_media_hash(data, size, &limits, &r);
 
-        if (rc == HDB_JPEG_OK && (r.quality < 0 || r.quality > 100)) {
+        if (rc == HDB_MEDIA_OK
+            && (r.nframes != 1 || r.frames[0].quality < 0
+                || r.frames[0].quality > 100))
+        {
             abort();
         }
 
-        if (rc != HDB_JPEG_OK && hdb_jpeg_strerror(rc, why) == NULL) {
+        if (rc != HDB_MEDIA_OK && hdb_media_strerror(rc, &r) == NULL) {
             abort();
         }
+
+        hdb_media_free(&r);
     }
 
     return 0;

@@ -1,10 +1,10 @@
 /*
  * hashdb: the hash set shared by the nginx module and the hashdb tool.
  *
- * Functions return 0 on success, MDB_NOTFOUND (from <lmdb.h>) where a
- * lookup finds nothing, and any other non-zero value on error: an errno
- * value, an LMDB error code or one of the HDB_E* codes below.
- * hdb_strerror() turns each into a message.
+ * Functions return 0 on success, HDB_NOTFOUND where a lookup finds
+ * nothing, and any other non-zero value on error: an errno value, an
+ * LMDB error code or one of the HDB_E* codes below.  hdb_strerror()
+ * turns each into a message.  Callers need not include <lmdb.h>.
  *
  * The library does no nginx and no stdio of its own; it is plain C11.
  */
@@ -35,10 +35,30 @@ typedef enum {
 #define HDB_DIGEST_TYPES    ((1u << HDB_NDIGESTS) - 1)
 #define HDB_DIGEST_MAX      32
 #define HDB_PDQ_SIZE        32
+#define HDB_PDQ_VARIANTS    8       /* rotations and mirrors, see hdb_pdq.h */
+#define HDB_PDQ_HEX_LEN     (2 * HDB_PDQ_SIZE)
 #define HDB_HEX_MAX         (2 * HDB_DIGEST_MAX)
+
+/*
+ * What the module and the tool both default to: a PDQ hash matches a
+ * listed one within 31 bits (Meta's recommended threshold), over hashes
+ * of quality 50 or more (flat images hash alike below).
+ */
+#define HDB_PDQ_DISTANCE_DEFAULT  31
+#define HDB_PDQ_QUALITY_DEFAULT   50
+
+/*
+ * The name of PDQ variant 0 .. HDB_PDQ_VARIANTS - 1, as log lines write
+ * it: "as-is", "rot90", "rot180", "rot270", "flipx", "flipy",
+ * "flip-plus1", "flip-minus1" (the reference's order).
+ */
+const char *hdb_pdq_variant_name(unsigned variant);
 
 #define HDB_SOURCE_MAX      64
 #define HDB_CATEGORY_MAX    8
+
+/* a lookup found nothing: LMDB's MDB_NOTFOUND, checked in hdb_env.c */
+#define HDB_NOTFOUND  (-30798)
 
 /* error codes of our own, outside LMDB's range (-30800 .. -30780) */
 #define HDB_ESCHEMA   (-30700)    /* not a hash set, or another version */

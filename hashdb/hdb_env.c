@@ -10,6 +10,9 @@
 
 #include "hdb_internal.h"
 
+_Static_assert(HDB_NOTFOUND == MDB_NOTFOUND,
+               "HDB_NOTFOUND is LMDB's MDB_NOTFOUND");
+
 static int hdb_open_dbs(hdb_t *db, MDB_txn *txn);
 static int hdb_check_schema(hdb_t *db, MDB_txn *txn);
 

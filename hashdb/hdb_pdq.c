@@ -138,7 +138,7 @@ pdq_cmp(const void *a, const void *b)
 
 /* step 8: bits above the lower median of the 256 coefficients */
 static void
-pdq_threshold(const float b[PDQ_DCT][PDQ_DCT], pdq_hash_t *h)
+pdq_threshold(const float b[PDQ_DCT][PDQ_DCT], hdb_pdq_hash_t *h)
 {
     float  sorted[PDQ_DCT * PDQ_DCT], median;
 
@@ -159,38 +159,38 @@ pdq_threshold(const float b[PDQ_DCT][PDQ_DCT], pdq_hash_t *h)
 
 /* the dihedral variants, from the one DCT (notes/pdq.md, the table) */
 static void
-pdq_variants(const float a[PDQ_DCT][PDQ_DCT], pdq_hash_t *out)
+pdq_variants(const float a[PDQ_DCT][PDQ_DCT], hdb_pdq_hash_t *out)
 {
     float  b[PDQ_DCT][PDQ_DCT];
 
-    for (int v = 0; v < PDQ_VARIANTS; v++) {
+    for (int v = 0; v < HDB_PDQ_VARIANTS; v++) {
         for (int i = 0; i < PDQ_DCT; i++) {
             for (int j = 0; j < PDQ_DCT; j++) {
                 float  x = a[i][j];
 
                 switch (v) {
-                case PDQ_ORIG:
+                case HDB_PDQ_ORIG:
                     b[i][j] = x;
                     break;
-                case PDQ_ROT90:
+                case HDB_PDQ_ROT90:
                     b[j][i] = (j & 1) ? x : -x;
                     break;
-                case PDQ_ROT180:
+                case HDB_PDQ_ROT180:
                     b[i][j] = ((i + j) & 1) ? -x : x;
                     break;
-                case PDQ_ROT270:
+                case HDB_PDQ_ROT270:
                     b[j][i] = (i & 1) ? x : -x;
                     break;
-                case PDQ_FLIPX:
+                case HDB_PDQ_FLIPX:
                     b[i][j] = (i & 1) ? x : -x;
                     break;
-                case PDQ_FLIPY:
+                case HDB_PDQ_FLIPY:
                     b[i][j] = (j & 1) ? x : -x;
                     break;
-                case PDQ_FLIP_PLUS1:
+                case HDB_PDQ_FLIP_PLUS1:
                     b[j][i] = x;
                     break;
-                default: /* PDQ_FLIP_MINUS1 */
+                default: /* HDB_PDQ_FLIP_MINUS1 */
                     b[j][i] = ((i + j) & 1) ? -x : x;
                     break;
                 }
@@ -202,8 +202,8 @@ pdq_variants(const float a[PDQ_DCT][PDQ_DCT], pdq_hash_t *out)
 }
 
 int
-pdq_hash_luma(float *luma, float *work, int rows, int cols, pdq_hash_t *hash,
-    pdq_hash_t *variants)
+hdb_pdq_hash_luma(float *luma, float *work, int rows, int cols, hdb_pdq_hash_t *hash,
+    hdb_pdq_hash_t *variants)
 {
     int    quality, gradient;
     float  a[PDQ_SIDE][PDQ_SIDE], t[PDQ_DCT][PDQ_SIDE], b[PDQ_DCT][PDQ_DCT];
@@ -216,7 +216,7 @@ pdq_hash_luma(float *luma, float *work, int rows, int cols, pdq_hash_t *hash,
     if (rows < 5 || cols < 5) {
         memset(hash, 0, sizeof(*hash));
         if (variants) {
-            memset(variants, 0, PDQ_VARIANTS * sizeof(*variants));
+            memset(variants, 0, HDB_PDQ_VARIANTS * sizeof(*variants));
         }
         return 0;
     }
@@ -286,7 +286,7 @@ pdq_hash_luma(float *luma, float *work, int rows, int cols, pdq_hash_t *hash,
 
     if (variants) {
         pdq_variants((const float (*)[PDQ_DCT]) b, variants);
-        *hash = variants[PDQ_ORIG];
+        *hash = variants[HDB_PDQ_ORIG];
 
     } else {
         pdq_threshold((const float (*)[PDQ_DCT]) b, hash);
@@ -296,8 +296,8 @@ pdq_hash_luma(float *luma, float *work, int rows, int cols, pdq_hash_t *hash,
 }
 
 int
-pdq_hash_pixels(const unsigned char *px, int width, int height, int channels,
-    pdq_hash_t *hash, pdq_hash_t *variants)
+hdb_pdq_hash_pixels(const unsigned char *px, int width, int height, int channels,
+    hdb_pdq_hash_t *hash, hdb_pdq_hash_t *variants)
 {
     int      rows, cols, q;
     int      sj[PDQ_RESIZE];
@@ -343,14 +343,14 @@ pdq_hash_pixels(const unsigned char *px, int width, int height, int channels,
         }
     }
 
-    q = pdq_hash_luma(luma, work, rows, cols, hash, variants);
+    q = hdb_pdq_hash_luma(luma, work, rows, cols, hash, variants);
 
     free(luma);
     return q;
 }
 
 void
-pdq_to_hex(const pdq_hash_t *h, char *hex)
+hdb_pdq_to_hex(const hdb_pdq_hash_t *h, char *hex)
 {
     static const char  digits[] = "0123456789abcdef";
 
@@ -363,13 +363,13 @@ pdq_to_hex(const pdq_hash_t *h, char *hex)
         hex[4 * i + 3] = digits[w & 0xf];
     }
 
-    hex[PDQ_HEX_LEN] = '\0';
+    hex[HDB_PDQ_HEX_LEN] = '\0';
 }
 
 int
-pdq_from_hex(const char *hex, size_t len, pdq_hash_t *h)
+hdb_pdq_from_hex(const char *hex, size_t len, hdb_pdq_hash_t *h)
 {
-    if (len != PDQ_HEX_LEN) {
+    if (len != HDB_PDQ_HEX_LEN) {
         return -1;
     }
 
@@ -396,7 +396,7 @@ pdq_from_hex(const char *hex, size_t len, pdq_hash_t *h)
 }
 
 int
-pdq_distance(const pdq_hash_t *a, const pdq_hash_t *b)
+hdb_pdq_hash_distance(const hdb_pdq_hash_t *a, const hdb_pdq_hash_t *b)
 {
     int  d = 0;
 
@@ -405,4 +405,27 @@ pdq_distance(const pdq_hash_t *a, const pdq_hash_t *b)
     }
 
     return d;
+}
+
+
+void
+hdb_pdq_to_bytes(const hdb_pdq_hash_t *h, unsigned char *out)
+{
+    /* word 15 first, big-endian: the reference's hex, decoded */
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = (unsigned char) (h->w[15 - i] >> 8);
+        out[2 * i + 1] = (unsigned char) h->w[15 - i];
+    }
+}
+
+
+const char *
+hdb_pdq_variant_name(unsigned variant)
+{
+    static const char  *names[HDB_PDQ_VARIANTS] = {
+        "as-is", "rot90", "rot180", "rot270", "flipx", "flipy",
+        "flip-plus1", "flip-minus1"
+    };
+
+    return variant < HDB_PDQ_VARIANTS ? names[variant] : "?";
 }

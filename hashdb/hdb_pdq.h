@@ -12,17 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PDQ_HEX_LEN    64
-#define PDQ_VARIANTS   8
+#include "hashdb.h"
 
 typedef struct {
     uint16_t  w[16];    /* word i holds DCT row i; bit j is column j */
-} pdq_hash_t;
+} hdb_pdq_hash_t;
 
 /* the variants, in the reference's order */
 enum {
-    PDQ_ORIG = 0, PDQ_ROT90, PDQ_ROT180, PDQ_ROT270,
-    PDQ_FLIPX, PDQ_FLIPY, PDQ_FLIP_PLUS1, PDQ_FLIP_MINUS1
+    HDB_PDQ_ORIG = 0, HDB_PDQ_ROT90, HDB_PDQ_ROT180, HDB_PDQ_ROT270,
+    HDB_PDQ_FLIPX, HDB_PDQ_FLIPY, HDB_PDQ_FLIP_PLUS1, HDB_PDQ_FLIP_MINUS1
 };
 
 /*
@@ -30,13 +29,16 @@ enum {
  * rows * cols floats of scratch.  variants may be NULL; else it gets all
  * 8, variants[0] being *hash.  Returns the quality, 0..100.
  */
-int pdq_hash_luma(float *luma, float *work, int rows, int cols,
-    pdq_hash_t *hash, pdq_hash_t *variants);
+int hdb_pdq_hash_luma(float *luma, float *work, int rows, int cols,
+    hdb_pdq_hash_t *hash, hdb_pdq_hash_t *variants);
+
+/* the hash set's byte order: word 15 first, big-endian */
+void hdb_pdq_to_bytes(const hdb_pdq_hash_t *h, unsigned char *out);
 
 /* word 15 first, as the reference prints it */
-void pdq_to_hex(const pdq_hash_t *h, char *hex);
-int pdq_from_hex(const char *hex, size_t len, pdq_hash_t *h);
-int pdq_distance(const pdq_hash_t *a, const pdq_hash_t *b);
+void hdb_pdq_to_hex(const hdb_pdq_hash_t *h, char *hex);
+int hdb_pdq_from_hex(const char *hex, size_t len, hdb_pdq_hash_t *h);
+int hdb_pdq_hash_distance(const hdb_pdq_hash_t *a, const hdb_pdq_hash_t *b);
 
 /*
  * The reference-exact path from 8-bit pixels: 1 (grey) or 3 (RGB)
@@ -44,7 +46,7 @@ int pdq_distance(const pdq_hash_t *a, const pdq_hash_t *b);
  * reference's image loader does.  Returns the quality, or -1 when memory
  * runs out.
  */
-int pdq_hash_pixels(const unsigned char *px, int width, int height,
-    int channels, pdq_hash_t *hash, pdq_hash_t *variants);
+int hdb_pdq_hash_pixels(const unsigned char *px, int width, int height,
+    int channels, hdb_pdq_hash_t *hash, hdb_pdq_hash_t *variants);
 
 #endif /* HDB_PDQ_H */

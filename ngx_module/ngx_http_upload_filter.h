@@ -28,7 +28,7 @@
 
 #include "hashdb.h"
 #include "hdb_digest.h"
-#include "hdb_pdq_jpeg.h"
+#include "hdb_media.h"
 #include "uf_inspect.h"
 #include "uf_multipart.h"
 
@@ -109,6 +109,7 @@ struct ngx_http_upload_filter_jpeg_s {
     u_char                             *data;       /* ngx_alloc()ed */
     size_t                              len;
     size_t                              cap;
+    u_char                              head[HDB_MEDIA_SNIFF_MAX];
 
     u_char                             *where;      /* "body", "2", ... */
     u_char                             *name;       /* escaped, r->pool */
@@ -116,9 +117,8 @@ struct ngx_http_upload_filter_jpeg_s {
     u_char                             *decoded;    /* "" or " decoded=" */
 
     /* what the thread found */
-    int                                 rc;         /* HDB_JPEG_* */
-    char                                why[128];
-    hdb_pdq_result_t                    pdq;
+    int                                 rc;         /* HDB_MEDIA_* */
+    hdb_media_result_t                  media;
 };
 
 

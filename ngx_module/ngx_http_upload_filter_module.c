@@ -23,7 +23,6 @@
 
 #include "ngx_http_upload_filter.h"
 
-#include <lmdb.h>
 
 
 static ngx_int_t ngx_http_upload_filter_handler(ngx_http_request_t *r);
@@ -1193,9 +1192,10 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
                                   NGX_HTTP_UPLOAD_FILTER_REJECT);
     }
 
-    ngx_conf_merge_uint_value(conf->pdq_distance, prev->pdq_distance, 31);
+    ngx_conf_merge_uint_value(conf->pdq_distance, prev->pdq_distance,
+                              HDB_PDQ_DISTANCE_DEFAULT);
     ngx_conf_merge_uint_value(conf->pdq_min_quality, prev->pdq_min_quality,
-                              50);
+                              HDB_PDQ_QUALITY_DEFAULT);
     ngx_conf_merge_size_value(conf->pdq_max_pixels, prev->pdq_max_pixels,
                               64 * 1024 * 1024);
     ngx_conf_merge_size_value(conf->pdq_max_size, prev->pdq_max_size,

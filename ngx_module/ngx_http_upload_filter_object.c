@@ -8,7 +8,6 @@
 
 #include "ngx_http_upload_filter.h"
 
-#include <lmdb.h>
 
 
 /* a sink code that stops the inspection: the verdict is in */
@@ -219,7 +218,7 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
             break;
         }
 
-        if (rc == MDB_NOTFOUND) {
+        if (rc == HDB_NOTFOUND) {
             rc = 0;
         }
     }

@@ -20,7 +20,6 @@
 
 #include "ngx_http_upload_filter.h"
 
-#include <lmdb.h>
 
 
 struct ngx_http_upload_filter_task_s {
@@ -44,10 +43,6 @@ static void ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r);
 #endif
 
 
-static const char  *ngx_http_upload_filter_variants[PDQ_VARIANTS] = {
-    "as-is", "rot90", "rot180", "rot270", "flipx", "flipy", "flip-plus1",
-    "flip-minus1"
-};
 
 
 /* an object starts: it may be a JPEG */
@@ -82,18 +77,30 @@ ngx_int_t
 ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, const u_char *p, size_t len)
 {
-    size_t                          cap;
+    size_t                          cap, n;
     u_char                         *data;
     ngx_http_upload_filter_jpeg_t  *j = obj->jpeg;
 
-    if (j == NULL || j->rc != HDB_JPEG_OK || len == 0) {
+    if (j == NULL || j->rc != HDB_MEDIA_OK || len == 0) {
         return NGX_OK;
+    }
+
+    if (j->len < HDB_MEDIA_SNIFF_MAX) {
+        /* an image is told by its first bytes, before any is kept */
+        n = ngx_min(len, HDB_MEDIA_SNIFF_MAX - j->len);
+        ngx_memcpy(j->head + j->len, p, n);
+
+        if (hdb_media_sniff(j->head, j->len + n) == HDB_MEDIA_NONE) {
+            ngx_http_upload_filter_jpeg_free(j);
+            obj->jpeg = NULL;
+            return NGX_OK;
+        }
     }
 
     if (j->len + len > ctx->conf->pdq_max_size) {
         /* too large to keep: the image is reported as unhashable */
-        j->rc = HDB_JPEG_TOO_LARGE;
-        ngx_snprintf((u_char *) j->why, sizeof(j->why) - 1,
+        j->rc = HDB_MEDIA_ETOOLARGE;
+        ngx_snprintf((u_char *) j->media.why, sizeof(j->media.why) - 1,
                      "JPEG larger than upload_filter_pdq_max_size%Z");
         ngx_free(j->data);
         j->data = NULL;
@@ -122,12 +129,6 @@ ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
     ngx_memcpy(j->data + j->len, p, len);
     j->len += len;
 
-    if (j->len >= 3 && j->len - len < 3 && !hdb_is_jpeg(j->data, j->len)) {
-        /* not a JPEG: nothing to keep */
-        ngx_http_upload_filter_jpeg_free(j);
-        obj->jpeg = NULL;
-    }
-
     return NGX_OK;
 }
 
@@ -150,8 +151,10 @@ ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
 
     obj->jpeg = NULL;
 
-    if (j->rc == HDB_JPEG_OK && (j->len < 3 || !hdb_is_jpeg(j->data, j->len)))
+    if (hdb_media_sniff(j->head, ngx_min(j->len, HDB_MEDIA_SNIFF_MAX))
+        <= HDB_MEDIA_NONE)
     {
+        /* too short to be an image */
         ngx_http_upload_filter_jpeg_free(j);
         return NGX_OK;
     }
@@ -190,6 +193,7 @@ ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j)
 
     for ( /* void */ ; j; j = next) {
         next = j->next;
+        hdb_media_free(&j->media);
         ngx_free(j->data);
         ngx_free(j);
     }
@@ -201,21 +205,18 @@ static void
 ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
     size_t max_pixels)
 {
-    const char  *why;
+    hdb_media_limits_t  limits;
+
+    ngx_memzero(&limits, sizeof(hdb_media_limits_t));
+    limits.max_pixels = max_pixels;
+    limits.max_frames = 1;
 
     for ( /* void */ ; j; j = j->next) {
-        if (j->rc != HDB_JPEG_OK) {
+        if (j->rc != HDB_MEDIA_OK) {
             continue;
         }
 
-        j->rc = hdb_pdq_jpeg(j->data, j->len, max_pixels, 0, &j->pdq, &why);
-
-        if (j->rc != HDB_JPEG_OK) {
-            /* the decoder's words live in this thread: copy them */
-            ngx_cpystrn((u_char *) j->why,
-                        (u_char *) hdb_jpeg_strerror(j->rc, why),
-                        sizeof(j->why));
-        }
+        j->rc = hdb_media_hash(j->data, j->len, &limits, &j->media);
 
         /* the pixels are hashed: the bytes are no longer needed */
         ngx_free(j->data);
@@ -237,6 +238,7 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     u_char                              *reason;
     const char                          *action;
     hdb_match_t                          m;
+    hdb_media_frame_t                   *f;
     ngx_http_request_t                  *r;
     ngx_http_upload_filter_jpeg_t       *j;
     ngx_http_upload_filter_main_conf_t  *umcf;
@@ -246,24 +248,25 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
 
     for (j = list; j && !ctx->rejected; j = j->next) {
 
-        if (j->rc != HDB_JPEG_OK) {
+        if (j->rc != HDB_MEDIA_OK || j->media.nframes == 0) {
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "upload_filter: no PDQ hash for part=%s "
                           "name=\"%s\" filename=\"%s\"%s: %s",
                           j->where, j->name, j->filename, j->decoded,
-                          j->why[0] ? j->why
-                                    : hdb_jpeg_strerror(j->rc, NULL));
+                          hdb_media_strerror(j->rc, &j->media));
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
                                         NGX_HTTP_UPLOAD_FILTER_UNHASHABLE,
                                         "JPEG cannot be hashed");
             continue;
         }
 
-        if ((ngx_uint_t) j->pdq.quality < ctx->conf->pdq_min_quality) {
+        f = &j->media.frames[0];
+
+        if ((ngx_uint_t) f->quality < ctx->conf->pdq_min_quality) {
             /* flat images hash alike: such a hash matches too much */
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "upload filter: PDQ quality %d of part %s: "
-                           "not matched", j->pdq.quality, j->where);
+                           "not matched", f->quality, j->where);
             continue;
         }
 
@@ -271,12 +274,12 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
         if (rc == 0) {
             rc = hdb_reader_pdq_match(umcf->reader,
                                       (const unsigned char (*)[HDB_PDQ_SIZE])
-                                      j->pdq.variants, PDQ_VARIANTS,
+                                      f->variants, HDB_PDQ_VARIANTS,
                                       (unsigned) ctx->conf->pdq_distance, &m);
             hdb_reader_end(umcf->reader);
         }
 
-        if (rc == MDB_NOTFOUND) {
+        if (rc == HDB_NOTFOUND) {
             continue;
         }
 
@@ -290,7 +293,7 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
             return;
         }
 
-        hdb_hex_encode(j->pdq.variants[m.variant], HDB_PDQ_SIZE, hex);
+        hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
         hdb_hex_encode(m.listed, HDB_PDQ_SIZE, entry);
         ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
 
@@ -318,8 +321,8 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
                       "source=\"%s\" category=\"%s\"%s%s%s part=%s "
                       "name=\"%s\" filename=\"%s\" size=%uz%s",
                       action, hex, entry, (ngx_uint_t) m.distance,
-                      ngx_http_upload_filter_variants[m.variant],
-                      j->pdq.quality, m.source, m.category,
+                      hdb_pdq_variant_name(m.variant),
+                      f->quality, m.source, m.category,
                       reason ? " allowed=\"" : "",
                       reason ? (char *) reason : "", reason ? "\"" : "",
                       j->where, j->name, j->filename, j->len, j->decoded);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <lmdb.h>
 #include <openssl/evp.h>
 
 #include "signature.h"
@@ -260,7 +259,7 @@ cmd_unallow(int argc, char **argv)
     rc = hdb_allow_remove(db, type, digest);
     hdb_close(db);
 
-    if (rc == MDB_NOTFOUND) {
+    if (rc == HDB_NOTFOUND) {
         tool_error("%s: not on the allow list", argv[2]);
         return TOOL_FAILED;
     }
@@ -344,7 +343,7 @@ cmd_disable(int argc, char **argv)
     rc = hdb_source_set_disabled(db, source, strcmp(argv[0], "disable") == 0);
     hdb_close(db);
 
-    if (rc == MDB_NOTFOUND) {
+    if (rc == HDB_NOTFOUND) {
         tool_error("%s: no source \"%s\"", argv[optind], source);
         return TOOL_FAILED;
     }

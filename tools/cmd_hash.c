@@ -9,10 +9,9 @@
 
 #include <stdlib.h>
 
-#include <lmdb.h>
 
 #include "hdb_digest.h"
-#include "hdb_pdq_jpeg.h"
+#include "hdb_media.h"
 #include "tool.h"
 
 static const char  hash_usage[] =
@@ -35,44 +34,53 @@ typedef struct {
     hdb_reader_t  *rd;          /* with --db */
 } hash_opts_t;
 
-static const char  *pdq_variant_names[PDQ_VARIANTS] = {
+static const char  *pdq_variant_names[HDB_PDQ_VARIANTS] = {
     "pdq", "pdq-rot90", "pdq-rot180", "pdq-rot270", "pdq-flipx",
     "pdq-flipy", "pdq-flip-plus1", "pdq-flip-minus1"
 };
 
-/* the PDQ hash of a whole JPEG in memory, and its nearest listed one */
+/* the PDQ hash of a whole image in memory, and its nearest listed one */
 static int
-hash_pdq(const unsigned char *jpeg, size_t len, const char *path,
+hash_pdq(const unsigned char *img, size_t len, const char *path,
     const hash_opts_t *o)
 {
-    int                rc;
-    char               hex[PDQ_HEX_LEN + 1];
-    const char        *why;
-    hdb_match_t        m;
-    hdb_pdq_result_t   r;
+    int                  rc;
+    char                 hex[HDB_PDQ_HEX_LEN + 1];
+    hdb_match_t          m;
+    hdb_media_limits_t   limits;
+    hdb_media_result_t   r;
+    hdb_media_frame_t   *f;
 
     /* 200 megapixels: more than any camera, less than a bomb */
-    rc = hdb_pdq_jpeg(jpeg, len, 200000000, o->exact, &r, &why);
-    if (rc != HDB_JPEG_OK) {
-        tool_error("%s: no PDQ hash: %s", path, hdb_jpeg_strerror(rc, why));
+    memset(&limits, 0, sizeof(limits));
+    limits.max_pixels = 200000000;
+    limits.exact = o->exact;
+
+    rc = hdb_media_hash(img, len, &limits, &r);
+    if (rc != HDB_MEDIA_OK) {
+        tool_error("%s: no PDQ hash: %s", path, hdb_media_strerror(rc, &r));
         return TOOL_FAILED;
     }
 
-    for (int i = 0; i < (o->variants ? PDQ_VARIANTS : 1); i++) {
-        hdb_hex_encode(r.variants[i], HDB_PDQ_SIZE, hex);
+    f = &r.frames[0];
+
+    for (int i = 0; i < (o->variants ? HDB_PDQ_VARIANTS : 1); i++) {
+        hdb_hex_encode(f->variants[i], HDB_PDQ_SIZE, hex);
         printf("%s:%s  %s  quality=%d\n", pdq_variant_names[i], hex, path,
-               r.quality);
+               f->quality);
     }
 
     if (o->rd == NULL) {
+        hdb_media_free(&r);
         return TOOL_OK;
     }
 
     rc = hdb_reader_pdq_match(o->rd,
                               (const unsigned char (*)[HDB_PDQ_SIZE])
-                              r.variants, PDQ_VARIANTS, o->distance, &m);
+                              f->variants, HDB_PDQ_VARIANTS, o->distance, &m);
+    hdb_media_free(&r);
 
-    if (rc == MDB_NOTFOUND) {
+    if (rc == HDB_NOTFOUND) {
         printf("pdq: no listed hash within %u  %s\n", o->distance, path);
         return TOOL_OK;
     }
@@ -117,8 +125,10 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
     while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
         hdb_digest_update(d, buf, n);
 
-        if (jlen == 0 && jpeg == NULL && !hdb_is_jpeg(buf, n)) {
-            jcap = (size_t) -1;     /* not a JPEG: keep nothing */
+        if (jlen == 0 && jpeg == NULL
+            && hdb_media_sniff(buf, n) == HDB_MEDIA_NONE)
+        {
+            jcap = (size_t) -1;     /* not an image: keep nothing */
         }
 
         if (jcap != (size_t) -1) {
@@ -199,7 +209,7 @@ cmd_hash(int argc, char **argv)
 
     dbpath = NULL;
     memset(&o, 0, sizeof(o));
-    o.distance = 31;
+    o.distance = HDB_PDQ_DISTANCE_DEFAULT;
     optind = 1;
 
     while ((c = getopt_long(argc, argv, "d:D:veh", opts, NULL)) != -1) {

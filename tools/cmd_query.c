@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <lmdb.h>
 
 #include "tool.h"
 
@@ -118,7 +117,7 @@ cmd_lookup(int argc, char **argv)
         return TOOL_OK;
     }
 
-    distance = 31;
+    distance = HDB_PDQ_DISTANCE_DEFAULT;
 
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         switch (c) {
@@ -162,7 +161,7 @@ cmd_lookup(int argc, char **argv)
 
         rc = lookup_one(rd, argv[i], (unsigned) distance, &m);
 
-        if (rc == MDB_NOTFOUND) {
+        if (rc == HDB_NOTFOUND) {
             printf("%s:%s\tnot listed\n", hdb_type_name(type), listed);
             continue;
         }

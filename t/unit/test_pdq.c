@@ -11,7 +11,9 @@
 
 #include "hdb_jpeg.h"
 #include "hdb_pdq.h"
-#include "hdb_pdq_jpeg.h"
+#include "hdb_jpeg.h"
+#include "hdb_media.h"
+#include "hdb_pdq.h"
 #include "tap.h"
 
 #define VECTORS "t/data/pdq-vectors"
@@ -42,7 +44,7 @@ slurp(const char *path, size_t *len)
 
 /* the fast path: scaled greyscale decoding */
 static int
-hash_file_fast(const char *name, pdq_hash_t *h)
+hash_file_fast(const char *name, hdb_pdq_hash_t *h)
 {
     int             rc, w, hh;
     char            path[512];
@@ -62,13 +64,13 @@ hash_file_fast(const char *name, pdq_hash_t *h)
         return -1;
     }
 
-    (void) pdq_hash_pixels(px, w, hh, 1, h, NULL);
+    (void) hdb_pdq_hash_pixels(px, w, hh, 1, h, NULL);
     free(px);
     return 0;
 }
 
 static int
-hash_file(const char *name, pdq_hash_t *h, pdq_hash_t *v, int *quality)
+hash_file(const char *name, hdb_pdq_hash_t *h, hdb_pdq_hash_t *v, int *quality)
 {
     int             rc, w, hh, ch;
     char            path[512];
@@ -88,7 +90,7 @@ hash_file(const char *name, pdq_hash_t *h, pdq_hash_t *v, int *quality)
         return -1;
     }
 
-    *quality = pdq_hash_pixels(px, w, hh, ch, h, v);
+    *quality = hdb_pdq_hash_pixels(px, w, hh, ch, h, v);
     free(px);
     return 0;
 }
@@ -107,13 +109,32 @@ dirty_stack(void)
     }
 }
 
+/* a JPEG's PDQ as the module and hashdb hash get it: the media layer */
+static int
+media(const unsigned char *jpeg, size_t len, int exact,
+    hdb_media_frame_t *f, const char **why)
+{
+    int                  rc;
+    hdb_media_limits_t   lim = { 0, 0, 0, exact };
+    static hdb_media_result_t  r;
+
+    rc = hdb_media_hash(jpeg, len, &lim, &r);
+    if (rc == HDB_MEDIA_OK) {
+        *f = r.frames[0];
+    }
+
+    *why = r.why;
+    hdb_media_free(&r);
+    return rc;
+}
+
 int
 main(void)
 {
     FILE        *f;
-    char         line[2048], hex[PDQ_HEX_LEN + 1];
+    char         line[2048], hex[HDB_PDQ_HEX_LEN + 1];
     int          n = 0;
-    pdq_hash_t   h, v[PDQ_VARIANTS];
+    hdb_pdq_hash_t   h, v[HDB_PDQ_VARIANTS];
 
     f = fopen(VECTORS "/expected.csv", "r");
     if (f == NULL) {
@@ -136,27 +157,27 @@ main(void)
             continue;
         }
 
-        pdq_to_hex(&h, hex);
+        hdb_pdq_to_hex(&h, hex);
         ok(strcmp(hex, want) == 0, "%s: the reference's hash", name);
         if (strcmp(hex, want) != 0) {
-            pdq_hash_t  ref;
+            hdb_pdq_hash_t  ref;
 
-            pdq_from_hex(want, strlen(want), &ref);
+            hdb_pdq_from_hex(want, strlen(want), &ref);
             printf("#   got  %s\n#   want %s (distance %d)\n", hex, want,
-                   pdq_distance(&h, &ref));
+                   hdb_pdq_hash_distance(&h, &ref));
         }
         is_int(quality, atoi(q), "%s: quality", name);
         n++;
 
         /* the fast path stays within 10 bits where quality >= 80 */
         if (atoi(q) >= 80) {
-            pdq_hash_t  ref, fast;
+            hdb_pdq_hash_t  ref, fast;
 
-            pdq_from_hex(want, strlen(want), &ref);
+            hdb_pdq_from_hex(want, strlen(want), &ref);
             if (hash_file_fast(name, &fast) != 0) {
                 ok(0, "%s: fast decode", name);
             } else {
-                int  d = pdq_distance(&fast, &ref);
+                int  d = hdb_pdq_hash_distance(&fast, &ref);
 
                 ok(d <= 10, "%s: fast path %d bits from the reference", name,
                    d);
@@ -182,8 +203,8 @@ main(void)
             continue;
         }
 
-        for (int i = 0; i < PDQ_VARIANTS; i++) {
-            pdq_to_hex(&v[i], hex);
+        for (int i = 0; i < HDB_PDQ_VARIANTS; i++) {
+            hdb_pdq_to_hex(&v[i], hex);
             ok(strcmp(hex, field[i]) == 0, "%s: variant %d", field[9], i);
             if (strcmp(hex, field[i]) != 0) {
                 printf("#   got  %s\n#   want %s\n", hex, field[i]);
@@ -227,9 +248,9 @@ main(void)
         for (size_t cut = 3; jpeg && cut < len; cut += len / 40 + 1) {
             rc = hdb_jpeg_decode(jpeg, cut, 0, &px, &w, &hh, &ch, &why);
             if (rc == HDB_JPEG_OK) {
-                pdq_hash_t  t;
+                hdb_pdq_hash_t  t;
 
-                (void) pdq_hash_pixels(px, w, hh, ch, &t, NULL);
+                (void) hdb_pdq_hash_pixels(px, w, hh, ch, &t, NULL);
                 free(px);
             }
         }
@@ -273,10 +294,10 @@ main(void)
         unsigned long      jlen;
         unsigned char     *jpeg, *px, *cmyk, *out;
         tjhandle           tj;
-        hdb_pdq_result_t   ref, r;
+        hdb_media_frame_t  ref, r;
 
         jpeg = slurp(VECTORS "/images/bridge-mods--aaa-orig.jpg", &len);
-        hdb_pdq_jpeg(jpeg, len, 0, 1, &ref, &why);
+        media(jpeg, len, 1, &ref, &why);
         rc = hdb_jpeg_decode(jpeg, len, 0, &px, &w, &hh, &ch, &why);
         free(jpeg);
 
@@ -285,7 +306,7 @@ main(void)
         jlen = 0;
         tjCompress2(tj, px, w, 0, hh, TJPF_RGB, &out, &jlen, TJSAMP_GRAY, 90,
                     0);
-        ok(hdb_pdq_jpeg(out, jlen, 0, 0, &r, &why) == HDB_JPEG_OK,
+        ok(media(out, jlen, 0, &r, &why) == HDB_MEDIA_OK,
            "a greyscale JPEG hashes");
         d = 0;
         for (int i = 0; i < 32; i++) {
@@ -307,16 +328,15 @@ main(void)
         tjCompress2(tj, cmyk, w, 0, hh, TJPF_CMYK, &out, &jlen, TJSAMP_444,
                     90, 0);
         for (int exact = 0; exact <= 1; exact++) {
-            rc = hdb_pdq_jpeg(out, jlen, 0, exact, &r, &why);
+            rc = media(out, jlen, exact, &r, &why);
             d = 0;
-            for (int i = 0; rc == HDB_JPEG_OK && i < 32; i++) {
+            for (int i = 0; rc == HDB_MEDIA_OK && i < 32; i++) {
                 d += __builtin_popcount(r.variants[0][i]
                                         ^ ref.variants[0][i]);
             }
-            ok(rc == HDB_JPEG_OK && d <= 16,
+            ok(rc == HDB_MEDIA_OK && d <= 16,
                "a CMYK JPEG, %s path: hashed, %d bits from the original "
-               "(%s)", exact ? "exact" : "fast", d,
-               hdb_jpeg_strerror(rc, why));
+               "(%s)", exact ? "exact" : "fast", d, why);
         }
 
         /* 12 bits per sample in the frame header */
@@ -327,10 +347,9 @@ main(void)
             }
             i += 2 + (size_t) (out[i + 2] << 8 | out[i + 3]);
         }
-        rc = hdb_pdq_jpeg(out, jlen, 0, 0, &r, &why);
-        ok(rc == HDB_JPEG_CORRUPT && why && *why,
-           "a 12-bit JPEG is refused with the decoder's reason: %s",
-           hdb_jpeg_strerror(rc, why));
+        rc = media(out, jlen, 0, &r, &why);
+        ok(rc == HDB_MEDIA_ECORRUPT && why && *why,
+           "a 12-bit JPEG is refused with the decoder's reason: %s", why);
 
         tjFree(out);
         tjDestroy(tj);
@@ -340,18 +359,18 @@ main(void)
 
     /* hex round trip and distance */
     {
-        pdq_hash_t  a, b;
+        hdb_pdq_hash_t  a, b;
 
-        pdq_from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d"
+        hdb_pdq_from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d"
                      "33e6339c4e9c9b22", 64, &a);
-        pdq_to_hex(&a, hex);
+        hdb_pdq_to_hex(&a, hex);
         ok(strcmp(hex, "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d"
                        "33e6339c4e9c9b22") == 0, "hex round trip");
         b = a;
         b.w[0] ^= 0x8001;
         b.w[15] ^= 0x0100;
-        is_int(pdq_distance(&a, &b), 3, "Hamming distance");
-        ok(pdq_from_hex("xyz", 3, &b) != 0, "bad hex refused");
+        is_int(hdb_pdq_hash_distance(&a, &b), 3, "Hamming distance");
+        ok(hdb_pdq_from_hex("xyz", 3, &b) != 0, "bad hex refused");
     }
 
     return done_testing();
