@@ -1,21 +1,27 @@
 /*
  * What the upload filter's files share: configuration, the per-request
- * context, and the functions one file calls in another.
+ * context, and the functions one file calls in another.  Each file has
+ * one job; the calls go one way, down this list:
  *
- *   ngx_http_upload_filter_module.c   directives, body reading,
- *                                     verdicts, variables
- *   ngx_http_upload_filter_handlers.c which content handlers read a
- *                                     body (not empty_gif, grpc_pass)
- *   ngx_http_upload_filter_object.c   the sink of uf_inspect: each
- *                                     object's digests and lookup
- *   ngx_http_upload_filter_pdq.c      JPEG uploads: collection, PDQ in a
- *                                     thread pool, near-match lookups
- *   ngx_http_upload_filter_resident.c upload_filter_resident: keeping the
- *                                     hash set in memory
- *   uf_inspect.c                      what of a body an application can
- *                                     extract (uf_multipart, uf_form,
- *                                     uf_json, uf_base64, uf_qp,
- *                                     uf_inflate, uf_content_type)
+ *   ngx_http_upload_filter_module.c    directives, configuration, process
+ *                                      set-up (the module's skeleton)
+ *   ngx_http_upload_filter_handlers.c  which content handlers read a
+ *                                      body (not empty_gif, grpc_pass)
+ *   ngx_http_upload_filter_request.c   PRECONTENT handler, request body
+ *                                      filter: bytes into the inspection
+ *   uf_inspect.c                       what of a body an application can
+ *                                      extract (uf_multipart, uf_form,
+ *                                      uf_json, uf_base64, uf_qp,
+ *                                      uf_inflate, uf_content_type)
+ *   ngx_http_upload_filter_object.c    the inspection's sink: each
+ *                                      object's digests and lookup
+ *   ngx_http_upload_filter_pdq.c       images kept, hashed in the thread
+ *                                      pool (hdb_media), near matches
+ *   ngx_http_upload_filter_verdict.c   a match recorded and logged, a
+ *                                      failure's policy, the rejection
+ *   ngx_http_upload_filter_variables.c the variables
+ *   ngx_http_upload_filter_resident.c  upload_filter_resident: keeping the
+ *                                      hash set in memory
  */
 
 #ifndef _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_
@@ -100,6 +106,27 @@ typedef struct {
 } ngx_http_upload_filter_loc_conf_t;
 
 
+/*
+ * Where a request is, in order; a switch over it says what happens next:
+ *
+ *   NEW         made (the body owes a verdict), no byte inspected yet
+ *   INSPECTING  its bytes go through the inspection as they arrive
+ *   INSPECTED   the inspection is over: the verdict is in, clean, a
+ *               match that is only logged, or a failure let pass; or
+ *               images wait in ctx->jpegs to be hashed
+ *   HASHING     images are hashed in the thread pool; the request waits
+ *   REJECTED    the verdict is in: the request gets ctx->status, and so
+ *               does any internal redirect that could pass it on
+ */
+typedef enum {
+    NGX_HTTP_UPLOAD_FILTER_NEW = 0,
+    NGX_HTTP_UPLOAD_FILTER_INSPECTING,
+    NGX_HTTP_UPLOAD_FILTER_INSPECTED,
+    NGX_HTTP_UPLOAD_FILTER_HASHING,
+    NGX_HTTP_UPLOAD_FILTER_REJECTED
+} ngx_http_upload_filter_state_e;
+
+
 /* a JPEG of the upload (the body, or one part), kept whole for PDQ */
 typedef struct ngx_http_upload_filter_jpeg_s  ngx_http_upload_filter_jpeg_t;
 
@@ -112,8 +139,10 @@ struct ngx_http_upload_filter_jpeg_s {
     u_char                              head[HDB_MEDIA_SNIFF_MAX];
 
     u_char                             *where;      /* "body", "2", ... */
-    u_char                             *name;       /* escaped, r->pool */
+    u_char                             *name;       /* raw, r->pool */
+    size_t                              name_len;
     u_char                             *filename;
+    size_t                              filename_len;
     u_char                             *decoded;    /* "" or " decoded=" */
 
     /* what the thread found */
@@ -169,13 +198,11 @@ typedef struct {
     ngx_event_t                         budget;
     ngx_msec_t                          pdq_start;
 
+    ngx_http_upload_filter_state_e      state;
+
+    /* the PRECONTENT handler's read is under way: who waits for the body */
     unsigned                            reading:1;
-    unsigned                            started:1;
-    unsigned                            inspecting:1;
-    unsigned                            done:1;
-    unsigned                            rejected:1;
     unsigned                            pdq:1;          /* set holds PDQ */
-    unsigned                            pdq_pending:1;  /* JPEGs to hash */
 } ngx_http_upload_filter_ctx_t;
 
 
@@ -185,7 +212,41 @@ extern ngx_module_t  ngx_http_upload_filter_module;
 extern ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
 
 
-/* ngx_http_upload_filter_module.c */
+typedef struct {
+    ngx_str_t    name;
+    ngx_uint_t   status;        /* sent when the case is rejected */
+} ngx_http_upload_filter_case_t;
+
+/* by NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE ... _TIMEOUT */
+extern ngx_http_upload_filter_case_t  ngx_http_upload_filter_cases[];
+
+
+/* ngx_http_upload_filter_request.c */
+ngx_int_t ngx_http_upload_filter_handler(ngx_http_request_t *r);
+void ngx_http_upload_filter_body_filter_init(void);
+ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_get_ctx(
+    ngx_http_request_t *r);
+
+/* ngx_http_upload_filter_variables.c */
+ngx_int_t ngx_http_upload_filter_add_variables(ngx_conf_t *cf);
+
+/* where in the body an object was, for the log line */
+typedef struct {
+    const u_char                       *where;      /* "body", "2", ... */
+    const u_char                       *name;       /* raw, from the client */
+    size_t                              name_len;
+    const u_char                       *filename;
+    size_t                              filename_len;
+    off_t                               size;
+    const u_char                       *decoded;    /* "" or " decoded=..." */
+} ngx_http_upload_filter_site_t;
+
+/* ngx_http_upload_filter_verdict.c */
+void ngx_http_upload_filter_resume(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+ngx_int_t ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_match_t *m, const char *digest, const hdb_media_frame_t *frame,
+    const ngx_http_upload_filter_site_t *site);
 void ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
     ngx_uint_t level, ngx_uint_t which, const char *reason);
 ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,

@@ -138,7 +138,7 @@ ngx_http_upload_filter_obj_close(void *data, void *o, int truncated)
 
     ngx_http_upload_filter_obj_release(ctx, obj);
 
-    if (rc != NGX_OK || !ctx->inspecting) {
+    if (rc != NGX_OK || ctx->state != NGX_HTTP_UPLOAD_FILTER_INSPECTING) {
         return NGX_HTTP_UPLOAD_FILTER_STOP;
     }
 
@@ -171,8 +171,9 @@ ngx_http_upload_filter_obj_release(ngx_http_upload_filter_ctx_t *ctx,
 
 
 /*
- * Looks up the digests of one object.  A match with action "block" ends
- * the inspection; with "log" the inspection goes on.
+ * Looks up the digests of one object; a match goes to the verdict.  With
+ * action "block" it ends the inspection; with "log" the inspection goes
+ * on.
  */
 static ngx_int_t
 ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
@@ -180,13 +181,14 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
 {
     int                                  rc, found;
     char                                 hex[HDB_HEX_MAX + 1];
-    u_char                              *p, *name, *filename, *reason;
-    const char                          *action;
+    char                                 digest[sizeof("sha256:")
+                                                + HDB_HEX_MAX];
     ngx_uint_t                           i;
     hdb_type_t                           t;
     hdb_match_t                          m;
     hdb_digests_t                        dg;
     ngx_http_request_t                  *r;
+    ngx_http_upload_filter_site_t        site;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
     r = ctx->request;
@@ -239,75 +241,21 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
         return NGX_OK;
     }
 
-    /* a listed digest: keep the facts a report needs */
+    /* a listed digest */
 
     hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
+    ngx_snprintf((u_char *) digest, sizeof(digest), "%s:%s%Z",
+                 hdb_type_name(t), hex);
 
-    p = ngx_pnalloc(r->pool, sizeof("sha256:") + HDB_HEX_MAX);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    site.where = obj->where;
+    site.name = obj->name;
+    site.name_len = obj->name_len;
+    site.filename = obj->filename;
+    site.filename_len = obj->filename_len;
+    site.size = obj->size;
+    site.decoded = obj->decoded;
 
-    ngx_sprintf(p, "%s:%s%Z", hdb_type_name(t), hex);
-
-    if (ngx_http_upload_filter_set_match(ctx, &m, (char *) p) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    action = m.allowed ? "allow"
-             : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
-             : "log";
-
-    reason = NULL;
-    if (m.allowed) {
-        reason = ngx_http_upload_filter_escape(r->pool, (u_char *) m.reason,
-                                               ngx_strlen(m.reason));
-        if (reason == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (ngx_strcmp(obj->where, "body") != 0) {
-        name = ngx_http_upload_filter_escape(r->pool, (u_char *) obj->name,
-                                             obj->name_len);
-        filename = ngx_http_upload_filter_escape(r->pool,
-                                                 (u_char *) obj->filename,
-                                                 obj->filename_len);
-        if (name == NULL || filename == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "upload_filter: match action=%s digest=%s:%s "
-                      "source=\"%s\" category=\"%s\"%s%s%s part=%s "
-                      "name=\"%s\" filename=\"%s\" size=%O%s",
-                      action, hdb_type_name(t), hex, m.source, m.category,
-                      reason ? " allowed=\"" : "",
-                      reason ? (char *) reason : "", reason ? "\"" : "",
-                      obj->where, name, filename, obj->size, obj->decoded);
-
-    } else {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "upload_filter: match action=%s digest=%s:%s "
-                      "source=\"%s\" category=\"%s\"%s%s%s part=body "
-                      "size=%O%s",
-                      action, hdb_type_name(t), hex, m.source, m.category,
-                      reason ? " allowed=\"" : "",
-                      reason ? (char *) reason : "", reason ? "\"" : "",
-                      obj->size, obj->decoded);
-    }
-
-    if (m.allowed) {
-        return NGX_OK;
-    }
-
-    if (ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
-        ctx->rejected = 1;
-        ctx->status = ctx->conf->status;
-        ctx->inspecting = 0;
-    }
-
-    return NGX_OK;
+    return ngx_http_upload_filter_report(ctx, &m, digest, NULL, &site);
 }
 
 

@@ -161,21 +161,28 @@ ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
 
     j->next = ctx->jpegs;
     ctx->jpegs = j;
-    ctx->pdq_pending = 1;
 
     pool = ctx->request->pool;
 
-    j->name = ngx_http_upload_filter_escape(pool, (u_char *) obj->name,
-                                            obj->name_len);
-    j->filename = ngx_http_upload_filter_escape(pool,
-                                                (u_char *) obj->filename,
-                                                obj->filename_len);
-
+    /* the object's names live as long as the object: copies */
+    j->name = ngx_pnalloc(pool, obj->name_len + obj->filename_len + 1);
     n = ngx_strlen(obj->where) + 1;
     j->where = ngx_pnalloc(pool, n + sizeof(obj->decoded));
 
-    if (j->name == NULL || j->filename == NULL || j->where == NULL) {
+    if (j->name == NULL || j->where == NULL) {
         return NGX_ERROR;
+    }
+
+    j->name_len = obj->name_len;
+    j->filename = j->name + obj->name_len;
+    j->filename_len = obj->filename_len;
+
+    if (obj->name_len) {
+        ngx_memcpy(j->name, obj->name, obj->name_len);
+    }
+
+    if (obj->filename_len) {
+        ngx_memcpy(j->filename, obj->filename, obj->filename_len);
     }
 
     ngx_memcpy(j->where, obj->where, n);
@@ -231,28 +238,34 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_jpeg_t *list)
 {
     int                                  rc;
-    char                                 hex[2 * HDB_PDQ_SIZE + 1];
-    char                                 entry[2 * HDB_PDQ_SIZE + 1];
+    char                                 hex[HDB_PDQ_HEX_LEN + 1];
     char                                 digest[sizeof("pdq:")
-                                                + 2 * HDB_PDQ_SIZE];
-    u_char                              *reason;
-    const char                          *action;
+                                                + HDB_PDQ_HEX_LEN];
+    u_char                              *name, *filename;
     hdb_match_t                          m;
     hdb_media_frame_t                   *f;
     ngx_http_request_t                  *r;
     ngx_http_upload_filter_jpeg_t       *j;
+    ngx_http_upload_filter_site_t        site;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
     r = ctx->request;
     umcf = ngx_http_upload_filter_worker;
 
-    for (j = list; j && !ctx->rejected; j = j->next) {
+    for (j = list; j && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED;
+         j = j->next)
+    {
 
         if (j->rc != HDB_MEDIA_OK || j->media.nframes == 0) {
+            name = ngx_http_upload_filter_escape(r->pool, j->name,
+                                                 j->name_len);
+            filename = ngx_http_upload_filter_escape(r->pool, j->filename,
+                                                     j->filename_len);
             ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                           "upload_filter: no PDQ hash for part=%s "
                           "name=\"%s\" filename=\"%s\"%s: %s",
-                          j->where, j->name, j->filename, j->decoded,
+                          j->where, name ? name : (u_char *) "",
+                          filename ? filename : (u_char *) "", j->decoded,
                           hdb_media_strerror(j->rc, &j->media));
             ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
                                         NGX_HTTP_UPLOAD_FILTER_UNHASHABLE,
@@ -294,46 +307,26 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
         }
 
         hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
-        hdb_hex_encode(m.listed, HDB_PDQ_SIZE, entry);
         ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
 
-        if (ngx_http_upload_filter_set_match(ctx, &m, digest) != NGX_OK) {
+        site.where = j->where;
+        site.name = j->name;
+        site.name_len = j->name_len;
+        site.filename = j->filename;
+        site.filename_len = j->filename_len;
+        site.size = (off_t) j->len;
+        site.decoded = j->decoded;
+
+        if (ngx_http_upload_filter_report(ctx, &m, digest, f, &site)
+            != NGX_OK)
+        {
             return;
-        }
-
-        action = m.allowed ? "allow"
-                 : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
-                 : "log";
-
-        reason = NULL;
-        if (m.allowed) {
-            reason = ngx_http_upload_filter_escape(r->pool,
-                                                   (u_char *) m.reason,
-                                                   ngx_strlen(m.reason));
-            if (reason == NULL) {
-                return;
-            }
-        }
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "upload_filter: match action=%s digest=pdq:%s "
-                      "entry=pdq:%s distance=%ui variant=%s quality=%d "
-                      "source=\"%s\" category=\"%s\"%s%s%s part=%s "
-                      "name=\"%s\" filename=\"%s\" size=%uz%s",
-                      action, hex, entry, (ngx_uint_t) m.distance,
-                      hdb_pdq_variant_name(m.variant),
-                      f->quality, m.source, m.category,
-                      reason ? " allowed=\"" : "",
-                      reason ? (char *) reason : "", reason ? "\"" : "",
-                      j->where, j->name, j->filename, j->len, j->decoded);
-
-        if (!m.allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
-            ctx->rejected = 1;
-            ctx->status = ctx->conf->status;
         }
     }
 
-    if (!ctx->rejected && ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE) {
+    if (ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
+        && ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE)
+    {
         ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
     }
 }
@@ -347,7 +340,6 @@ ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx)
 
     list = ctx->jpegs;
     ctx->jpegs = NULL;
-    ctx->pdq_pending = 0;
 
     ngx_http_upload_filter_pdq_hash(list, ctx->conf->pdq_max_pixels);
     ngx_http_upload_filter_pdq_judge(ctx, list);
@@ -403,8 +395,8 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     }
 
     ctx->jpegs = NULL;
-    ctx->pdq_pending = 0;
     ctx->task = t;
+    ctx->state = NGX_HTTP_UPLOAD_FILTER_HASHING;
     ctx->pdq_start = ngx_current_msec;
 
     r->main->blocked++;
@@ -461,6 +453,7 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
     ngx_http_set_log_request(c->log, r);
 
     ctx->task = NULL;
+    ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
 
     if (ctx->budget.timer_set) {
         ngx_del_timer(&ctx->budget);
@@ -500,6 +493,7 @@ ngx_http_upload_filter_pdq_timeout(ngx_event_t *ev)
     ctx->task->detached = 1;
     ctx->task->ctx = NULL;
     ctx->task = NULL;
+    ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
 
     r->main->blocked--;
     r->aio = 0;
@@ -527,7 +521,7 @@ ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upload_filter_module);
 
-    if (ctx == NULL || ctx->task) {
+    if (ctx == NULL || ctx->state == NGX_HTTP_UPLOAD_FILTER_HASHING) {
         /* a write event while the thread works */
         return;
     }
@@ -543,13 +537,7 @@ ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r)
         return;
     }
 
-    if (ctx->rejected) {
-        ngx_http_finalize_request(r, ngx_http_upload_filter_verdict(r, ctx));
-        return;
-    }
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
+    ngx_http_upload_filter_resume(r, ctx);
 }
 
 #endif

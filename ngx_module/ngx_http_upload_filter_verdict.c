@@ -1,0 +1,276 @@
+/*
+ * The verdict and its report: the one place where a match is recorded
+ * (variables, the single log line, the allow list), where a failure gets
+ * its policy, and where a request goes on or is rejected once the verdict
+ * is in.  Every caller (the objects, the PDQ thread's results, later the
+ * response side) goes through here.
+ */
+
+#include "ngx_http_upload_filter.h"
+
+
+ngx_http_upload_filter_case_t  ngx_http_upload_filter_cases[] = {
+    { ngx_string("unavailable"), NGX_HTTP_SERVICE_UNAVAILABLE },
+    { ngx_string("too_large"), NGX_HTTP_REQUEST_ENTITY_TOO_LARGE },
+    { ngx_string("too_many_parts"), NGX_HTTP_BAD_REQUEST },
+    { ngx_string("malformed"), NGX_HTTP_BAD_REQUEST },
+    { ngx_string("internal"), NGX_HTTP_INTERNAL_SERVER_ERROR },
+    { ngx_string("unhashable"), 422 },
+    { ngx_string("timeout"), NGX_HTTP_SERVICE_UNAVAILABLE }
+};
+
+
+/*
+ * The variables name the first listed digest (for PDQ: the upload's hash,
+ * the listed entry and the distance); a match of the allow list only
+ * until a real match comes.
+ */
+ngx_int_t
+ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_match_t *m, const char *digest)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH
+        || (m->allowed && ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED))
+    {
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(digest);
+
+    p = ngx_pnalloc(ctx->request->pool,
+                    len + sizeof("pdq:") + 2 * HDB_PDQ_SIZE + HDB_SOURCE_MAX
+                    + HDB_CATEGORY_MAX + NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->match.data = p;
+    p = ngx_cpymem(p, digest, len);
+    ctx->match.len = p - ctx->match.data;
+
+    ctx->source.data = p;
+    p = ngx_cpymem(p, m->source, ngx_strlen(m->source));
+    ctx->source.len = p - ctx->source.data;
+
+    ctx->category.data = p;
+    p = ngx_cpymem(p, m->category, ngx_strlen(m->category));
+    ctx->category.len = p - ctx->category.data;
+
+    if (m->type == HDB_PDQ) {
+        ctx->entry.data = p;
+        p = ngx_cpymem(p, "pdq:", 4);
+        hdb_hex_encode(m->listed, HDB_PDQ_SIZE, (char *) p);
+        p += 2 * HDB_PDQ_SIZE;
+        ctx->entry.len = p - ctx->entry.data;
+
+    } else {
+        ctx->entry = ctx->match;
+    }
+
+    ctx->distance.data = p;
+    p = ngx_sprintf(p, "%ui", (ngx_uint_t) m->distance);
+    ctx->distance.len = p - ctx->distance.data;
+
+    ctx->result = m->allowed ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
+                             : NGX_HTTP_UPLOAD_FILTER_MATCH;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A verdict cannot be reached: log it once and apply
+ * upload_filter_on_error.  A match found earlier in the body stands.
+ */
+void
+ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t level, ngx_uint_t which, const char *reason)
+{
+    ngx_http_request_t  *r = ctx->request;
+
+    /* the rest of the body goes uninspected, whatever the policy */
+    if (ctx->state < NGX_HTTP_UPLOAD_FILTER_INSPECTED) {
+        ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
+    }
+
+    if (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH) {
+        return;
+    }
+
+    ctx->result = NGX_HTTP_UPLOAD_FILTER_ERROR;
+    ctx->reason = reason;
+
+    if (ctx->conf->on_error[which] == NGX_HTTP_UPLOAD_FILTER_REJECT) {
+        ctx->state = NGX_HTTP_UPLOAD_FILTER_REJECTED;
+        ctx->status = ngx_http_upload_filter_cases[which].status;
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "upload_filter: cannot inspect upload: %s (%V), %s",
+                  reason, &ngx_http_upload_filter_cases[which].name,
+                  ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED
+                  ? "rejected" : "passed uninspected");
+}
+
+
+ngx_int_t
+ngx_http_upload_filter_verdict(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx)
+{
+    /*
+     * The rest of the body is never read: a keepalive connection would
+     * parse it as the next request.  Linger, so that the client still
+     * gets the response before the close.
+     */
+    r->keepalive = 0;
+    r->lingering_close = 1;
+
+    return ctx->status;
+}
+
+
+/*
+ * Part names and file names come from the client: quotes, backslashes,
+ * control and non-ASCII bytes are written as \xHH so that a log line
+ * stays one line and its quoting cannot be forged.
+ */
+u_char *
+ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src, size_t len)
+{
+    u_char      *dst, *p;
+    size_t       i;
+    static u_char  hex[] = "0123456789abcdef";
+
+    dst = ngx_pnalloc(pool, 4 * len + 1);
+    if (dst == NULL) {
+        return NULL;
+    }
+
+    p = dst;
+
+    for (i = 0; i < len; i++) {
+        if (src[i] < 0x20 || src[i] >= 0x7f || src[i] == '"'
+            || src[i] == '\\')
+        {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[src[i] >> 4];
+            *p++ = hex[src[i] & 0xf];
+            continue;
+        }
+
+        *p++ = src[i];
+    }
+
+    *p = '\0';
+
+    return dst;
+}
+
+
+/*
+ * A listed digest or PDQ hash found in one object of the body: recorded
+ * for the variables, logged on one line with what a report to a hotline
+ * needs and nothing of the content, and, unless the entry is on the
+ * allow list or the filter only logs, the upload rejected.
+ */
+ngx_int_t
+ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_match_t *m, const char *digest, const hdb_media_frame_t *frame,
+    const ngx_http_upload_filter_site_t *site)
+{
+    char                 entry[HDB_PDQ_HEX_LEN + 1];
+    u_char              *reason, *name, *filename;
+    u_char               pdq[sizeof(" entry=pdq: distance= variant= quality=")
+                             + HDB_PDQ_HEX_LEN + 3 * NGX_INT_T_LEN + 16];
+    const char          *action;
+    ngx_pool_t          *pool;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    pool = r->pool;
+
+    if (ngx_http_upload_filter_set_match(ctx, m, digest) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    action = m->allowed ? "allow"
+             : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
+             : "log";
+
+    reason = NULL;
+    if (m->allowed) {
+        reason = ngx_http_upload_filter_escape(pool, (u_char *) m->reason,
+                                               ngx_strlen(m->reason));
+        if (reason == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    pdq[0] = '\0';
+    if (frame) {
+        hdb_hex_encode(m->listed, HDB_PDQ_SIZE, entry);
+        ngx_snprintf(pdq, sizeof(pdq) - 1,
+                     " entry=pdq:%s distance=%ui variant=%s quality=%d%Z",
+                     entry, (ngx_uint_t) m->distance,
+                     hdb_pdq_variant_name(m->variant), frame->quality);
+    }
+
+    /* a digest of a raw body names no part; a PDQ line always does */
+    name = NULL;
+    filename = NULL;
+
+    if (frame || ngx_strcmp(site->where, "body") != 0) {
+        name = ngx_http_upload_filter_escape(pool, (u_char *) site->name,
+                                             site->name_len);
+        filename = ngx_http_upload_filter_escape(pool,
+                                                 (u_char *) site->filename,
+                                                 site->filename_len);
+        if (name == NULL || filename == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "upload_filter: match action=%s digest=%s%s "
+                  "source=\"%s\" category=\"%s\"%s%s%s part=%s%s%s%s%s%s "
+                  "size=%O%s",
+                  action, digest, pdq, m->source, m->category,
+                  reason ? " allowed=\"" : "",
+                  reason ? (char *) reason : "", reason ? "\"" : "",
+                  site->where,
+                  name ? " name=\"" : "", name ? (char *) name : "",
+                  name ? "\" filename=\"" : "",
+                  filename ? (char *) filename : "", name ? "\"" : "",
+                  site->size, site->decoded);
+
+    if (!m->allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
+        ctx->state = NGX_HTTP_UPLOAD_FILTER_REJECTED;
+        ctx->status = ctx->conf->status;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The verdict is in: a rejected request is finalized with its status,
+ * any other goes on to its content handler.  For a request whose body
+ * the PRECONTENT handler read, once the body is in, and once the PDQ
+ * thread is done.
+ */
+void
+ngx_http_upload_filter_resume(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx)
+{
+    if (ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED) {
+        ngx_http_finalize_request(r, ngx_http_upload_filter_verdict(r, ctx));
+        return;
+    }
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
