@@ -242,6 +242,8 @@ typedef struct {
 } ngx_http_upload_filter_site_t;
 
 /* ngx_http_upload_filter_verdict.c */
+void ngx_http_upload_filter_unreadable(ngx_http_upload_filter_ctx_t *ctx,
+    int rc);
 void ngx_http_upload_filter_resume(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,

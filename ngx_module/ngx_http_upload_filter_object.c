@@ -187,11 +187,9 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
     hdb_type_t                           t;
     hdb_match_t                          m;
     hdb_digests_t                        dg;
-    ngx_http_request_t                  *r;
     ngx_http_upload_filter_site_t        site;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
-    r = ctx->request;
     umcf = ngx_http_upload_filter_worker;
 
     if (hdb_digest_final(obj->digest, &dg) != 0) {
@@ -228,12 +226,7 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
     hdb_reader_end(umcf->reader);
 
     if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "upload_filter: hash set \"%V\": %s",
-                      &umcf->db_path, hdb_strerror(rc));
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
-                                    "hash set unreadable");
+        ngx_http_upload_filter_unreadable(ctx, rc);
         return NGX_ERROR;
     }
 

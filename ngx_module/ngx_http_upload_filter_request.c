@@ -299,12 +299,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
     }
 
     if (rc != 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "upload_filter: hash set \"%V\": %s",
-                      &umcf->db_path, hdb_strerror(rc));
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
-                                    "hash set unreadable");
+        ngx_http_upload_filter_unreadable(ctx, rc);
         return NGX_OK;
     }
 

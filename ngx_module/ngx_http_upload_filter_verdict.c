@@ -274,3 +274,17 @@ ngx_http_upload_filter_resume(ngx_http_request_t *r,
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
 }
+
+
+/* the hash set could not be read: the LMDB error logged, no verdict */
+void
+ngx_http_upload_filter_unreadable(ngx_http_upload_filter_ctx_t *ctx, int rc)
+{
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                  "upload_filter: hash set \"%V\": %s",
+                  &ngx_http_upload_filter_worker->db_path, hdb_strerror(rc));
+
+    ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
+                                NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
+                                "hash set unreadable");
+}

@@ -104,15 +104,7 @@ $t->hashdb('sync', $db, '--source', 'big', '--unsigned', '-', \(sha256_hex($befo
 random_list($t->dir . '/big.txt', $n, sha256_hex($after));
 
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        upload_filter on;
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server());
 
 my $sync = fork // die;
 if ($sync == 0) {

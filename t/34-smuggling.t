@@ -12,17 +12,7 @@ my $t = UFTest->new;
 my $listed = "listed stand-in for smuggling\n" x 100;
 $t->listed(lines => [sha256_hex($listed)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        client_body_buffer_size 4k;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(server => 'client_body_buffer_size 4k;'));
 
 my $b = 'smuggle';
 my $first = "--$b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n"
@@ -38,6 +28,8 @@ is(UFTest::status($resp), 403, 'the upload is rejected at the listed part');
 unlike($resp, qr{HTTP/1\.1 \d+.*HTTP/1\.1}s, 'only one response on the connection');
 like($resp, qr/Connection: close/i, 'the rejection closes the connection');
 is($t->connections, 0, 'nothing reached the upstream');
+# once the rejected upload is logged, a parsed hidden request would be too
+$t->like_access(qr{^POST /up 403 }m, 'the rejected upload is logged');
 unlike($t->access_log, qr{/smuggled}, 'the hidden request was never parsed');
 
 # the same with keep-alive requested explicitly and the body chunked
@@ -51,6 +43,7 @@ $resp = $t->raw([$chead . substr($chunked, 0, $split), substr($chunked, $split)]
                 pause => 0.5, timeout => 3);
 is(UFTest::status($resp), 403, 'chunked, keep-alive: rejected');
 like($resp, qr/Connection: close/i, 'chunked, keep-alive: connection closed');
+$t->like_access(qr{^(?:.*\n)*POST /up 403 (?:.*\n)*POST /up 403 }, 'chunked: the rejection is logged');
 unlike($t->access_log, qr{/smuggled}, 'chunked: the hidden request was never parsed');
 is($t->connections, 0, 'chunked: nothing reached the upstream');
 

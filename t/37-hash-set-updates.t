@@ -15,15 +15,7 @@ my $triple = "a file listed with all three digests\n" x 10;
 my $decoy = "a different file\n" x 10;
 $t->listed(source => 'list-a', lines => [sha256_hex($first)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        upload_filter on;
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server());
 
 is(UFTest::status($t->request('PUT', '/a', $first)), 403, 'listed at start: 403');
 is(UFTest::status($t->request('PUT', '/b', $later)), 200, 'not yet listed: 200');

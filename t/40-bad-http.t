@@ -15,19 +15,10 @@ use UFTest qw(sha256_hex multipart);
 my $t = UFTest->new;
 $t->listed(lines => [sha256_hex('listed')]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        listen 127.0.0.1:%%PORT2%% http2;
-        client_max_body_size 10m;
-        client_body_buffer_size 8k;
-        client_body_timeout 1s;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
+$t->start_nginx(UFTest::proxy_server(http2 => 1, server => <<'EOF2'));
+client_max_body_size 10m;
+client_body_buffer_size 8k;
+client_body_timeout 1s;
 EOF2
 
 sub temp_files {

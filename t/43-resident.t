@@ -53,14 +53,17 @@ sub new_log {
     return $log;
 }
 
-# waits (a few seconds at most) until all of the set is in memory
+# waits (a few seconds at most) until all of the set is in memory;
+# returns the pages in memory and the pages of the set (whole numbers:
+# "all" is their equality, not a fraction that rounds)
 sub wait_in_memory {
-    my $f = 0;
+    my ($m, $u) = (0, 1);
     for (1 .. 50) {
-        last if ($f = fraction()) == 1;
+        ($m, $u) = in_memory();
+        last if $m == $u;
         sleep 0.1;
     }
-    return $f;
+    return ($m, $u);
 }
 
 # a capability of this (root) process: root in a container may lack some
@@ -133,7 +136,8 @@ subtest 'warm: read into memory at start, read back after a page-out' => sub {
         skip 'this kernel cannot page out a mapping', 3 unless $can_page_out;
         page_out();
         ok(fraction() < 0.5, 'paged out by the host');
-        is(wait_in_memory(), 1, 'back in memory within a few periods');
+        my ($m, $u) = wait_in_memory();
+        is($m, $u, 'back in memory within a few periods');
         like(new_log(qr/read back$/m), qr/\[info\].*upload_filter_resident: \d+ KiB of the hash set ".*" had been paged out, read back/,
              'what was read back is logged (info)');
     }
@@ -201,7 +205,8 @@ subtest 'lock in workers that run as nobody' => sub {
         like($log, qr/\[notice\].*RLIMIT_MEMLOCK could not be raised past \d+ bytes/,
              'the master said it could not raise the limit');
     }
-    is(wait_in_memory(), 1, 'all of it in memory');
+    my ($m, $u) = wait_in_memory();
+    is($m, $u, 'all of it in memory');
     is(UFTest::status($t->request('PUT', '/f', $listed)), 403, 'listed: 403');
 };
 $t->stop_nginx;

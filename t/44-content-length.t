@@ -17,16 +17,7 @@ my $clean = "a clean file, forty bytes long..........";
 is(length $listed, 40, 'the stand-ins are 40 bytes');
 $t->listed(lines => [sha256_hex($listed)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        upload_filter on;
-        client_body_timeout 2s;
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(server => 'client_body_timeout 2s;'));
 
 # one connection, raw bytes; the whole answer (all responses)
 sub send_raw {

@@ -15,16 +15,7 @@ my $t = UFTest->new;
 my $listed = join '', map { chr(($_ * 29 + 3) % 256) } 1 .. 5000;
 $t->listed(source => 'framing-test', lines => [sha1_hex($listed)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server());
 
 my $B = 'fRaMe7x';
 my $ct = "multipart/form-data; boundary=$B";

@@ -198,6 +198,26 @@ sub sanitizer_env {
             UBSAN_OPTIONS => "print_stacktrace=1:log_path=$self->{dir}/ubsan");
 }
 
+# the server block most tests need: the filter on, "location /" proxying
+# to the recording upstream.  %o: http2 (a second listener, HTTP/2 on
+# %%PORT2%%), server (more directives of the server), location (more
+# directives of "location /"), locations (more location blocks)
+sub proxy_server {
+    my (%o) = @_;
+    my $in = sub { join '', map { "$_[1]$_\n" } grep { length } split /\n/, $_[0] // '' };
+    return "    server {\n"
+         . "        listen 127.0.0.1:%%PORT%%;\n"
+         . ($o{http2} ? "        listen 127.0.0.1:%%PORT2%% http2;\n" : '')
+         . $in->($o{server}, '        ')
+         . "        upload_filter on;\n\n"
+         . "        location / {\n"
+         . $in->($o{location}, '            ')
+         . "            proxy_pass http://127.0.0.1:%%UPSTREAM%%;\n"
+         . "        }\n"
+         . ($o{locations} // '')
+         . "    }\n";
+}
+
 # nginx -t: (exit code, output)
 sub nginx_test {
     my ($self, $http, %o) = @_;
@@ -226,10 +246,23 @@ sub start_nginx {
     return $self->{port};
 }
 
+# SIGHUP, then waits until every worker is a new one: the new
+# configuration (and the hash set it names) is then what answers
 sub reload_nginx {
     my ($self) = @_;
+    my %old = map { $_ => 1 } $self->worker_pids;
     kill 'HUP', $self->{nginx};
-    sleep 1;
+    for (1 .. 200) {
+        my @now = $self->worker_pids;
+        last if @now && !grep { $old{$_} } @now;
+        sleep 0.05;
+    }
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    return () unless $self->{nginx};
+    return `pgrep -P $self->{nginx}` =~ /(\d+)/g;
 }
 
 sub stop_nginx {
