@@ -71,18 +71,37 @@ typedef struct hdb_writer  hdb_writer_t;
 
 /* digest types */
 
+/** The name of a type: "md5", "sha1", "sha256", "pdq"; "?" otherwise. */
 const char *hdb_type_name(hdb_type_t type);
+
+/** The size in bytes of a type's value (16, 20, 32, 32); 0 otherwise. */
 size_t hdb_type_size(hdb_type_t type);
+
+/**
+ * The type named name[0 .. len), in either case, into *type.
+ * Returns 0, or HDB_ETYPE for a name that is no type.
+ */
 int hdb_type_from_name(const char *name, size_t len, hdb_type_t *type);
-/* a cryptographic digest by its length: PDQ is never guessed */
+
+/**
+ * The cryptographic digest type of a value of size bytes, into *type.
+ * PDQ is never guessed (it has SHA-256's size).  Returns 0 or HDB_ETYPE.
+ */
 int hdb_type_from_size(size_t size, hdb_type_t *type);
-/* the digest types, cheapest to compute first */
+
+/** The digest types, cheapest to compute first: SHA-1, SHA-256, MD5. */
 extern const hdb_type_t hdb_types_by_cost[HDB_NDIGESTS];
 
-/* hex: lowercase output; input in either case, exact length required */
+/** Writes the n bytes of in as 2n lowercase hex digits and a NUL to out. */
 void hdb_hex_encode(const unsigned char *in, size_t n, char *out);
+
+/**
+ * Decodes the len hex digits of in (either case) into len / 2 bytes.
+ * Returns 0, or HDB_ETYPE for an odd length or a byte that is no digit.
+ */
 int hdb_hex_decode(const char *in, size_t len, unsigned char *out);
 
+/** A message for any return code of this library: errno, LMDB, HDB_E*. */
 const char *hdb_strerror(int rc);
 
 /* opening */
@@ -91,17 +110,36 @@ const char *hdb_strerror(int rc);
 #define HDB_OPEN_CREATE  0x2u    /* hashdb init: create directory and DBs */
 #define HDB_OPEN_NORDAHEAD 0x4u  /* a page fault reads that page only */
 
+/**
+ * Opens the hash set in the directory path (an LMDB environment made by
+ * "hashdb init") into *db, with HDB_OPEN_* flags.  An environment must be
+ * used only in the process that opened it: nginx opens one per worker,
+ * after fork.  Returns 0, an errno value (ENOENT: no such directory),
+ * HDB_ESCHEMA (not a hash set, or of another schema version), or an LMDB
+ * error.
+ */
 int hdb_open(hdb_t **db, const char *path, unsigned flags);
-/* as hdb_open(), with the map size of a new hash set (0: the default) */
+
+/**
+ * As hdb_open(); with HDB_OPEN_CREATE a new hash set gets mapsize bytes
+ * of map (0: the default), which hdb_grow() doubles when it fills.
+ */
 int hdb_create(hdb_t **db, const char *path, unsigned flags, size_t mapsize);
+
+/** Closes db and frees it; NULL is ignored.  No reader may be left. */
 void hdb_close(hdb_t *db);
+
+/** The directory db was opened from. */
 const char *hdb_path(const hdb_t *db);
 
-/*
- * After MDB_MAP_FULL: doubles the map (no transaction may be active);
- * the write is then retried from the start.
+/**
+ * After a write failed with MDB_MAP_FULL: doubles the map (no
+ * transaction may be active); the write is then retried from the start.
+ * Returns 0 or an LMDB error.
  */
 int hdb_grow(hdb_t *db);
+
+/** The map's size in bytes now. */
 size_t hdb_mapsize(hdb_t *db);
 
 /* reading: one reader per thread, one read transaction at a time */
@@ -122,27 +160,51 @@ typedef struct {
     unsigned       variant;
 } hdb_match_t;
 
+/**
+ * A reader of db into *rd: one per thread, reused for every lookup (its
+ * LMDB read transaction is reset and renewed, not made anew).
+ * Returns 0, ENOMEM or an LMDB error.
+ */
 int hdb_reader_new(hdb_t *db, hdb_reader_t **rd);
+
+/** Frees rd; NULL is ignored. */
 void hdb_reader_free(hdb_reader_t *rd);
-/* starts a read transaction: sees the newest committed update */
+
+/**
+ * Starts a read transaction: the lookups until hdb_reader_end() see the
+ * newest update committed before it, whatever is committed meanwhile.
+ * Returns 0 or an LMDB error.
+ */
 int hdb_reader_begin(hdb_reader_t *rd);
+
+/** Ends the read transaction begun by hdb_reader_begin(). */
 void hdb_reader_end(hdb_reader_t *rd);
 
-/*
+/**
  * The digest types a filter must compute so that every listed file can
- * match: per source, the cheapest type that every entry carries, or all
- * the types the source holds where no one type covers it.
+ * match, as HDB_TYPE_BIT()s into *types (HDB_PDQ's bit when PDQ hashes
+ * are listed): per source, the cheapest type that every entry carries, or
+ * all the types the source holds where no one type covers it.  0 for an
+ * empty set.  Cached per transaction.  Returns 0 or an LMDB error.
  */
 int hdb_reader_plan(hdb_reader_t *rd, unsigned *types);
+
+/**
+ * Looks up the digest of the given type (hdb_type_size() bytes).  Fills
+ * *match with the first enabled source that lists it (and the allow
+ * list's say) and returns 0; HDB_NOTFOUND when no enabled source does;
+ * an LMDB error otherwise.
+ */
 int hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
     const unsigned char *digest, hdb_match_t *match);
 
-/*
+/**
  * PDQ near matches: the listed hash nearest to any of the n variants
  * (hashes of the upload in the PDQ byte order: the reference's hex,
  * decoded), within max_distance and within the stricter distance a source
- * may set.  MDB_NOTFOUND when none is.  The multi-index lookup behind it
- * is described in hdb_pdq_index.c.
+ * may set.  Fills *match (listed, distance, variant) and returns 0;
+ * HDB_NOTFOUND when none is that close; an LMDB error otherwise.  The
+ * multi-index lookup behind it is described in hdb_pdq_ix.h.
  */
 #define HDB_PDQ_DISTANCE_MAX  47
 int hdb_reader_pdq_match(hdb_reader_t *rd,
@@ -168,7 +230,13 @@ typedef struct {
     unsigned  pdq_distance;     /* the source's own PDQ limit; 0: none */
 } hdb_source_t;
 
+/** Called for each source; a non-zero return stops the walk. */
 typedef int (*hdb_source_cb)(const hdb_source_t *src, void *data);
+
+/**
+ * Calls cb for every source in a read transaction of its own.  Returns
+ * 0, cb's non-zero code, or an LMDB error.
+ */
 int hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data);
 
 /* writing: one writer at a time (LMDB serialises write transactions) */
@@ -197,17 +265,47 @@ typedef struct {
 #define HDB_WRITE_ADD      0
 #define HDB_WRITE_REPLACE  1
 
+/**
+ * 1 if name can name a source: 1 to HDB_SOURCE_MAX bytes of letters,
+ * digits, '-', '_' and '.'; 0 otherwise.
+ */
 int hdb_valid_name(const char *name);
+
+/**
+ * Begins one write transaction on the source (created when new) into
+ * *w, in an HDB_WRITE_* mode.  Readers go on seeing the old set until
+ * hdb_writer_commit().  Returns 0, HDB_ENAME, ENOMEM or an LMDB error.
+ */
 int hdb_writer_begin(hdb_t *db, const char *source, int mode,
     hdb_writer_t **w);
+
+/**
+ * Adds the row's digests (and PDQ hash) to the source.  Returns 0,
+ * HDB_ENAME (bad category) or an LMDB error; MDB_MAP_FULL asks for
+ * hdb_writer_abort(), hdb_grow() and the write again.
+ */
 int hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row);
+
+/** Removes the row's entries from the source; as hdb_writer_add(). */
 int hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row);
-/* a stricter PDQ distance for the source's entries (0: none) */
+
+/** A stricter PDQ distance for the source's entries (0: none). */
 int hdb_writer_set_pdq_distance(hdb_writer_t *w, unsigned distance);
-/* the source's sequence number before this write, and its new one */
+
+/** The source's sequence number before this write. */
 uint64_t hdb_writer_seq(const hdb_writer_t *w);
+
+/** The sequence number the source gets when this write commits. */
 void hdb_writer_set_seq(hdb_writer_t *w, uint64_t seq);
+
+/**
+ * Commits the write (with HDB_WRITE_REPLACE, after sweeping what the new
+ * list dropped) and frees w, whatever the result; stats may be NULL.
+ * Returns 0 or an LMDB error (then nothing of the write is applied).
+ */
 int hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats);
+
+/** Drops the write and frees w. */
 void hdb_writer_abort(hdb_writer_t *w);
 
 /* the local allow list: survives every sync, never blocks */
@@ -219,20 +317,44 @@ typedef struct {
     char           reason[HDB_REASON_MAX + 1];
 } hdb_allow_t;
 
+/** Called for each allowed entry; a non-zero return stops the walk. */
 typedef int (*hdb_allow_cb)(const hdb_allow_t *a, void *data);
 
+/**
+ * Allows the digest (or PDQ hash) with the reason (at most
+ * HDB_REASON_MAX bytes): a match on it is logged as allowed, never
+ * blocked.  Returns 0 or an LMDB error.
+ */
 int hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
     const char *reason);
-/* MDB_NOTFOUND if it was not allowed */
+
+/** Takes the digest off the allow list: 0, or HDB_NOTFOUND if it was not. */
 int hdb_allow_remove(hdb_t *db, hdb_type_t type, const unsigned char *digest);
+
+/** Calls cb for every allowed entry; 0, cb's code, or an LMDB error. */
 int hdb_reader_allowed(hdb_reader_t *rd, hdb_allow_cb cb, void *data);
 
 /* sources: disable and enable, trusted keys */
 
+/**
+ * Disables (disabled 1) or enables a source: a disabled source is kept,
+ * and updated, but its entries match nothing.  Returns 0, HDB_NOTFOUND
+ * for no such source, or an LMDB error.
+ */
 int hdb_source_set_disabled(hdb_t *db, const char *source, int disabled);
-#define HDB_KEY_SIZE  32
+
+#define HDB_KEY_SIZE  32    /* an Ed25519 public key */
+
+/**
+ * Trusts the Ed25519 public key for the source's signed updates.
+ * Returns 0, HDB_ENAME or an LMDB error.
+ */
 int hdb_key_add(hdb_t *db, const char *source, const unsigned char *key);
-/* copies up to max keys; *n is how many the source has */
+
+/**
+ * Copies up to max of the source's trusted keys into keys; *n is how many
+ * it has.  Returns 0 or an LMDB error.
+ */
 int hdb_reader_keys(hdb_reader_t *rd, const char *source,
     unsigned char (*keys)[HDB_KEY_SIZE], size_t max, size_t *n);
 
@@ -255,12 +377,31 @@ typedef struct {
     int     cycle_done;     /* the step reached the end of the set */
 } hdb_resident_stats_t;
 
+/**
+ * A walker of db's pages in HDB_RESIDENT_WARM or _LOCK mode into *rs,
+ * with a mapping of the data file of its own.  Returns 0 or an errno.
+ */
 int hdb_resident_new(hdb_t *db, int mode, hdb_resident_t **rs);
+
+/** Unmaps (and so unlocks) and frees rs; NULL is ignored. */
 void hdb_resident_free(hdb_resident_t *rs);
+
+/** The mode now: LOCK falls back to WARM when mlock() fails. */
 int hdb_resident_mode(const hdb_resident_t *rs);
+
+/**
+ * One step of the walk over up to bytes of the set (0: all of it),
+ * following the set as it grows; *st says what it found.  Returns 0, or
+ * the errno of a failed mlock() (the walk then goes on as WARM) or of
+ * fstat() or mincore().
+ */
 int hdb_resident_step(hdb_resident_t *rs, size_t bytes,
     hdb_resident_stats_t *st);
-/* how much of the set the page cache holds now */
+
+/**
+ * How much of the set the page cache holds now: *size bytes in use,
+ * *resident of them in memory.  Returns 0 or an errno.
+ */
 int hdb_resident_probe(hdb_t *db, size_t *size, size_t *resident);
 
 #endif /* HASHDB_H */
