@@ -42,15 +42,23 @@ slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* the fast path: scaled greyscale decoding */
+static int media(const unsigned char *jpeg, size_t len, int exact,
+    hdb_media_frame_t *f, const char **why);
+
+/*
+ * A vector's PDQ through the media layer, as the module and "hashdb
+ * hash" get it: the exact path (the reference's full RGB decode) or the
+ * fast one (scaled greyscale); the frame's hashes back as hdb_pdq_hash_t.
+ */
 static int
-hash_file_fast(const char *name, hdb_pdq_hash_t *h)
+hash_file_media(const char *name, int exact, hdb_pdq_hash_t *h,
+    hdb_pdq_hash_t *v, int *quality)
 {
-    int             rc, w, hh;
-    char            path[512];
-    size_t          len;
-    const char     *why;
-    unsigned char  *jpeg, *px;
+    char                hex[HDB_PDQ_HEX_LEN + 1], path[512];
+    size_t              len;
+    const char         *why;
+    unsigned char      *jpeg;
+    hdb_media_frame_t   fr;
 
     snprintf(path, sizeof(path), VECTORS "/images/%s", name);
     jpeg = slurp(path, &len);
@@ -58,41 +66,41 @@ hash_file_fast(const char *name, hdb_pdq_hash_t *h)
         return -1;
     }
 
-    rc = hdb_jpeg_decode_fast(jpeg, len, 0, &px, &w, &hh, &why);
-    free(jpeg);
-    if (rc != HDB_JPEG_OK) {
+    if (media(jpeg, len, exact, &fr, &why) != HDB_MEDIA_OK) {
+        free(jpeg);
         return -1;
     }
 
-    (void) hdb_pdq_hash_pixels(px, w, hh, 1, h, NULL);
-    free(px);
+    free(jpeg);
+
+    for (int i = 0; i < HDB_PDQ_VARIANTS; i++) {
+        hdb_hex_encode(fr.variants[i], HDB_PDQ_SIZE, hex);
+        hdb_pdq_from_hex(hex, HDB_PDQ_HEX_LEN, i == 0 ? h : &v[i]);
+        if (v && i == 0) {
+            v[0] = *h;
+        }
+        if (v == NULL) {
+            break;
+        }
+    }
+
+    *quality = fr.quality;
     return 0;
 }
 
 static int
-hash_file(const char *name, hdb_pdq_hash_t *h, hdb_pdq_hash_t *v, int *quality)
+hash_file_fast(const char *name, hdb_pdq_hash_t *h)
 {
-    int             rc, w, hh, ch;
-    char            path[512];
-    size_t          len;
-    const char     *why;
-    unsigned char  *jpeg, *px;
+    int  quality;
 
-    snprintf(path, sizeof(path), VECTORS "/images/%s", name);
-    jpeg = slurp(path, &len);
-    if (jpeg == NULL) {
-        return -1;
-    }
+    return hash_file_media(name, 0, h, NULL, &quality);
+}
 
-    rc = hdb_jpeg_decode(jpeg, len, 0, &px, &w, &hh, &ch, &why);
-    free(jpeg);
-    if (rc != HDB_JPEG_OK) {
-        return -1;
-    }
-
-    *quality = hdb_pdq_hash_pixels(px, w, hh, ch, h, v);
-    free(px);
-    return 0;
+static int
+hash_file(const char *name, hdb_pdq_hash_t *h, hdb_pdq_hash_t *v,
+    int *quality)
+{
+    return hash_file_media(name, 1, h, v, quality);
 }
 
 /*
@@ -216,16 +224,23 @@ main(void)
         fclose(f);
     }
 
-    /* hostile input: refused with a reason, never a crash */
+    /* hostile input, through the media layer: refused, never a crash */
     {
-        int             rc, w, hh, ch;
-        size_t          len;
-        const char     *why;
-        unsigned char  *jpeg, *px;
+        int                 rc;
+        size_t              len;
+        unsigned char      *jpeg;
+        hdb_media_limits_t  capped = { 50000000, 0, 1, 0 };
+        hdb_media_limits_t  open = { 0, 0, 1, 0 };
+        hdb_media_result_t  r;
 
-        rc = hdb_jpeg_decode((const unsigned char *) "GIF89a", 6, 0, &px,
-                             &w, &hh, &ch, &why);
-        is_int(rc, HDB_JPEG_NOT_JPEG, "not a JPEG by its content");
+        rc = hdb_media_hash((const unsigned char *) "GIF89a", 6, &open, &r);
+        is_int(rc, HDB_MEDIA_EFORMAT, "not a format it decodes, by content");
+        is_int(hdb_media_sniff((const unsigned char *) "\xff\xd8", 2),
+               HDB_MEDIA_MORE, "two bytes of a JPEG: more needed to tell");
+        is_int(hdb_media_sniff((const unsigned char *) "\xff\xd8\xff", 3),
+               HDB_MEDIA_JPEG, "a JPEG by its first three bytes");
+        is_int(hdb_media_sniff((const unsigned char *) "PK\x03\x04", 4),
+               HDB_MEDIA_NONE, "a zip is no image");
 
         /* a real JPEG whose frame header declares 3.6 G pixels */
         jpeg = slurp(VECTORS "/images/misc-images--wee.jpg", &len);
@@ -239,20 +254,16 @@ main(void)
 
             i += 2 + (size_t) (jpeg[i + 2] << 8 | jpeg[i + 3]);    /* segment */
         }
-        rc = hdb_jpeg_decode(jpeg, len, 50000000, &px, &w, &hh, &ch, &why);
-        is_int(rc, HDB_JPEG_TOO_LARGE,
-               "60000 x 60000 declared: refused before decoding");
+        rc = hdb_media_hash(jpeg, len, &capped, &r);
+        ok(rc == HDB_MEDIA_ETOOLARGE && r.nframes == 0,
+           "60000 x 60000 declared: refused before decoding (%s)",
+           hdb_media_strerror(rc, &r));
         free(jpeg);
 
         jpeg = slurp(VECTORS "/images/misc-images--wee.jpg", &len);
         for (size_t cut = 3; jpeg && cut < len; cut += len / 40 + 1) {
-            rc = hdb_jpeg_decode(jpeg, cut, 0, &px, &w, &hh, &ch, &why);
-            if (rc == HDB_JPEG_OK) {
-                hdb_pdq_hash_t  t;
-
-                (void) hdb_pdq_hash_pixels(px, w, hh, ch, &t, NULL);
-                free(px);
-            }
+            rc = hdb_media_hash(jpeg, cut, &open, &r);
+            hdb_media_free(&r);
         }
         ok(jpeg != NULL,
            "truncated at 40 places: decoded or refused, no crash");
@@ -260,29 +271,29 @@ main(void)
         for (size_t i = 200; jpeg && i < len; i += 97) {
             jpeg[i] ^= 0x5a;   /* corrupt the entropy-coded data */
         }
-        rc = hdb_jpeg_decode(jpeg, len, 0, &px, &w, &hh, &ch, &why);
-        if (rc == HDB_JPEG_OK) {
-            free(px);
-        }
-        ok(rc == HDB_JPEG_OK || rc == HDB_JPEG_CORRUPT,
+        rc = hdb_media_hash(jpeg, len, &open, &r);
+        ok(rc == HDB_MEDIA_OK || rc == HDB_MEDIA_ECORRUPT,
            "corrupted data: decoded or refused (%s)",
-           hdb_jpeg_strerror(rc, why));
+           hdb_media_strerror(rc, &r));
+        hdb_media_free(&r);
         free(jpeg);
 
         /* cut before its frame header: no size, whatever the stack held */
         jpeg = slurp(VECTORS "/images/dih--bridge-1-original.jpg", &len);
         for (int i = 0; i < 3; i++) {
             dirty_stack();
-            rc = hdb_jpeg_decode(jpeg, 100, 0, &px, &w, &hh, &ch, &why);
-            if (rc == HDB_JPEG_OK) {
-                free(px);
-            }
-            if (rc != HDB_JPEG_CORRUPT) {
+            rc = hdb_media_hash(jpeg, 100, &open, &r);
+            hdb_media_free(&r);
+            if (rc != HDB_MEDIA_ECORRUPT) {
                 break;
             }
         }
-        is_int(rc, HDB_JPEG_CORRUPT,
+        is_int(rc, HDB_MEDIA_ECORRUPT,
                "the first 100 bytes of a JPEG: refused as corrupt, 3 times");
+
+        open.max_bytes = 1000;
+        rc = hdb_media_hash(jpeg, len, &open, &r);
+        is_int(rc, HDB_MEDIA_ETOOLARGE, "over the byte limit: refused");
         free(jpeg);
     }
 
