@@ -128,15 +128,7 @@ uf_base64_feed(uf_base64_t *d, const unsigned char *p, size_t len,
         }
     }
 
-    /* what was decoded goes out first, however the input was split */
-    if (k) {
-        rc = out(data, buf, k);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-
-    return err;
+    return uf_dec_flush(out, data, buf, k, err);
 }
 
 int

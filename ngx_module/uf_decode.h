@@ -26,6 +26,22 @@
 /* returns 0, or a code that stops the decoder and is passed back */
 typedef int (*uf_out_pt)(void *data, const unsigned char *p, size_t len);
 
+/*
+ * The end of a decoder's pass over its input: what it decoded goes out
+ * first, even before an error, so that the output never depends on how
+ * the input was split.  Returns out's code, else rc.
+ */
+static inline int
+uf_dec_flush(uf_out_pt out, void *data, const unsigned char *buf, size_t n,
+    int rc)
+{
+    int  orc;
+
+    orc = n ? out(data, buf, n) : 0;
+
+    return orc ? orc : rc;
+}
+
 
 /*
  * base64.  UF_B64_MIME: RFC 2045, the alphabet, CR, LF, SP and HT only;

@@ -32,7 +32,7 @@ int
 uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
     void *data)
 {
-    int            h, rc, err;
+    int            h, rc;
     size_t         i, k;
     unsigned char  c, buf[UF_QP_BUF + 2];
 
@@ -124,21 +124,11 @@ uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
         }
     }
 
-    return k ? out(data, buf, k) : 0;
+    return uf_dec_flush(out, data, buf, k, 0);
 
 invalid:
 
-    /* what was decoded goes out first, however the input was split */
-    err = UF_DEC_EINVALID;
-
-    if (k) {
-        rc = out(data, buf, k);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-
-    return err;
+    return uf_dec_flush(out, data, buf, k, UF_DEC_EINVALID);
 }
 
 int
