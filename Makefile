@@ -42,7 +42,7 @@ DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev \
                zlib1g-dev wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
-               golang-go nodejs npm
+               golang-go nodejs npm chromium
 
 .PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean
 

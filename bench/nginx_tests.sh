@@ -50,10 +50,15 @@ run() {  # $1: label; env_args and tests set by the caller
     done > "$work/$1"
 }
 
+# as root, workers run as root too: as nobody they cannot use the test
+# directories, and most tests would fail with or without the module
+user=
+[ "$(id -u)" = 0 ] && user='user root;'
+
 tests=("$@")
-env_args=()
+env_args=(${user:+"TEST_NGINX_GLOBALS=$user"})
 run without
-env_args=("TEST_NGINX_GLOBALS=load_module $top/build/ngx_http_upload_filter_module.so;"
+env_args=("TEST_NGINX_GLOBALS=$user load_module $top/build/ngx_http_upload_filter_module.so;"
           "TEST_NGINX_GLOBALS_HTTP=upload_filter_db $work/hashset; upload_filter on;")
 run with
 

@@ -40,6 +40,10 @@ $t->start_nginx(<<"EOF2");
         listen 127.0.0.1:%%PORT%%;
         client_max_body_size 10m;
 
+        location /diff/ {
+            alias $UFTest::ROOT/t/diff/;
+        }
+
 ${\ nginx_locations($p)}
     }
 EOF2
@@ -106,6 +110,21 @@ clean_through('Python email + urllib', '/usr/bin/python3',
 clean_through('Node FormData', 'node', "$UFTest::ROOT/t/diff/clients.js", $cf);
 clean_through('Go mime/multipart writer',
               "$UFTest::ROOT/build/diff/goparser", 'client', $cf);
+
+# a real browser's FormData: headless Chromium runs t/diff/upload.html
+SKIP: {
+    my ($chromium) = grep { -x } map { "/usr/bin/$_" } qw(chromium chromium-browser);
+    skip 'no chromium', scalar @PARSERS unless $chromium;
+    my $want_b = sha256_hex(join '', map { chr((7 * $_ + 3) % 256) } 0 .. 2999);
+    my $url = "http://127.0.0.1:$t->{port}/diff/upload.html?p=" . join ',', @PARSERS;
+    my $dom = `$chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=$t->{dir}/chromium --virtual-time-budget=20000 --dump-dom '$url' 2>/dev/null`;
+    for my $parser (@PARSERS) {
+        my ($status, $answer) = $dom =~ /\[$parser (\d+)\]\n(.*?)(?=\n\[|done)/s;
+        ok(($status // 0) == 200 && ($answer // '') =~ /^\Q$want_b\E /m,
+           "Chromium FormData: $parser got the clean file whole")
+            or diag($dom);
+    }
+}
 
 $t->finish;
 done_testing;
