@@ -41,6 +41,8 @@ struct uf_stream_s {
     uf_mpnode_t    *mp;
     uf_fnode_t     *form;
     uf_jnode_t     *json;
+    unsigned        sniffing:1;     /* no JSON type: is it JSON? */
+    const char     *sniff_decoded;  /* the label of what it would be */
 };
 
 enum {
@@ -95,7 +97,6 @@ struct uf_jnode_s {
     uf_inspect_t   *in;
     const char     *decoded;
     unsigned        n;
-    unsigned        sniff;          /* a body of no JSON type: is it? */
     unsigned        mode;
     uf_base64_t     b64;
     uf_lazy_t       lz;
@@ -130,6 +131,7 @@ static int uf_form_on_end(void *data, unsigned value);
 
 static int uf_json_node_feed(uf_stream_t *s, const unsigned char *p,
     size_t len);
+static uf_jnode_t *uf_jnode_new(uf_inspect_t *in, const char *decoded);
 static int uf_json_on_begin(void *data);
 static int uf_json_on_data(void *data, const unsigned char *p, size_t len);
 static int uf_json_on_end(void *data, int complete);
@@ -408,7 +410,7 @@ uf_stream_write(uf_stream_t *s, const unsigned char *p, size_t len)
         }
     }
 
-    if (s->json) {
+    if (s->sniffing || s->json) {
         rc = uf_json_node_feed(s, p, len);
         if (rc != 0) {
             return rc;
@@ -738,25 +740,45 @@ uf_form_on_end(void *data, unsigned value)
 static int
 uf_json_node_feed(uf_stream_t *s, const unsigned char *p, size_t len)
 {
-    uf_jnode_t  *j = s->json;
-
-    while (j->sniff && len) {
+    while (s->sniffing && len) {
         if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
             p++;
             len--;
             continue;
         }
 
+        s->sniffing = 0;
+
         if (*p != '{' && *p != '[') {
-            free(j);
-            s->json = NULL;
             return 0;
         }
 
-        j->sniff = 0;
+        s->json = uf_jnode_new(s->in, s->sniff_decoded);
+        if (s->json == NULL) {
+            return UF_IN_ENOMEM;
+        }
     }
 
-    return len ? uf_json_feed(&j->json, p, len) : 0;
+    return s->json && len ? uf_json_feed(&s->json->json, p, len) : 0;
+}
+
+
+static uf_jnode_t *
+uf_jnode_new(uf_inspect_t *in, const char *decoded)
+{
+    uf_jnode_t  *j;
+
+    j = calloc(1, sizeof(uf_jnode_t) + in->conf.field_min);
+    if (j == NULL) {
+        return NULL;
+    }
+
+    j->in = in;
+    j->decoded = decoded;
+    j->lz.small = (unsigned char *) (j + 1);
+    uf_json_init(&j->json, &uf_inspect_json_cb, j);
+
+    return j;
 }
 
 
@@ -1046,17 +1068,17 @@ uf_inspect_new(uf_inspect_t **pin, const uf_inspect_conf_t *conf,
         break;
 
     case UF_CT_JSON:
-    case UF_CT_RAW:
-        c->json = calloc(1, sizeof(uf_jnode_t) + in->conf.field_min);
+        c->json = uf_jnode_new(in, zname);
         if (c->json == NULL) {
             return UF_IN_ENOMEM;
         }
 
-        c->json->in = in;
-        c->json->decoded = zname;
-        c->json->sniff = (kind == UF_CT_RAW);
-        c->json->lz.small = (unsigned char *) (c->json + 1);
-        uf_json_init(&c->json->json, &uf_inspect_json_cb, c->json);
+        break;
+
+    case UF_CT_RAW:
+        /* scanned only if it opens like JSON: see uf_json_node_feed() */
+        c->sniffing = 1;
+        c->sniff_decoded = zname;
         break;
 
     default:

@@ -13,6 +13,10 @@
  * passed to the body callback straight from the caller's buffer.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE         /* memmem() */
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +35,12 @@ enum {
     UF_MP_S_EPILOGUE,
     UF_MP_S_ERROR
 };
+
+static size_t
+uf_mp_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
 
 static int uf_mp_scan(uf_mp_t *mp, const unsigned char **pp,
     const unsigned char *end, int *found);
@@ -330,33 +340,43 @@ static int
 uf_mp_scan(uf_mp_t *mp, const unsigned char **pp, const unsigned char *end,
     int *found)
 {
-    int                   rc;
+    int                   rc, skipped;
     size_t                held, f;
     unsigned char         c;
-    const unsigned char  *p, *q, *r, *start;
+    const unsigned char  *p, *q, *start;
 
     *found = 0;
+    skipped = 0;
 
     p = *pp;
     start = p;
 
     while (p < end) {
 
-        if (mp->kmp == 0 && mp->crlf == 0) {
-            /* nothing held: on to the next byte a delimiter may start at */
-            q = memchr(p, '-', (size_t) (end - p));
-            r = memchr(p, '\r', (size_t) ((q ? q : end) - p));
-
-            if (r) {
-                q = r;
-            }
+        if (mp->kmp == 0 && mp->crlf == 0 && !skipped) {
+            /*
+             * Nothing held: no occurrence of the dash-boundary starts
+             * before the first one memmem() finds, so the bytes up to
+             * the CR LF that may precede it are data.  With none in the
+             * piece, only its last bytes may begin one that runs on into
+             * the next.  Either way the byte loop below takes over from
+             * there, fresh.
+             */
+            q = memmem(p, (size_t) (end - p), mp->dash, mp->dash_len);
 
             if (q == NULL) {
-                p = end;
-                break;
+                q = end - uf_mp_min((size_t) (end - p), mp->dash_len + 1);
+
+            } else {
+                q -= uf_mp_min((size_t) (q - p), 2);
             }
 
             p = q;
+            skipped = 1;
+
+            if (p == end) {
+                break;
+            }
         }
 
         c = *p;
