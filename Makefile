@@ -181,8 +181,13 @@ build/npm/node_modules/busboy:
 	npm install --prefix build/npm --no-audit --no-fund --silent busboy@1.6.0
 
 # Installs the Debian packages that are missing (needs root and apt).
+# Node and npm may come with the image from elsewhere than Debian (a
+# nodesource nodejs bundles npm and conflicts with Debian's): a command
+# that is there counts as installed.
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
+	    case $$p in nodejs) c=node ;; npm) c=npm ;; *) c= ;; esac; \
+	    if [ -n "$$c" ] && command -v $$c >/dev/null; then continue; fi; \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \

@@ -10,7 +10,10 @@
  * candidate and the candidate itself.  Those held bytes need no copy
  * when the candidate runs on into the next piece of the body, because
  * they are by definition "\r\n" and dash[0 .. kmp).  Everything else is
- * passed to the body callback straight from the caller's buffer.
+ * passed to the body callback straight from the caller's buffer.  Where
+ * nothing is held, memmem() jumps to the next occurrence (glibc's search
+ * runs at many GB/s) and the byte loop only looks at the few bytes around
+ * it.
  */
 
 #ifndef _GNU_SOURCE
@@ -36,12 +39,6 @@ enum {
     UF_MP_S_ERROR
 };
 
-static size_t
-uf_mp_min(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
 static int uf_mp_scan(uf_mp_t *mp, const unsigned char **pp,
     const unsigned char *end, int *found);
 static int uf_mp_emit(uf_mp_t *mp, const unsigned char *p, size_t len);
@@ -53,6 +50,13 @@ static int uf_mp_header_byte(uf_mp_t *mp, unsigned char c, int *done);
 static int uf_mp_parse_headers(uf_mp_t *mp);
 static void uf_mp_parse_disposition(uf_mp_t *mp, const unsigned char *p,
     const unsigned char *end);
+
+
+static size_t
+uf_mp_min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
 
 /*
  * The next "; name=value" parameter of a Content-Disposition value:
