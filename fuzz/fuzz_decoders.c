@@ -13,50 +13,28 @@
 #include "uf_decode.h"
 #include "uf_form.h"
 #include "uf_json.h"
-
-typedef struct {
-    unsigned char  *out;
-    size_t          len, cap;
-} rec_t;
-
-static int
-rec(void *data, const unsigned char *p, size_t n)
-{
-    rec_t  *r = data;
-
-    if (r->len + n > r->cap) {
-        r->cap = (r->len + n) * 2 + 64;
-        r->out = realloc(r->out, r->cap);
-        if (r->out == NULL) {
-            abort();
-        }
-    }
-
-    memcpy(r->out + r->len, p, n);
-    r->len += n;
-    return 0;
-}
+#include "fuzz_rec.h"
 
 static int
 form_end(void *data, unsigned value)
 {
-    return rec(data, (const unsigned char *) (value ? "|V" : "|K"), 2);
+    return rec_out(data, (const unsigned char *) (value ? "|V" : "|K"), 2);
 }
 
 static int
 json_begin(void *data)
 {
-    return rec(data, (const unsigned char *) "<", 1);
+    return rec_out(data, (const unsigned char *) "<", 1);
 }
 
 static int
 json_end(void *data, int complete)
 {
-    return rec(data, (const unsigned char *) (complete ? ">" : "!"), 1);
+    return rec_out(data, (const unsigned char *) (complete ? ">" : "!"), 1);
 }
 
-static const uf_form_callbacks_t  form_cb = { rec, form_end };
-static const uf_json_callbacks_t  json_cb = { json_begin, rec, json_end };
+static const uf_form_callbacks_t  form_cb = { rec_out, form_end };
+static const uf_json_callbacks_t  json_cb = { json_begin, rec_out, json_end };
 
 static int
 run(unsigned which, const unsigned char *p, size_t len, size_t piece,
@@ -97,14 +75,14 @@ run(unsigned which, const unsigned char *p, size_t len, size_t piece,
         switch (which) {
         case 0:
         case 1:
-            rc = uf_base64_feed(&b64, p + i, n, rec, r);
+            rc = uf_base64_feed(&b64, p + i, n, rec_out, r);
             break;
         case 2:
-            rc = uf_qp_feed(&qp, p + i, n, rec, r);
+            rc = uf_qp_feed(&qp, p + i, n, rec_out, r);
             break;
         case 3:
         case 4:
-            rc = uf_inflate_feed(z, p + i, n, rec, r);
+            rc = uf_inflate_feed(z, p + i, n, rec_out, r);
             break;
         case 5:
             rc = uf_form_feed(&form, p + i, n);
@@ -118,10 +96,10 @@ run(unsigned which, const unsigned char *p, size_t len, size_t piece,
         switch (which) {
         case 0:
         case 1:
-            rc = uf_base64_finish(&b64, rec, r);
+            rc = uf_base64_finish(&b64, rec_out, r);
             break;
         case 2:
-            rc = uf_qp_finish(&qp, rec, r);
+            rc = uf_qp_finish(&qp, rec_out, r);
             break;
         case 3:
         case 4:

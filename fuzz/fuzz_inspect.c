@@ -17,28 +17,7 @@
 #include <string.h>
 
 #include "uf_inspect.h"
-
-typedef struct {
-    unsigned char  *out;
-    size_t          len, cap;
-    size_t          name_len;
-    long            open;
-} rec_t;
-
-static void
-rec(rec_t *r, const void *p, size_t n)
-{
-    if (r->len + n > r->cap) {
-        r->cap = (r->len + n) * 2 + 64;
-        r->out = realloc(r->out, r->cap);
-        if (r->out == NULL) {
-            abort();
-        }
-    }
-
-    memcpy(r->out + r->len, p, n);
-    r->len += n;
-}
+#include "fuzz_rec.h"
 
 /* each object collects its bytes; its record is written when it ends */
 typedef struct {

@@ -11,26 +11,7 @@
 
 #include "uf_content_type.h"
 #include "uf_multipart.h"
-
-typedef struct {
-    unsigned char  *out;
-    size_t          len, cap;
-} rec_t;
-
-static void
-rec(rec_t *r, const void *p, size_t n)
-{
-    if (r->len + n > r->cap) {
-        r->cap = (r->len + n) * 2 + 64;
-        r->out = realloc(r->out, r->cap);
-        if (r->out == NULL) {
-            abort();
-        }
-    }
-
-    memcpy(r->out + r->len, p, n);
-    r->len += n;
-}
+#include "fuzz_rec.h"
 
 static int
 on_begin(void *data, const uf_mp_part_t *part)
