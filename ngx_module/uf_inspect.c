@@ -308,11 +308,12 @@ uf_dec_free(uf_dec_t *d)
 /* lazily opened objects: form fields, JSON strings */
 
 static int
-uf_lazy_write(uf_inspect_t *in, uf_lazy_t *lz, const char *where,
-    const char *decoded, const unsigned char *name, size_t name_len,
-    const unsigned char *p, size_t len)
+uf_lazy_write(uf_inspect_t *in, uf_lazy_t *lz, const char *kind, unsigned n,
+    const char *outer, const char *inner, const unsigned char *name,
+    size_t name_len, const unsigned char *p, size_t len)
 {
-    int  rc;
+    int   rc;
+    char  where[UF_WHERE_MAX], label[UF_DECODED_MAX];
 
     if (lz->obj == NULL) {
         if (lz->len + len < in->conf.field_min) {
@@ -321,7 +322,11 @@ uf_lazy_write(uf_inspect_t *in, uf_lazy_t *lz, const char *where,
             return 0;
         }
 
-        lz->obj = uf_open(in, where, decoded, name, name_len, NULL, 0, 0);
+        /* named only when it becomes an object: "form.3", "json.1" */
+        snprintf(where, sizeof(where), "%s.%u", kind, n);
+
+        lz->obj = uf_open(in, where, uf_decoded(label, outer, inner), name,
+                          name_len, NULL, 0, 0);
         if (lz->obj == NULL) {
             return UF_IN_ENOMEM;
         }
@@ -688,7 +693,6 @@ static int
 uf_form_on_data(void *data, const unsigned char *p, size_t len)
 {
     size_t       n;
-    char         where[UF_WHERE_MAX];
     uf_fnode_t  *f = data;
 
     if (!f->form.value) {
@@ -704,9 +708,7 @@ uf_form_on_data(void *data, const unsigned char *p, size_t len)
         f->key_len += n;
     }
 
-    snprintf(where, sizeof(where), "form.%u", f->n + 1);
-
-    return uf_lazy_write(f->in, &f->lz, where, f->decoded,
+    return uf_lazy_write(f->in, &f->lz, "form", f->n + 1, f->decoded, NULL,
                          f->form.value ? f->key : NULL,
                          f->form.value ? f->key_len : 0, p, len);
 }
@@ -785,13 +787,9 @@ uf_jnode_new(uf_inspect_t *in, const char *decoded)
 static int
 uf_json_out(void *data, const unsigned char *p, size_t len)
 {
-    char         where[UF_WHERE_MAX], label[UF_DECODED_MAX];
     uf_jnode_t  *j = data;
 
-    snprintf(where, sizeof(where), "json.%u", j->n);
-
-    return uf_lazy_write(j->in, &j->lz, where,
-                         uf_decoded(label, j->decoded, "base64"),
+    return uf_lazy_write(j->in, &j->lz, "json", j->n, j->decoded, "base64",
                          NULL, 0, p, len);
 }
 
@@ -1115,10 +1113,4 @@ const char *
 uf_inspect_why(uf_inspect_t *in)
 {
     return in && in->why ? in->why : "malformed body";
-}
-
-unsigned
-uf_inspect_parts(uf_inspect_t *in)
-{
-    return in->parts;
 }

@@ -101,7 +101,4 @@ void uf_inspect_free(uf_inspect_t *in);
 /* why the last UF_IN_E* error, for the log */
 const char *uf_inspect_why(uf_inspect_t *in);
 
-/* parts seen so far (for the log) */
-unsigned uf_inspect_parts(uf_inspect_t *in);
-
 #endif /* UF_INSPECT_H */
