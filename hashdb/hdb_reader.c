@@ -15,13 +15,12 @@ hdb_reader_new(hdb_t *db, hdb_reader_t **out)
     int            rc;
     hdb_reader_t  *rd;
 
-    rd = calloc(1, sizeof(hdb_reader_t));
+    rd = malloc(sizeof(hdb_reader_t));
     if (rd == NULL) {
         return ENOMEM;
     }
 
-    rd->db = db;
-    rd->pdq_txnid = HDB_TXNID_NONE;
+    *rd = (hdb_reader_t) { .db = db, .pdq_txnid = HDB_TXNID_NONE };
 
     rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
     if (rc != 0) {

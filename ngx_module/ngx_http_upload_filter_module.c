@@ -300,6 +300,11 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /* upload_filter_on_error: one policy per case */
+    for (i = 0; i < NGX_HTTP_UPLOAD_FILTER_NCASES; i++) {
+        conf->on_error[i] = NGX_CONF_UNSET_UINT;
+    }
+
     conf->enable = NGX_CONF_UNSET;
     conf->action = NGX_CONF_UNSET_UINT;
     conf->status = NGX_CONF_UNSET_UINT;
@@ -309,10 +314,6 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->max_decompressed_size = NGX_CONF_UNSET_SIZE;
     conf->max_compression_ratio = NGX_CONF_UNSET_UINT;
     conf->grpc = NGX_CONF_UNSET;
-    for (i = 0; i < NGX_HTTP_UPLOAD_FILTER_NCASES; i++) {
-        conf->on_error[i] = NGX_CONF_UNSET_UINT;
-    }
-
     conf->pdq_distance = NGX_CONF_UNSET_UINT;
     conf->pdq_min_quality = NGX_CONF_UNSET_UINT;
     conf->pdq_max_pixels = NGX_CONF_UNSET_SIZE;

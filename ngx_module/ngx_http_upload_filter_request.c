@@ -32,8 +32,9 @@ static ngx_int_t ngx_http_upload_filter_finish(
     ngx_http_upload_filter_ctx_t *ctx);
 static void ngx_http_upload_filter_inspect_error(
     ngx_http_upload_filter_ctx_t *ctx, int rc);
-static ngx_table_elt_t *ngx_http_upload_filter_header(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_uint_t *n);
+static ngx_int_t ngx_http_upload_filter_header(
+    ngx_http_upload_filter_ctx_t *ctx, const char *name, const char *two,
+    ngx_str_t *value);
 static ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_create_ctx(
     ngx_http_request_t *r);
 static void ngx_http_upload_filter_cleanup(void *data);
@@ -275,9 +276,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 {
     int                                  rc;
     unsigned                             plan;
-    ngx_str_t                            name;
-    ngx_uint_t                           n;
-    ngx_table_elt_t                     *ct, *ce;
+    ngx_str_t                            ct, ce;
     uf_inspect_conf_t                    conf;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
@@ -313,28 +312,13 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
     ctx->pdq = (plan & HDB_TYPE_BIT(HDB_PDQ)) != 0;
     ctx->digest_types = plan & HDB_DIGEST_TYPES;
 
-    /*
-     * nginx 1.22 keeps the first of two Content-Type headers, proxy_pass
-     * forwards both, werkzeug joins them: which one the application
-     * reads is anybody's guess.
-     */
-    ngx_str_set(&name, "Content-Type");
-    ct = ngx_http_upload_filter_header(r, &name, &n);
-
-    if (n > 1) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
-                                    "two Content-Type headers");
-        return NGX_OK;
-    }
-
-    ngx_str_set(&name, "Content-Encoding");
-    ce = ngx_http_upload_filter_header(r, &name, &n);
-
-    if (n > 1) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
-                                    "two Content-Encoding headers");
+    if (ngx_http_upload_filter_header(ctx, "Content-Type",
+                                      "two Content-Type headers", &ct)
+        != NGX_OK
+        || ngx_http_upload_filter_header(ctx, "Content-Encoding",
+                                         "two Content-Encoding headers", &ce)
+           != NGX_OK)
+    {
         return NGX_OK;
     }
 
@@ -346,9 +330,7 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
     conf.inflate_ratio = (unsigned) ctx->conf->max_compression_ratio;
 
     rc = uf_inspect_new(&ctx->inspect, &conf, &ngx_http_upload_filter_sink,
-                        ctx, ct ? ct->value.data : NULL,
-                        ct ? ct->value.len : 0, ce ? ce->value.data : NULL,
-                        ce ? ce->value.len : 0,
+                        ctx, ct.data, ct.len, ce.data, ce.len,
                         r->headers_in.content_length_n > 0
                         ? (size_t) r->headers_in.content_length_n : 0);
 
@@ -360,35 +342,48 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
 }
 
 
-static ngx_table_elt_t *
-ngx_http_upload_filter_header(ngx_http_request_t *r, ngx_str_t *name,
-    ngx_uint_t *n)
+/*
+ * The value of a request header the inspection depends on, empty when
+ * absent.  Two of them fail the inspection as malformed: nginx 1.22
+ * keeps the first Content-Type, proxy_pass forwards both, werkzeug
+ * joins them; which one the application reads is anybody's guess.
+ */
+static ngx_int_t
+ngx_http_upload_filter_header(ngx_http_upload_filter_ctx_t *ctx,
+    const char *name, const char *two, ngx_str_t *value)
 {
+    size_t            len;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *first;
+    ngx_table_elt_t  *h;
 
-    first = NULL;
-    *n = 0;
+    len = ngx_strlen(name);
+    ngx_str_null(value);
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    part = &ctx->request->headers_in.headers.part;
+
+    for ( /* void */ ; part; part = part->next) {
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == name->len
-                && ngx_strncasecmp(h[i].key.data, name->data, name->len)
-                   == 0)
+            if (h[i].key.len != len
+                || ngx_strncasecmp(h[i].key.data, (u_char *) name, len) != 0)
             {
-                if (first == NULL) {
-                    first = &h[i];
-                }
-
-                (*n)++;
+                continue;
             }
+
+            if (value->data != NULL) {
+                ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                            NGX_HTTP_UPLOAD_FILTER_MALFORMED,
+                                            two);
+                return NGX_DECLINED;
+            }
+
+            *value = h[i].value;
         }
     }
 
-    return first;
+    return NGX_OK;
 }
 
 

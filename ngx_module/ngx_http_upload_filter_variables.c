@@ -12,48 +12,38 @@ static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
-enum {
-    NGX_HTTP_UPLOAD_FILTER_VAR_RESULT = 0,
-    NGX_HTTP_UPLOAD_FILTER_VAR_MATCH,
-    NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE,
-    NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY,
-    NGX_HTTP_UPLOAD_FILTER_VAR_ENTRY,
-    NGX_HTTP_UPLOAD_FILTER_VAR_DISTANCE,
-    NGX_HTTP_UPLOAD_FILTER_VAR_REASON
-};
+/*
+ * A variable's data is where its string lies in the request's context,
+ * or one of these two, for what is not kept as a string there.
+ */
+#define NGX_HTTP_UPLOAD_FILTER_VAR_RESULT  ((uintptr_t) -1)
+#define NGX_HTTP_UPLOAD_FILTER_VAR_REASON  ((uintptr_t) -2)
 
+#define ngx_http_upload_filter_var(name, data)                              \
+    { ngx_string(name), NULL, ngx_http_upload_filter_variable, data,      \
+      NGX_HTTP_VAR_NOCACHEABLE, 0 }
+
+#define ngx_http_upload_filter_ctx_str(field)                               \
+    offsetof(ngx_http_upload_filter_ctx_t, field)
 
 static ngx_http_variable_t  ngx_http_upload_filter_vars[] = {
 
-    { ngx_string("upload_filter_result"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_RESULT,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    ngx_http_upload_filter_var("upload_filter_result",
+                               NGX_HTTP_UPLOAD_FILTER_VAR_RESULT),
+    ngx_http_upload_filter_var("upload_filter_match",
+                               ngx_http_upload_filter_ctx_str(match)),
+    ngx_http_upload_filter_var("upload_filter_source",
+                               ngx_http_upload_filter_ctx_str(source)),
+    ngx_http_upload_filter_var("upload_filter_category",
+                               ngx_http_upload_filter_ctx_str(category)),
+    ngx_http_upload_filter_var("upload_filter_entry",
+                               ngx_http_upload_filter_ctx_str(entry)),
+    ngx_http_upload_filter_var("upload_filter_distance",
+                               ngx_http_upload_filter_ctx_str(distance)),
+    ngx_http_upload_filter_var("upload_filter_reason",
+                               NGX_HTTP_UPLOAD_FILTER_VAR_REASON),
 
-    { ngx_string("upload_filter_match"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_MATCH,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("upload_filter_source"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("upload_filter_category"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("upload_filter_entry"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_ENTRY,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("upload_filter_distance"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_DISTANCE,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("upload_filter_reason"), NULL,
-      ngx_http_upload_filter_variable, NGX_HTTP_UPLOAD_FILTER_VAR_REASON,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
+    ngx_http_null_variable
 };
 
 
@@ -89,7 +79,7 @@ static ngx_int_t
 ngx_http_upload_filter_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                     *s;
+    ngx_str_t                      reason, *s;
     ngx_http_upload_filter_ctx_t  *ctx;
 
     ctx = ngx_http_upload_filter_get_ctx(r->main);
@@ -105,40 +95,17 @@ ngx_http_upload_filter_variable(ngx_http_request_t *r,
         s = &ngx_http_upload_filter_results[ctx->result];
         break;
 
-    case NGX_HTTP_UPLOAD_FILTER_VAR_MATCH:
-        s = &ctx->match;
+    case NGX_HTTP_UPLOAD_FILTER_VAR_REASON:
+        reason.data = (u_char *) ctx->reason;
+        reason.len = ctx->reason ? ngx_strlen(ctx->reason) : 0;
+        s = &reason;
         break;
 
-    case NGX_HTTP_UPLOAD_FILTER_VAR_SOURCE:
-        s = &ctx->source;
-        break;
-
-    case NGX_HTTP_UPLOAD_FILTER_VAR_CATEGORY:
-        s = &ctx->category;
-        break;
-
-    case NGX_HTTP_UPLOAD_FILTER_VAR_ENTRY:
-        s = &ctx->entry;
-        break;
-
-    case NGX_HTTP_UPLOAD_FILTER_VAR_DISTANCE:
-        s = &ctx->distance;
-        break;
-
-    default: /* NGX_HTTP_UPLOAD_FILTER_VAR_REASON */
-        if (ctx->reason == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        v->len = ngx_strlen(ctx->reason);
-        v->data = (u_char *) ctx->reason;
-        v->valid = 1;
-        v->no_cacheable = 1;
-        v->not_found = 0;
-        return NGX_OK;
+    default:
+        s = (ngx_str_t *) ((u_char *) ctx + data);
     }
 
+    /* an empty string is "not found": access_log writes "-" for it */
     if (s->len == 0) {
         v->not_found = 1;
         return NGX_OK;

@@ -118,13 +118,9 @@ uf_base64_feed(uf_base64_t *d, const unsigned char *p, size_t len,
         d->acc = 0;
         d->n = 0;
 
-        if (k == UF_B64_BUF) {
-            rc = out(data, buf, k);
-            if (rc != 0) {
-                return rc;
-            }
-
-            k = 0;
+        rc = uf_dec_drain(out, data, buf, &k, UF_B64_BUF);
+        if (rc != 0) {
+            return rc;
         }
     }
 

@@ -27,6 +27,28 @@
 typedef int (*uf_out_pt)(void *data, const unsigned char *p, size_t len);
 
 /*
+ * A decoder gathers what it decodes in a buffer on its stack and passes
+ * it on once *n reaches size: one call per few KiB, not one per byte.
+ * Returns out's code, or 0.
+ */
+static inline int
+uf_dec_drain(uf_out_pt out, void *data, const unsigned char *buf, size_t *n,
+    size_t size)
+{
+    int  rc;
+
+    if (*n < size) {
+        return 0;
+    }
+
+    rc = out(data, buf, *n);
+    *n = 0;
+
+    return rc;
+}
+
+
+/*
  * The end of a decoder's pass over its input: what it decoded goes out
  * first, even before an error, so that the output never depends on how
  * the input was split.  Returns out's code, else rc.

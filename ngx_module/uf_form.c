@@ -3,6 +3,7 @@
  */
 
 #include "uf_chars.h"
+#include "uf_decode.h"
 #include "uf_form.h"
 
 #define UF_FORM_BUF  4096
@@ -16,11 +17,8 @@ enum {
 void
 uf_form_init(uf_form_t *f, const uf_form_callbacks_t *cb, void *data)
 {
-    f->cb = cb;
-    f->data = data;
-    f->state = UF_FORM_TEXT;
-    f->value = 0;
-    f->hi = 0;
+    /* in a key, in plain text (UF_FORM_TEXT) */
+    *f = (uf_form_t) { .cb = cb, .data = data };
 }
 
 /* the pending "%" or "%X" that did not become a byte */
@@ -75,13 +73,9 @@ uf_form_feed(uf_form_t *f, const unsigned char *p, size_t len)
         }
 
         if (c == '&' || (c == '=' && !f->value)) {
-            if (k) {
-                rc = f->cb->data(f->data, buf, k);
-                if (rc != 0) {
-                    return rc;
-                }
-
-                k = 0;
+            rc = uf_dec_drain(f->cb->data, f->data, buf, &k, 1);
+            if (rc != 0) {
+                return rc;
             }
 
             rc = f->cb->end(f->data, f->value);
@@ -102,17 +96,13 @@ uf_form_feed(uf_form_t *f, const unsigned char *p, size_t len)
 
     flush:
 
-        if (k >= UF_FORM_BUF) {
-            rc = f->cb->data(f->data, buf, k);
-            if (rc != 0) {
-                return rc;
-            }
-
-            k = 0;
+        rc = uf_dec_drain(f->cb->data, f->data, buf, &k, UF_FORM_BUF);
+        if (rc != 0) {
+            return rc;
         }
     }
 
-    return k ? f->cb->data(f->data, buf, k) : 0;
+    return uf_dec_flush(f->cb->data, f->data, buf, k, 0);
 }
 
 int
@@ -124,11 +114,9 @@ uf_form_finish(uf_form_t *f)
 
     k = uf_form_literal(f, buf, 0);
 
-    if (k) {
-        rc = f->cb->data(f->data, buf, k);
-        if (rc != 0) {
-            return rc;
-        }
+    rc = uf_dec_drain(f->cb->data, f->data, buf, &k, 1);
+    if (rc != 0) {
+        return rc;
     }
 
     return f->cb->end(f->data, f->value);

@@ -30,14 +30,12 @@ uf_inflate_new(uf_inflate_t **pz, unsigned kind, uint64_t max, unsigned ratio)
 {
     uf_inflate_t  *z;
 
-    z = calloc(1, sizeof(uf_inflate_t));
+    z = malloc(sizeof(uf_inflate_t));
     if (z == NULL) {
         return UF_DEC_ENOMEM;
     }
 
-    z->kind = kind;
-    z->max = max;
-    z->ratio = ratio;
+    *z = (uf_inflate_t) { .kind = kind, .max = max, .ratio = ratio };
 
     *pz = z;
     return 0;

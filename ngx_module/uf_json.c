@@ -2,7 +2,10 @@
  * JSON strings; see uf_json.h.
  */
 
+#include <string.h>
+
 #include "uf_chars.h"
+#include "uf_decode.h"
 #include "uf_json.h"
 
 #define UF_JSON_BUF  4096
@@ -47,12 +50,8 @@ uf_json_utf8(uint32_t u, unsigned char *b)
 void
 uf_json_init(uf_json_t *j, const uf_json_callbacks_t *cb, void *data)
 {
-    j->cb = cb;
-    j->data = data;
-    j->state = UF_JSON_OUT;
-    j->digits = 0;
-    j->u = 0;
-    j->high = 0;
+    /* between strings (UF_JSON_OUT) */
+    *j = (uf_json_t) { .cb = cb, .data = data };
 }
 
 static int
@@ -62,10 +61,16 @@ uf_json_give_up(uf_json_t *j)
     return j->cb->end(j->data, 0);
 }
 
+/* RFC 8259 7: the one-letter escapes, and what each stands for */
+static const char  uf_json_escapes[] = "\"\\/bfnrt";
+static const char  uf_json_escaped[] = "\"\\/\b\f\n\r\t";
+
+
 int
 uf_json_feed(uf_json_t *j, const unsigned char *p, size_t len)
 {
     int            h, rc;
+    const char    *e;
     size_t         i, k;
     uint32_t       u;
     unsigned char  c, buf[UF_JSON_BUF + 8];
@@ -96,13 +101,9 @@ uf_json_feed(uf_json_t *j, const unsigned char *p, size_t len)
             }
 
             if (c == '"') {
-                if (k) {
-                    rc = j->cb->data(j->data, buf, k);
-                    if (rc != 0) {
-                        return rc;
-                    }
-
-                    k = 0;
+                rc = uf_dec_drain(j->cb->data, j->data, buf, &k, 1);
+                if (rc != 0) {
+                    return rc;
                 }
 
                 j->state = UF_JSON_OUT;
@@ -126,45 +127,6 @@ uf_json_feed(uf_json_t *j, const unsigned char *p, size_t len)
             }
 
             buf[k++] = c;
-            break;
-
-        case UF_JSON_ESC:
-            if (c == 'u') {
-                j->state = UF_JSON_U;
-                j->digits = 0;
-                j->u = 0;
-                continue;
-            }
-
-            if (j->high) {
-                k += uf_json_utf8(j->high, buf + k);
-                j->high = 0;
-            }
-
-            switch (c) {
-            case '"': case '\\': case '/':
-                buf[k++] = c;
-                break;
-            case 'b':
-                buf[k++] = '\b';
-                break;
-            case 'f':
-                buf[k++] = '\f';
-                break;
-            case 'n':
-                buf[k++] = '\n';
-                break;
-            case 'r':
-                buf[k++] = '\r';
-                break;
-            case 't':
-                buf[k++] = '\t';
-                break;
-            default:
-                goto dead;
-            }
-
-            j->state = UF_JSON_STR;
             break;
 
         case UF_JSON_U:
@@ -201,30 +163,47 @@ uf_json_feed(uf_json_t *j, const unsigned char *p, size_t len)
             k += uf_json_utf8(u, buf + k);
             break;
 
+        case UF_JSON_ESC:
+            if (c == 'u') {
+                j->state = UF_JSON_U;
+                j->digits = 0;
+                j->u = 0;
+                continue;
+            }
+
+            if (j->high) {
+                k += uf_json_utf8(j->high, buf + k);
+                j->high = 0;
+            }
+
+            e = memchr(uf_json_escapes, c, sizeof(uf_json_escapes) - 1);
+            if (e == NULL) {
+                goto dead;
+            }
+
+            buf[k++] = (unsigned char) uf_json_escaped[e - uf_json_escapes];
+
+            j->state = UF_JSON_STR;
+            break;
+
         default: /* UF_JSON_DEAD */
             return 0;
         }
 
-        if (k >= UF_JSON_BUF) {
-            rc = j->cb->data(j->data, buf, k);
-            if (rc != 0) {
-                return rc;
-            }
-
-            k = 0;
+        rc = uf_dec_drain(j->cb->data, j->data, buf, &k, UF_JSON_BUF);
+        if (rc != 0) {
+            return rc;
         }
     }
 
-    return k ? j->cb->data(j->data, buf, k) : 0;
+    return uf_dec_flush(j->cb->data, j->data, buf, k, 0);
 
 dead:
 
     /* what was unescaped goes out first, however the input was split */
-    if (k) {
-        rc = j->cb->data(j->data, buf, k);
-        if (rc != 0) {
-            return rc;
-        }
+    rc = uf_dec_drain(j->cb->data, j->data, buf, &k, 1);
+    if (rc != 0) {
+        return rc;
     }
 
     return uf_json_give_up(j);

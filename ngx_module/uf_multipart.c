@@ -39,6 +39,18 @@ enum {
     UF_MP_S_ERROR
 };
 
+
+/* the states that each take one fixed byte, and where it leads */
+static const struct {
+    unsigned char  byte;
+    unsigned char  next;
+} uf_mp_fixed[] = {
+    [UF_MP_S_DELIM_LF]    = { '\n', UF_MP_S_HEADERS },
+    [UF_MP_S_CLOSE_DASH]  = { '-', UF_MP_S_AFTER_CLOSE },
+    [UF_MP_S_AFTER_CLOSE] = { '\r', UF_MP_S_CLOSE_LF },
+    [UF_MP_S_CLOSE_LF]    = { '\n', UF_MP_S_EPILOGUE },
+};
+
 static int uf_mp_scan(uf_mp_t *mp, const unsigned char **pp,
     const unsigned char *end, int *found);
 static int uf_mp_emit(uf_mp_t *mp, const unsigned char *p, size_t len);
@@ -191,9 +203,10 @@ uf_mp_init(uf_mp_t *mp, const unsigned char *boundary, size_t len,
 void
 uf_mp_free(uf_mp_t *mp)
 {
+    /* the parser can no longer take a header; a second free is harmless */
     free(mp->hdr);
     mp->hdr = NULL;
-    mp->hdr_cap = 0;
+    mp->hdr_len = mp->hdr_cap = 0;
 }
 
 
@@ -240,27 +253,7 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
                 break;
             }
 
-            if (c == '-') {
-                mp->state = UF_MP_S_CLOSE_DASH;
-                break;
-            }
-
-            rc = UF_MP_EDELIMITER;
-            goto failed;
-
-        case UF_MP_S_DELIM_LF:
-            if (*p++ != '\n') {
-                rc = UF_MP_EDELIMITER;
-                goto failed;
-            }
-
-            mp->hdr_len = 0;
-            mp->parts++;
-            mp->state = UF_MP_S_HEADERS;
-            break;
-
-        case UF_MP_S_CLOSE_DASH:
-            if (*p++ != '-') {
+            if (c != '-') {
                 rc = UF_MP_EDELIMITER;
                 goto failed;
             }
@@ -271,25 +264,26 @@ uf_mp_feed(uf_mp_t *mp, const unsigned char *p, size_t len)
                 goto failed;
             }
 
-            mp->state = UF_MP_S_AFTER_CLOSE;
+            mp->state = UF_MP_S_CLOSE_DASH;
             break;
 
+        case UF_MP_S_DELIM_LF:
+        case UF_MP_S_CLOSE_DASH:
         case UF_MP_S_AFTER_CLOSE:
-            if (*p++ != '\r') {
-                rc = UF_MP_EDELIMITER;
-                goto failed;
-            }
-
-            mp->state = UF_MP_S_CLOSE_LF;
-            break;
-
         case UF_MP_S_CLOSE_LF:
-            if (*p++ != '\n') {
+            /* the fixed rest of a delimiter: LF, or "-" CR LF */
+            if (*p++ != uf_mp_fixed[mp->state].byte) {
                 rc = UF_MP_EDELIMITER;
                 goto failed;
             }
 
-            mp->state = UF_MP_S_EPILOGUE;
+            mp->state = uf_mp_fixed[mp->state].next;
+
+            if (mp->state == UF_MP_S_HEADERS) {
+                mp->hdr_len = 0;
+                mp->parts++;
+            }
+
             break;
 
         case UF_MP_S_HEADERS:

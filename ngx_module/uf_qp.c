@@ -32,14 +32,16 @@ int
 uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
     void *data)
 {
-    int            h, rc;
-    size_t         i, k;
-    unsigned char  c, buf[UF_QP_BUF + 2];
+    int                   h, rc;
+    size_t                k;
+    unsigned char         c, buf[UF_QP_BUF + 2];
+    const unsigned char  *end;
 
     k = 0;
+    end = p + len;
 
-    for (i = 0; i < len; i++) {
-        c = p[i];
+    while (p < end) {
+        c = *p++;
 
         switch (d->state) {
 
@@ -86,19 +88,20 @@ uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
                 continue;
             }
 
-            h = uf_hex(c);
-            if (h < 0) {
-                goto invalid;
-            }
+            /* "=" and the first of two hex digits */
 
-            d->hi = (unsigned char) h;
-            d->state = UF_QP_EQ_HEX;
-            continue;
+            /* fall through */
 
         case UF_QP_EQ_HEX:
             h = uf_hex(c);
             if (h < 0) {
                 goto invalid;
+            }
+
+            if (d->state == UF_QP_EQ) {
+                d->hi = (unsigned char) h;
+                d->state = UF_QP_EQ_HEX;
+                continue;
             }
 
             buf[k++] = (unsigned char) (d->hi << 4 | h);
@@ -114,13 +117,9 @@ uf_qp_feed(uf_qp_t *d, const unsigned char *p, size_t len, uf_out_pt out,
             continue;
         }
 
-        if (k >= UF_QP_BUF) {
-            rc = out(data, buf, k);
-            if (rc != 0) {
-                return rc;
-            }
-
-            k = 0;
+        rc = uf_dec_drain(out, data, buf, &k, UF_QP_BUF);
+        if (rc != 0) {
+            return rc;
         }
     }
 

@@ -26,29 +26,11 @@ $t->listed(source => 'police-test', category => 'A1',
            lines => [sha256_hex($listed), sha256_hex($big_listed),
                      sha256_hex($mid_listed)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        listen 127.0.0.1:%%PORT2%% http2;
-        client_body_buffer_size 16k;
-        client_max_body_size 10m;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /tiny/ {
-            client_body_buffer_size 1;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /off/ {
-            upload_filter off;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(
+    http2 => 1,
+    server => "client_body_buffer_size 16k;\nclient_max_body_size 10m;",
+    proxied => ['/tiny/' => 'client_body_buffer_size 1;',
+                '/off/' => 'upload_filter off;']));
 
 sub check_blocked {
     my ($resp, $what) = @_;

@@ -19,35 +19,14 @@ my $clean = "clean file content\r\n" x 500;
 $t->listed(source => 'hotline-test', category => 'B',
            lines => [sha1_hex($listed), sha1_hex($listed_small)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        listen 127.0.0.1:%%PORT2%% http2;
-        client_max_body_size 10m;
-        upload_filter on;
-
-        location / {
-            client_body_buffer_size 8k;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /tiny/ {
-            client_body_buffer_size 1;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /few/ {
-            upload_filter_max_parts 3;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /lenient/ {
-            upload_filter_on_error pass;
-            upload_filter_max_parts 3;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(
+    http2 => 1,
+    server => 'client_max_body_size 10m;',
+    location => 'client_body_buffer_size 8k;',
+    proxied => ['/tiny/' => 'client_body_buffer_size 1;',
+                '/few/' => 'upload_filter_max_parts 3;',
+                '/lenient/' => "upload_filter_on_error pass;\n"
+                             . 'upload_filter_max_parts 3;']));
 
 sub post {
     my ($uri, $body, $ct) = @_;

@@ -12,22 +12,9 @@ my $t = UFTest->new;
 my $listed = "listed stand-in for monitor mode\n" x 10;
 $t->listed(source => 'monitor-list', category => 'A2', lines => [md5_hex($listed)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        upload_filter on;
-
-        location /monitor/ {
-            upload_filter_action log;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /451/ {
-            upload_filter_status 451;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(
+    proxied => ['/monitor/' => 'upload_filter_action log;',
+                '/451/' => 'upload_filter_status 451;']));
 
 my $resp = $t->request('PUT', '/monitor/a', $listed);
 is(UFTest::status($resp), 200, 'monitor mode: a listed upload passes');

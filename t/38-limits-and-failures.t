@@ -12,30 +12,13 @@ my $t = UFTest->new;
 my $listed = "listed\n" x 10;
 $t->listed(lines => [sha256_hex($listed)]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        client_max_body_size 10m;
-        upload_filter on;
-
-        location / {
-            upload_filter_max_body_size 1k;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /lenient/ {
-            upload_filter_max_body_size 1k;
-            upload_filter_on_error pass;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /large-ok/ {
-            upload_filter_max_body_size 1k;
-            upload_filter_on_error pass too_large;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(
+    server => 'client_max_body_size 10m;',
+    location => 'upload_filter_max_body_size 1k;',
+    proxied => ['/lenient/' => "upload_filter_max_body_size 1k;\n"
+                             . 'upload_filter_on_error pass;',
+                '/large-ok/' => "upload_filter_max_body_size 1k;\n"
+                              . 'upload_filter_on_error pass too_large;']));
 
 my $big = 'x' x 2000;
 
@@ -83,21 +66,9 @@ SKIP: {
     $u->listed(lines => [sha256_hex($listed)]);
     chmod 0700, $u->db;
     $u->start_upstream;
-    $u->start_nginx(<<'EOF2', user => 'user nobody nogroup;');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /lenient/ {
-            upload_filter_on_error pass;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+    $u->start_nginx(UFTest::proxy_server(
+                        proxied => ['/lenient/' => 'upload_filter_on_error pass;']),
+                    user => 'user nobody nogroup;');
     ok($u->wait_log(qr/\[error\].*upload_filter: cannot open hash set ".*hashset": Permission denied/),
        'a worker that cannot open the set says so at start');
     is(UFTest::status($u->request('PUT', '/x', 'clean')), 503,

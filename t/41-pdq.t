@@ -53,52 +53,21 @@ $bomb =~ s/\xff\xc0(..).(..)(..)/"\xff\xc0$1\x08" . pack('n', 60000) . pack('n',
     or die 'no SOF0';
 
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        listen 127.0.0.1:%%PORT2%% http2;
-        client_max_body_size 50m;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /near/ {
-            upload_filter_pdq_distance 5;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /lenient/ {
-            upload_filter_on_error pass unhashable;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /flat/ {
-            upload_filter_pdq_min_quality 0;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /hurry/ {
-            upload_filter_budget 1ms;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /small/ {
-            upload_filter_pdq_max_pixels 1m;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /inline/ {
-            upload_filter_thread_pool off;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
+$t->start_nginx(UFTest::proxy_server(
+    http2 => 1,
+    server => 'client_max_body_size 50m;',
+    proxied => ['/near/' => 'upload_filter_pdq_distance 5;',
+                '/lenient/' => 'upload_filter_on_error pass unhashable;',
+                '/flat/' => 'upload_filter_pdq_min_quality 0;',
+                '/hurry/' => 'upload_filter_budget 1ms;',
+                '/small/' => 'upload_filter_pdq_max_pixels 1m;',
+                '/inline/' => 'upload_filter_thread_pool off;'],
+    locations => <<'EOF2'));
 
         location /dav/ {
             root %%DIR%%;
             dav_methods PUT;
         }
-    }
 EOF2
 
 sub expect {

@@ -26,25 +26,15 @@ $t->listed(source => 'pdq-test', format => 'pdq',
 my $copy = $t->jpeg_transform($orig, 'copy.jpg', 'resize', 150);
 
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%% http2;
-        client_max_body_size 50m;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /inline/ {
-            upload_filter_thread_pool off;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
+$t->start_nginx(UFTest::proxy_server(
+    h2only => 1,
+    server => 'client_max_body_size 50m;',
+    proxied => ['/inline/' => 'upload_filter_thread_pool off;'],
+    locations => <<'EOF2'));
 
         location = /alive {
             return 204;
         }
-    }
 EOF2
 
 sub alive {   # a new stream on the same connection gets its answer

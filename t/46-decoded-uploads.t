@@ -31,22 +31,9 @@ my $photo = $t->jpeg_transform($orig, 'copy.jpg', 'resize', 80);
 $t->listed(source => 'decode-test', lines => [sha256_hex($listed)]);
 $t->listed(source => 'decode-pdq', format => 'pdq', lines => ["$pdq,100,bridge"]);
 $t->start_upstream;
-$t->start_nginx(<<'EOF2');
-    server {
-        listen 127.0.0.1:%%PORT%%;
-        client_max_body_size 50m;
-        upload_filter on;
-
-        location / {
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-
-        location /small/ {
-            upload_filter_max_decompressed_size 1m;
-            proxy_pass http://127.0.0.1:%%UPSTREAM%%;
-        }
-    }
-EOF2
+$t->start_nginx(UFTest::proxy_server(
+    server => 'client_max_body_size 50m;',
+    proxied => ['/small/' => 'upload_filter_max_decompressed_size 1m;']));
 
 my $B = 'dEc0de';
 my $ct = "multipart/form-data; boundary=$B";

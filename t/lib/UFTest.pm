@@ -200,20 +200,30 @@ sub sanitizer_env {
 
 # the server block most tests need: the filter on, "location /" proxying
 # to the recording upstream.  %o: http2 (a second listener, HTTP/2 on
-# %%PORT2%%), server (more directives of the server), location (more
-# directives of "location /"), locations (more location blocks)
+# %%PORT2%%), h2only (the one listener speaks HTTP/2), server (more
+# directives of the server), location (more directives of "location /"),
+# proxied (pairs of a prefix and its directives: more locations that
+# proxy to the upstream), locations (more location blocks, verbatim)
 sub proxy_server {
     my (%o) = @_;
     my $in = sub { join '', map { "$_[1]$_\n" } grep { length } split /\n/, $_[0] // '' };
+    my $pass = "            proxy_pass http://127.0.0.1:%%UPSTREAM%%;\n";
+    my @proxied = @{ $o{proxied} // [] };
+    my $more = '';
+    while (my ($prefix, $directives) = splice @proxied, 0, 2) {
+        $more .= "\n        location $prefix {\n"
+               . $in->($directives, '            ') . $pass . "        }\n";
+    }
     return "    server {\n"
-         . "        listen 127.0.0.1:%%PORT%%;\n"
+         . "        listen 127.0.0.1:%%PORT%%" . ($o{h2only} ? ' http2' : '') . ";\n"
          . ($o{http2} ? "        listen 127.0.0.1:%%PORT2%% http2;\n" : '')
          . $in->($o{server}, '        ')
          . "        upload_filter on;\n\n"
          . "        location / {\n"
          . $in->($o{location}, '            ')
-         . "            proxy_pass http://127.0.0.1:%%UPSTREAM%%;\n"
+         . $pass
          . "        }\n"
+         . $more
          . ($o{locations} // '')
          . "    }\n";
 }
