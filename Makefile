@@ -21,7 +21,8 @@ UF_CFLAGS   := -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) -Ihashdb -Itools -Ing
 UF_LDFLAGS  := $(SAN_FLAGS)
 
 HDB_SRCS    := $(wildcard hashdb/*.c)
-HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lm -lpthread
+HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lspng -lgif -lwebpdemux -lwebp \
+               -lheif -lm -lpthread
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
@@ -40,7 +41,8 @@ FUZZ_SECONDS ?= 60
 # the application parsers and clients of the differential test last
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-               zlib1g-dev wrk \
+               zlib1g-dev libspng-dev libgif-dev libwebp-dev libheif-dev \
+               libheif-examples webp wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
                golang-go nodejs npm chromium
 

@@ -18,7 +18,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                 rc;
-    hdb_media_limits_t  limits = { FUZZ_MAX_PIXELS, 0, 1, 0 };
+    hdb_media_limits_t  limits = { .max_pixels = FUZZ_MAX_PIXELS,
+                                   .max_frames = 1 };
     hdb_media_result_t  r;
 
     if (hdb_media_sniff(data, size) != HDB_MEDIA_JPEG) {

@@ -48,6 +48,16 @@ typedef enum {
 #define HDB_PDQ_QUALITY_DEFAULT   50
 
 /*
+ * The media layer's defaults (hdb_media.h), the module's and the tool's:
+ * frames hashed per animation (sampled evenly beyond it), pixels per
+ * image or canvas, and pixels decoded over all the frames of a file (or,
+ * in the module, of an upload).
+ */
+#define HDB_MEDIA_FRAMES_DEFAULT        32
+#define HDB_MEDIA_PIXELS_DEFAULT        (64 * 1024 * 1024)
+#define HDB_MEDIA_TOTAL_PIXELS_DEFAULT  (256 * 1024 * 1024)
+
+/*
  * The name of PDQ variant 0 .. HDB_PDQ_VARIANTS - 1, as log lines write
  * it: "as-is", "rot90", "rot180", "rot270", "flipx", "flipy",
  * "flip-plus1", "flip-minus1" (the reference's order).

@@ -10,35 +10,20 @@
 
 #include "hdb_jpeg.h"
 #include "hdb_media_decoder.h"
-#include "hdb_pdq.h"
 
 static int
 hdb_img_jpeg_sniff(const unsigned char *p, size_t len)
 {
-    static const unsigned char  magic[3] = { 0xff, 0xd8, 0xff };
-
-    for (size_t i = 0; i < 3; i++) {
-        if (i == len) {
-            return HDB_MEDIA_MORE;
-        }
-
-        if (p[i] != magic[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
+    return hdb_media_magic(p, len, 0, "\xff\xd8\xff", 3);
 }
 
 static int
 hdb_img_jpeg_hash(const unsigned char *p, size_t len,
     const hdb_media_limits_t *limits, hdb_media_result_t *out)
 {
-    int                 rc, w, h, ch, q;
-    const char         *why;
-    unsigned char      *px;
-    hdb_pdq_hash_t      hash, v[HDB_PDQ_VARIANTS];
-    hdb_media_frame_t  *f;
+    int             rc, w, h, ch;
+    const char     *why;
+    unsigned char  *px;
 
     why = NULL;
 
@@ -65,31 +50,31 @@ hdb_img_jpeg_hash(const unsigned char *p, size_t len,
         }
     }
 
-    q = hdb_pdq_hash_pixels(px, w, h, ch, &hash, v);
+    out->total = 1;
+    out->width = w;
+    out->height = h;
+
+    rc = hdb_media_admit(out, limits, (uint64_t) w, (uint64_t) h);
+
+    if (rc == HDB_MEDIA_OK) {
+        rc = hdb_media_frame(out, limits, px, w, h, ch, (size_t) w * ch, 0, 0);
+    }
+
     free(px);
 
-    f = calloc(1, sizeof(hdb_media_frame_t));
+    return rc;
+}
 
-    if (q < 0 || f == NULL) {
-        free(f);
-        return HDB_MEDIA_ENOMEM;
-    }
-
-    f->quality = q;
-
-    for (int i = 0; i < HDB_PDQ_VARIANTS; i++) {
-        hdb_pdq_to_bytes(&v[i], f->variants[i]);
-    }
-
-    out->frames = f;
-    out->nframes = 1;
-
-    return HDB_MEDIA_OK;
+static const char *
+hdb_img_jpeg_version(void)
+{
+    return "libjpeg-turbo (TurboJPEG)";
 }
 
 const hdb_media_decoder_t  hdb_img_jpeg = {
     HDB_MEDIA_JPEG,
     "jpeg",
     hdb_img_jpeg_sniff,
-    hdb_img_jpeg_hash
+    hdb_img_jpeg_hash,
+    hdb_img_jpeg_version
 };

@@ -3,14 +3,25 @@
  * hdb_media.h.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hdb_media_decoder.h"
+#include "hdb_pdq.h"
+
+/* a side longer than this is refused whatever the limits: ints stay ints */
+#define HDB_MEDIA_SIDE_MAX  (1 << 28)
 
 static const hdb_media_decoder_t  *hdb_media_decoders[] = {
     &hdb_img_jpeg,
+    &hdb_img_png,
+    &hdb_img_gif,
+    &hdb_img_webp,
+    &hdb_img_heif,
+    &hdb_img_avif,
+    &hdb_img_bmp,
     NULL
 };
 
@@ -80,8 +91,8 @@ hdb_media_hash(const unsigned char *p, size_t len,
     rc = (*d)->hash(p, len, limits, out);
 
     if (rc != HDB_MEDIA_OK) {
+        /* no frames on an error: a caller never matches half a file */
         hdb_media_free(out);
-        out->type = (*d)->type;
     }
 
     return rc;
@@ -92,7 +103,7 @@ hdb_media_free(hdb_media_result_t *r)
 {
     free(r->frames);
     r->frames = NULL;
-    r->nframes = 0;
+    r->nframes = 0;     /* type, sizes and why stay for the error's report */
 }
 
 const char *
@@ -104,7 +115,7 @@ hdb_media_strerror(int rc, const hdb_media_result_t *r)
     case HDB_MEDIA_OK:
         return "ok";
     case HDB_MEDIA_EFORMAT:
-        return "not an image format the filter decodes";
+        return "not a format the filter decodes";
     case HDB_MEDIA_ETOOLARGE:
         what = "too large to decode";
         break;
@@ -118,4 +129,167 @@ hdb_media_strerror(int rc, const hdb_media_result_t *r)
     }
 
     return r && r->why[0] ? r->why : what;
+}
+
+const char *
+hdb_media_formats(void)
+{
+    size_t                       n;
+    static char                  text[1024];
+    const hdb_media_decoder_t  **d;
+
+    /* the libraries' versions do not change while the process runs */
+    if (text[0] == '\0') {
+        n = 0;
+
+        for (d = hdb_media_decoders; *d && n < sizeof(text); d++) {
+            n += (size_t) snprintf(text + n, sizeof(text) - n, "%-5s %s\n",
+                                   (*d)->name, (*d)->version());
+        }
+    }
+
+    return text;
+}
+
+int
+hdb_media_fail(hdb_media_result_t *out, int rc, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(out->why, sizeof(out->why), fmt, ap);
+    va_end(ap);
+
+    return rc;
+}
+
+int
+hdb_media_admit(hdb_media_result_t *out, const hdb_media_limits_t *l,
+    uint64_t width, uint64_t height)
+{
+    uint64_t  n;
+
+    if (width == 0 || height == 0) {
+        return hdb_media_fail(out, HDB_MEDIA_ECORRUPT,
+                              "declared size %llux%llu",
+                              (unsigned long long) width,
+                              (unsigned long long) height);
+    }
+
+    /* no format declares more than 2^32 a side: n cannot overflow */
+    n = width * height;
+
+    if ((l->max_pixels && n > l->max_pixels)
+        || width > HDB_MEDIA_SIDE_MAX || height > HDB_MEDIA_SIDE_MAX)
+    {
+        return hdb_media_fail(out, HDB_MEDIA_ETOOLARGE,
+                              "%llux%llu pixels, more than %zu",
+                              (unsigned long long) width,
+                              (unsigned long long) height,
+                              l->max_pixels ? l->max_pixels
+                                            : (size_t) HDB_MEDIA_SIDE_MAX);
+    }
+
+    if (l->max_total_pixels && out->pixels + n > l->max_total_pixels) {
+        return hdb_media_fail(out, HDB_MEDIA_ETOOLARGE,
+                              "more than %llu pixels to decode in all",
+                              (unsigned long long) l->max_total_pixels);
+    }
+
+    out->pixels += n;
+
+    return HDB_MEDIA_OK;
+}
+
+int
+hdb_media_sampled(const hdb_media_limits_t *l, unsigned i, unsigned n)
+{
+    uint64_t  k, m;
+
+    m = l->max_frames;
+
+    if (m == 0 || n <= m) {
+        return i < n;
+    }
+
+    /* frames floor(k * n / m), k = 0 .. m-1: is i one of them? */
+    k = ((uint64_t) i * m + n - 1) / n;
+
+    return k < m && k * n / m == i;
+}
+
+int
+hdb_media_frame(hdb_media_result_t *out, const hdb_media_limits_t *l,
+    const unsigned char *px, int width, int height, int channels,
+    size_t stride, unsigned index, double time)
+{
+    int                 q;
+    hdb_pdq_hash_t      hash, v[HDB_PDQ_VARIANTS];
+    hdb_media_frame_t  *f;
+
+    if (l->pixels) {
+        unsigned char  *rgb, *d;
+
+        rgb = malloc((size_t) width * height * 3);
+        if (rgb == NULL) {
+            return HDB_MEDIA_ENOMEM;
+        }
+
+        d = rgb;
+
+        for (int y = 0; y < height; y++) {
+            const unsigned char  *s = px + (size_t) y * stride;
+
+            for (int x = 0; x < width; x++, s += channels, d += 3) {
+                d[0] = s[0];
+                d[1] = s[channels >= 3 ? 1 : 0];
+                d[2] = s[channels >= 3 ? 2 : 0];
+            }
+        }
+
+        l->pixels(l->pixels_data, index, rgb, width, height);
+        free(rgb);
+    }
+
+    q = hdb_pdq_hash_image(px, width, height, channels, stride, &hash, v);
+    if (q < 0) {
+        return HDB_MEDIA_ENOMEM;
+    }
+
+    f = realloc(out->frames, (out->nframes + 1) * sizeof(hdb_media_frame_t));
+    if (f == NULL) {
+        return HDB_MEDIA_ENOMEM;
+    }
+
+    out->frames = f;
+    f += out->nframes++;
+
+    f->quality = q;
+    f->index = index;
+    f->time = time;
+
+    for (int i = 0; i < HDB_PDQ_VARIANTS; i++) {
+        hdb_pdq_to_bytes(&v[i], f->variants[i]);
+    }
+
+    return HDB_MEDIA_OK;
+}
+
+int
+hdb_media_magic(const unsigned char *p, size_t len, size_t off,
+    const void *magic, size_t n)
+{
+    const unsigned char  *m = magic;
+
+    for (size_t i = 0; i < n; i++) {
+        if (off + i >= len) {
+            return HDB_MEDIA_MORE;
+        }
+
+        if (p[off + i] != m[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

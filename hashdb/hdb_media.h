@@ -9,14 +9,23 @@
  * variants), its quality and, for video, its time.  A still image is one
  * frame.
  *
- * Each format is one decoder behind a registry (hdb_media.c): JPEG today
- * (hdb_img_jpeg.c).  The PDQ arithmetic (hdb_pdq.c) knows no format.
+ * Each format is one decoder behind a registry (hdb_media.c): JPEG
+ * (hdb_img_jpeg.c, TurboJPEG), PNG (hdb_img_png.c, libspng), GIF
+ * (hdb_img_gif.c, giflib), WebP (hdb_img_webp.c, libwebp), HEIF and AVIF
+ * (hdb_img_heif.c, libheif), BMP (hdb_img_bmp.c, our own).  The PDQ
+ * arithmetic (hdb_pdq.c) knows no format.
+ *
+ * Pixels are hashed as a viewer shows them, in RGB as Pillow's
+ * convert('RGB') gives them: palette expanded, grey replicated, alpha
+ * dropped (not composited), 16-bit samples reduced to their high byte;
+ * an animation's frames are the canvases a viewer composites.
  */
 
 #ifndef HDB_MEDIA_H
 #define HDB_MEDIA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hashdb.h"
 
@@ -29,11 +38,17 @@
 
 typedef enum {
     HDB_MEDIA_NONE = 0,             /* not a format we decode */
-    HDB_MEDIA_JPEG
+    HDB_MEDIA_JPEG,
+    HDB_MEDIA_PNG,
+    HDB_MEDIA_GIF,
+    HDB_MEDIA_WEBP,
+    HDB_MEDIA_HEIF,                 /* HEIC and other HEIF brands */
+    HDB_MEDIA_AVIF,
+    HDB_MEDIA_BMP
 } hdb_media_type_t;
 
 /* hdb_media_sniff() needs at most this many bytes to decide */
-#define HDB_MEDIA_SNIFF_MAX   16
+#define HDB_MEDIA_SNIFF_MAX   32
 
 /* hdb_media_sniff(): too few bytes yet to tell */
 #define HDB_MEDIA_MORE        (-1)
@@ -45,27 +60,51 @@ typedef enum {
  */
 int hdb_media_sniff(const unsigned char *p, size_t len);
 
-/* "jpeg", ...; "none" */
+/* "jpeg", "png", ...; "none" */
 const char *hdb_media_name(int type);
 
+/*
+ * The formats this build decodes, with their libraries' versions, one
+ * line each: "hashdb hash --formats" prints it.
+ */
+const char *hdb_media_formats(void);
+
+/*
+ * Called with each frame's pixels before they are hashed: 8-bit RGB,
+ * rows of width * 3 bytes.  For tests and tools that check a decoder
+ * against reference pixels.
+ */
+typedef void (*hdb_media_pixels_pt)(void *data, unsigned frame,
+    const unsigned char *rgb, int width, int height);
+
 typedef struct {
-    size_t     max_pixels;      /* per frame, by the declared size; 0: none */
+    size_t     max_pixels;      /* per frame (an animation's canvas), by
+                                   the declared size; 0: none */
     size_t     max_bytes;       /* of the file; 0: none */
-    unsigned   max_frames;      /* 0: none */
+    unsigned   max_frames;      /* frames hashed; beyond it, that many
+                                   sampled evenly; 0: none */
+    uint64_t   max_total_pixels;/* pixels decoded over all frames; 0: none */
     int        exact;           /* the reference's decoding path, not the
-                                   fast one (a few bits apart) */
+                                   fast one (JPEG: a few bits apart) */
+    hdb_media_pixels_pt   pixels;
+    void                 *pixels_data;
 } hdb_media_limits_t;
 
 typedef struct {
     int            quality;     /* 0 .. 100 */
-    double         time;        /* seconds from the start; 0 for images */
+    unsigned       index;       /* the frame's number in the file, from 0 */
+    double         time;        /* seconds from the start; 0 for stills */
     unsigned char  variants[HDB_PDQ_VARIANTS][HDB_PDQ_SIZE];
                                 /* [0]: as is; hdb_pdq_variant_name() */
 } hdb_media_frame_t;
 
 typedef struct {
     int                  type;      /* hdb_media_type_t */
-    unsigned             nframes;
+    unsigned             nframes;   /* hashed */
+    unsigned             total;     /* frames in the file (1 for a still) */
+    uint64_t             pixels;    /* decoded, over all frames */
+    int                  width;     /* of the image or the canvas */
+    int                  height;
     hdb_media_frame_t   *frames;    /* malloc()ed: hdb_media_free() */
     char                 why[128];  /* the decoder's words on an error */
 } hdb_media_result_t;

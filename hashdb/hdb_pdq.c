@@ -299,6 +299,15 @@ int
 hdb_pdq_hash_pixels(const unsigned char *px, int width, int height, int channels,
     hdb_pdq_hash_t *hash, hdb_pdq_hash_t *variants)
 {
+    return hdb_pdq_hash_image(px, width, height, channels,
+                              (size_t) width * channels, hash, variants);
+}
+
+int
+hdb_pdq_hash_image(const unsigned char *px, int width, int height,
+    int channels, size_t stride, hdb_pdq_hash_t *hash,
+    hdb_pdq_hash_t *variants)
+{
     int      rows, cols, q;
     int      sj[PDQ_RESIZE];
     float   *luma, *work;
@@ -330,8 +339,8 @@ hdb_pdq_hash_pixels(const unsigned char *px, int width, int height, int channels
         int  si = (int) ((long long) i * height / rows);
 
         for (int j = 0; j < cols; j++) {
-            const unsigned char  *p = px + ((size_t) si * width + sj[j])
-                                           * channels;
+            const unsigned char  *p = px + (size_t) si * stride
+                                           + (size_t) sj[j] * channels;
 
             if (channels == 1) {
                 luma[(size_t) i * cols + j] = p[0];

@@ -49,4 +49,13 @@ int hdb_pdq_hash_distance(const hdb_pdq_hash_t *a, const hdb_pdq_hash_t *b);
 int hdb_pdq_hash_pixels(const unsigned char *px, int width, int height,
     int channels, hdb_pdq_hash_t *hash, hdb_pdq_hash_t *variants);
 
+/*
+ * The same with rows of stride bytes, and 4 channels (RGBA: the alpha
+ * is not looked at, as the reference's tooling drops it).  Only the
+ * pixels nearest-neighbour sampling reads are touched.
+ */
+int hdb_pdq_hash_image(const unsigned char *px, int width, int height,
+    int channels, size_t stride, hdb_pdq_hash_t *hash,
+    hdb_pdq_hash_t *variants);
+
 #endif /* HDB_PDQ_H */

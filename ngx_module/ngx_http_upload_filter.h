@@ -97,6 +97,8 @@ typedef struct {
     ngx_uint_t                 pdq_distance;
     ngx_uint_t                 pdq_min_quality;
     size_t                     pdq_max_pixels;
+    size_t                     pdq_max_total_pixels;
+    ngx_uint_t                 pdq_max_frames;
     size_t                     pdq_max_size;
     ngx_msec_t                 budget;
 #if (NGX_THREADS)
@@ -113,7 +115,7 @@ typedef struct {
  *   INSPECTING  its bytes go through the inspection as they arrive
  *   INSPECTED   the inspection is over: the verdict is in, clean, a
  *               match that is only logged, or a failure let pass; or
- *               images wait in ctx->jpegs to be hashed
+ *               images wait in ctx->images to be hashed
  *   HASHING     images are hashed in the thread pool; the request waits
  *   REJECTED    the verdict is in: the request gets ctx->status, and so
  *               does any internal redirect that could pass it on
@@ -127,11 +129,14 @@ typedef enum {
 } ngx_http_upload_filter_state_e;
 
 
-/* a JPEG of the upload (the body, or one part), kept whole for PDQ */
-typedef struct ngx_http_upload_filter_jpeg_s  ngx_http_upload_filter_jpeg_t;
+/*
+ * An image of the upload (the body, one part, a decoded object: any format
+ * the media layer decodes), kept whole for PDQ
+ */
+typedef struct ngx_http_upload_filter_image_s  ngx_http_upload_filter_image_t;
 
-struct ngx_http_upload_filter_jpeg_s {
-    ngx_http_upload_filter_jpeg_t      *next;
+struct ngx_http_upload_filter_image_s {
+    ngx_http_upload_filter_image_t     *next;
 
     u_char                             *data;       /* ngx_alloc()ed */
     size_t                              len;
@@ -157,7 +162,7 @@ typedef struct ngx_http_upload_filter_obj_s  ngx_http_upload_filter_obj_t;
 struct ngx_http_upload_filter_obj_s {
     ngx_http_upload_filter_obj_t       *next;       /* spare list */
     hdb_digest_t                       *digest;
-    ngx_http_upload_filter_jpeg_t      *jpeg;
+    ngx_http_upload_filter_image_t     *image;
     off_t                               size;
 
     /* valid until close: see uf_inspect.h */
@@ -192,8 +197,8 @@ typedef struct {
     ngx_str_t                           entry;      /* the listed hash */
     ngx_str_t                           distance;
 
-    /* PDQ: the JPEGs read, the thread's task */
-    ngx_http_upload_filter_jpeg_t      *jpegs;
+    /* PDQ: the images read, the thread's task */
+    ngx_http_upload_filter_image_t     *images;
     ngx_http_upload_filter_task_t      *task;
     ngx_event_t                         budget;
     ngx_msec_t                          pdq_start;
@@ -239,6 +244,8 @@ typedef struct {
     size_t                              filename_len;
     off_t                               size;
     const u_char                       *decoded;    /* "" or " decoded=..." */
+    const char                         *format;     /* of an image: "png" */
+    ngx_int_t                           frame;      /* of an animation; -1 */
 } ngx_http_upload_filter_site_t;
 
 /* ngx_http_upload_filter_verdict.c */
@@ -268,13 +275,13 @@ extern const uf_sink_t  ngx_http_upload_filter_sink;
 void ngx_http_upload_filter_objects_exit(void);
 
 /* ngx_http_upload_filter_pdq.c */
-ngx_int_t ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
+ngx_int_t ngx_http_upload_filter_image_begin(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, size_t size_hint);
-ngx_int_t ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
+ngx_int_t ngx_http_upload_filter_image_feed(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, const u_char *p, size_t len);
-ngx_int_t ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
+ngx_int_t ngx_http_upload_filter_image_end(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj);
-void ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j);
+void ngx_http_upload_filter_image_free(ngx_http_upload_filter_image_t *j);
 void ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);

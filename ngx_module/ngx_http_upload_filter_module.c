@@ -71,6 +71,11 @@ static ngx_conf_num_bounds_t  ngx_http_upload_filter_quality_bounds = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_upload_filter_frames_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000
+};
+
+
 static ngx_command_t  ngx_http_upload_filter_commands[] = {
 
     { ngx_string("upload_filter"),
@@ -177,6 +182,20 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_filter_loc_conf_t, pdq_max_pixels),
       NULL },
+
+    { ngx_string("upload_filter_pdq_max_total_pixels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, pdq_max_total_pixels),
+      NULL },
+
+    { ngx_string("upload_filter_pdq_max_frames"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, pdq_max_frames),
+      &ngx_http_upload_filter_frames_bounds },
 
     { ngx_string("upload_filter_pdq_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -317,6 +336,8 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->pdq_distance = NGX_CONF_UNSET_UINT;
     conf->pdq_min_quality = NGX_CONF_UNSET_UINT;
     conf->pdq_max_pixels = NGX_CONF_UNSET_SIZE;
+    conf->pdq_max_total_pixels = NGX_CONF_UNSET_SIZE;
+    conf->pdq_max_frames = NGX_CONF_UNSET_UINT;
     conf->pdq_max_size = NGX_CONF_UNSET_SIZE;
     conf->budget = NGX_CONF_UNSET_MSEC;
 #if (NGX_THREADS)
@@ -363,7 +384,12 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->pdq_min_quality, prev->pdq_min_quality,
                               HDB_PDQ_QUALITY_DEFAULT);
     ngx_conf_merge_size_value(conf->pdq_max_pixels, prev->pdq_max_pixels,
-                              64 * 1024 * 1024);
+                              HDB_MEDIA_PIXELS_DEFAULT);
+    ngx_conf_merge_size_value(conf->pdq_max_total_pixels,
+                              prev->pdq_max_total_pixels,
+                              HDB_MEDIA_TOTAL_PIXELS_DEFAULT);
+    ngx_conf_merge_uint_value(conf->pdq_max_frames, prev->pdq_max_frames,
+                              HDB_MEDIA_FRAMES_DEFAULT);
     ngx_conf_merge_size_value(conf->pdq_max_size, prev->pdq_max_size,
                               32 * 1024 * 1024);
     ngx_conf_merge_msec_value(conf->budget, prev->budget, 1000);
@@ -498,7 +524,7 @@ ngx_http_upload_filter_on_error(ngx_conf_t *cf, ngx_command_t *cmd,
 #if (NGX_THREADS)
 
 /*
- * upload_filter_thread_pool NAME | off: where JPEGs are decoded and
+ * upload_filter_thread_pool NAME | off: where images are decoded and
  * hashed; "off" hashes them in the event loop
  */
 static char *
@@ -607,7 +633,7 @@ ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
     if (umcf->threads) {
         /*
          * glibc gives each new thread a malloc arena of its own, so the
-         * first JPEG a pool thread hashes faults in fresh pages for its
+         * first image a pool thread hashes faults in fresh pages for its
          * buffers (8 ms more for a 0.3 MP image here), and with the 32
          * threads of nginx's default pool most uploads met a cold
          * thread.  Pool threads that share one arena keep it warm.

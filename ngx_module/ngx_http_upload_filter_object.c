@@ -2,7 +2,7 @@
  * The objects of a body: the sink that uf_inspect hands every body, part,
  * decoded part, form field and JSON string to.  Each object gets the
  * digests the hash set can match, computed while its bytes stream in,
- * and, when the set holds PDQ hashes, its bytes kept if it is a JPEG;
+ * and, when the set holds PDQ hashes, its bytes kept if it is an image;
  * closing it looks the digests up, logs a match and sets the verdict.
  */
 
@@ -85,7 +85,7 @@ ngx_http_upload_filter_obj_open(void *data, const uf_obj_info_t *info)
     obj->digest = ngx_http_upload_filter_digest_get(ctx->digest_types);
 
     if (obj->digest == NULL || hdb_digest_reset(obj->digest) != 0
-        || ngx_http_upload_filter_jpeg_begin(ctx, obj, info->size_hint)
+        || ngx_http_upload_filter_image_begin(ctx, obj, info->size_hint)
            != NGX_OK)
     {
         ngx_http_upload_filter_obj_release(ctx, obj);
@@ -109,7 +109,7 @@ ngx_http_upload_filter_obj_write(void *data, void *o, const u_char *p,
     obj->size += len;
 
     if (hdb_digest_update(obj->digest, p, len) != 0
-        || ngx_http_upload_filter_jpeg_feed(ctx, obj, p, len) != NGX_OK)
+        || ngx_http_upload_filter_image_feed(ctx, obj, p, len) != NGX_OK)
     {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
                                     NGX_HTTP_UPLOAD_FILTER_INTERNAL,
@@ -130,7 +130,7 @@ ngx_http_upload_filter_obj_close(void *data, void *o, int truncated)
 
     (void) truncated;
 
-    rc = ngx_http_upload_filter_jpeg_end(ctx, obj);
+    rc = ngx_http_upload_filter_image_end(ctx, obj);
 
     if (rc == NGX_OK) {
         rc = ngx_http_upload_filter_obj_check(ctx, obj);
@@ -162,8 +162,8 @@ ngx_http_upload_filter_obj_release(ngx_http_upload_filter_ctx_t *ctx,
         obj->digest = NULL;
     }
 
-    ngx_http_upload_filter_jpeg_free(obj->jpeg);
-    obj->jpeg = NULL;
+    ngx_http_upload_filter_image_free(obj->image);
+    obj->image = NULL;
 
     obj->next = ctx->spare_objs;
     ctx->spare_objs = obj;
@@ -247,6 +247,8 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
     site.filename_len = obj->filename_len;
     site.size = obj->size;
     site.decoded = obj->decoded;
+    site.format = NULL;
+    site.frame = -1;
 
     return ngx_http_upload_filter_report(ctx, &m, digest, NULL, &site);
 }

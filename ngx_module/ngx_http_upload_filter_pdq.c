@@ -1,17 +1,22 @@
 /*
- * JPEG uploads and PDQ, the perceptual hash.
+ * Uploaded images and PDQ, the perceptual hash.
  *
- * While a body streams in, every JPEG in it (told by its first bytes, never
- * by Content-Type or file name: the body of a raw upload, or a multipart
- * part) is kept whole in memory, up to upload_filter_pdq_max_size.  When
- * the body is complete and no digest has matched, the JPEGs are decoded
- * and hashed in nginx's thread pool: decoding a 12 MP JPEG costs tens of
- * milliseconds that the event loop must not spend on one upload while
+ * While a body streams in, every image in it (any format the media layer
+ * decodes: JPEG, PNG, GIF, WebP, HEIC, AVIF, BMP; told by its first bytes,
+ * never by Content-Type or file name: the body of a raw upload, a
+ * multipart part, a decoded object) is kept whole in memory, up to
+ * upload_filter_pdq_max_size.  When the body is complete and no digest
+ * has matched, the images are decoded and hashed (each sampled frame of
+ * an animation) in nginx's thread pool: decoding a 12 MP image costs tens
+ * of milliseconds that the event loop must not spend on one upload while
  * others wait.  The hashes are looked up back in the event loop, where
  * the worker's LMDB reader lives, when the thread is done.
  * upload_filter_budget bounds the time from the last body byte to the
  * verdict; past it, the upload gets the "timeout" failure policy and the
- * thread's late result is dropped.
+ * thread's late result is dropped.  upload_filter_pdq_max_pixels bounds
+ * each image or canvas, upload_filter_pdq_max_total_pixels the pixels
+ * decoded for the whole upload, upload_filter_pdq_max_frames the frames
+ * hashed per animation.
  *
  * Bodies that a content handler reads itself (WebDAV PUT, static
  * locations) are judged inside the request body filter, where nothing can
@@ -25,16 +30,21 @@
 struct ngx_http_upload_filter_task_s {
     ngx_thread_task_t                  *task;
     ngx_http_upload_filter_ctx_t       *ctx;        /* NULL once detached */
-    ngx_http_upload_filter_jpeg_t      *jpegs;
-    size_t                              max_pixels;
+    ngx_http_upload_filter_image_t     *images;
+    hdb_media_limits_t                  limits;
     ngx_uint_t                          detached;
 };
 
 
-static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
-    size_t max_pixels);
+static void ngx_http_upload_filter_pdq_limits(
+    ngx_http_upload_filter_loc_conf_t *conf, hdb_media_limits_t *limits);
+static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
+    const hdb_media_limits_t *limits);
 static void ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_http_upload_filter_jpeg_t *list);
+    ngx_http_upload_filter_image_t *list);
+static ngx_int_t ngx_http_upload_filter_pdq_lookup(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j,
+    hdb_media_frame_t *f);
 #if (NGX_THREADS)
 static void ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log);
 static void ngx_http_upload_filter_pdq_done(ngx_event_t *ev);
@@ -45,27 +55,27 @@ static void ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r);
 
 
 
-/* an object starts: it may be a JPEG */
+/* an object starts: it may be an image */
 ngx_int_t
-ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
+ngx_http_upload_filter_image_begin(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, size_t size_hint)
 {
-    ngx_http_upload_filter_jpeg_t  *j;
+    ngx_http_upload_filter_image_t  *j;
 
     if (!ctx->pdq) {
         return NGX_OK;
     }
 
-    j = ngx_calloc(sizeof(ngx_http_upload_filter_jpeg_t),
+    j = ngx_calloc(sizeof(ngx_http_upload_filter_image_t),
                    ctx->request->connection->log);
     if (j == NULL) {
         return NGX_ERROR;
     }
 
-    obj->jpeg = j;
+    obj->image = j;
 
     if (size_hint && size_hint <= ctx->conf->pdq_max_size) {
-        /* a raw body announces its size: one allocation, if a JPEG */
+        /* a raw body announces its size: one allocation, if an image */
         j->cap = size_hint;
     }
 
@@ -74,12 +84,12 @@ ngx_http_upload_filter_jpeg_begin(ngx_http_upload_filter_ctx_t *ctx,
 
 
 ngx_int_t
-ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
+ngx_http_upload_filter_image_feed(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, const u_char *p, size_t len)
 {
     size_t                          cap, n;
     u_char                         *data;
-    ngx_http_upload_filter_jpeg_t  *j = obj->jpeg;
+    ngx_http_upload_filter_image_t  *j = obj->image;
 
     if (j == NULL || j->rc != HDB_MEDIA_OK || len == 0) {
         return NGX_OK;
@@ -91,8 +101,8 @@ ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
         ngx_memcpy(j->head + j->len, p, n);
 
         if (hdb_media_sniff(j->head, j->len + n) == HDB_MEDIA_NONE) {
-            ngx_http_upload_filter_jpeg_free(j);
-            obj->jpeg = NULL;
+            ngx_http_upload_filter_image_free(j);
+            obj->image = NULL;
             return NGX_OK;
         }
     }
@@ -101,7 +111,7 @@ ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
         /* too large to keep: the image is reported as unhashable */
         j->rc = HDB_MEDIA_ETOOLARGE;
         ngx_snprintf((u_char *) j->media.why, sizeof(j->media.why) - 1,
-                     "JPEG larger than upload_filter_pdq_max_size%Z");
+                     "image larger than upload_filter_pdq_max_size%Z");
         ngx_free(j->data);
         j->data = NULL;
         return NGX_OK;
@@ -134,33 +144,33 @@ ngx_http_upload_filter_jpeg_feed(ngx_http_upload_filter_ctx_t *ctx,
 
 
 /*
- * The object ended: a JPEG joins those to hash, with the names the log
+ * The object ended: an image joins those to hash, with the names the log
  * needs once the object is gone.
  */
 ngx_int_t
-ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
+ngx_http_upload_filter_image_end(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj)
 {
     size_t                          n;
     ngx_pool_t                     *pool;
-    ngx_http_upload_filter_jpeg_t  *j = obj->jpeg;
+    ngx_http_upload_filter_image_t  *j = obj->image;
 
     if (j == NULL) {
         return NGX_OK;
     }
 
-    obj->jpeg = NULL;
+    obj->image = NULL;
 
     if (hdb_media_sniff(j->head, ngx_min(j->len, HDB_MEDIA_SNIFF_MAX))
         <= HDB_MEDIA_NONE)
     {
         /* too short to be an image */
-        ngx_http_upload_filter_jpeg_free(j);
+        ngx_http_upload_filter_image_free(j);
         return NGX_OK;
     }
 
-    j->next = ctx->jpegs;
-    ctx->jpegs = j;
+    j->next = ctx->images;
+    ctx->images = j;
 
     pool = ctx->request->pool;
 
@@ -194,9 +204,9 @@ ngx_http_upload_filter_jpeg_end(ngx_http_upload_filter_ctx_t *ctx,
 
 
 void
-ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j)
+ngx_http_upload_filter_image_free(ngx_http_upload_filter_image_t *j)
 {
-    ngx_http_upload_filter_jpeg_t  *next;
+    ngx_http_upload_filter_image_t  *next;
 
     for ( /* void */ ; j; j = next) {
         next = j->next;
@@ -207,23 +217,53 @@ ngx_http_upload_filter_jpeg_free(ngx_http_upload_filter_jpeg_t *j)
 }
 
 
-/* decode and hash; runs in a pool thread: no nginx calls but these */
 static void
-ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
-    size_t max_pixels)
+ngx_http_upload_filter_pdq_limits(ngx_http_upload_filter_loc_conf_t *conf,
+    hdb_media_limits_t *limits)
 {
-    hdb_media_limits_t  limits;
+    ngx_memzero(limits, sizeof(hdb_media_limits_t));
+    limits->max_pixels = conf->pdq_max_pixels;
+    limits->max_frames = (unsigned) conf->pdq_max_frames;
+    limits->max_total_pixels = conf->pdq_max_total_pixels;
+}
 
-    ngx_memzero(&limits, sizeof(hdb_media_limits_t));
-    limits.max_pixels = max_pixels;
-    limits.max_frames = 1;
+
+/*
+ * Decode and hash; runs in a pool thread: no nginx calls but these.  The
+ * upload's pixel budget is shared by its images, in order.
+ */
+static void
+ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
+    const hdb_media_limits_t *limits)
+{
+    uint64_t            used;
+    hdb_media_limits_t  l;
+
+    l = *limits;
+    used = 0;
 
     for ( /* void */ ; j; j = j->next) {
         if (j->rc != HDB_MEDIA_OK) {
             continue;
         }
 
-        j->rc = hdb_media_hash(j->data, j->len, &limits, &j->media);
+        if (limits->max_total_pixels) {
+            if (used >= limits->max_total_pixels) {
+                j->rc = HDB_MEDIA_ETOOLARGE;
+                ngx_snprintf((u_char *) j->media.why,
+                             sizeof(j->media.why) - 1,
+                             "the upload's images decode to more than "
+                             "upload_filter_pdq_max_total_pixels%Z");
+                goto next;
+            }
+
+            l.max_total_pixels = limits->max_total_pixels - used;
+        }
+
+        j->rc = hdb_media_hash(j->data, j->len, &l, &j->media);
+        used += j->media.pixels;
+
+    next:
 
         /* the pixels are hashed: the bytes are no longer needed */
         ngx_free(j->data);
@@ -232,91 +272,70 @@ ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_jpeg_t *j,
 }
 
 
+/* the unhashable case's reason, by format ($upload_filter_reason) */
+static const char  *ngx_http_upload_filter_unhashable[] = {
+    [HDB_MEDIA_NONE] = "image cannot be hashed",
+    [HDB_MEDIA_JPEG] = "JPEG cannot be hashed",
+    [HDB_MEDIA_PNG] = "PNG cannot be hashed",
+    [HDB_MEDIA_GIF] = "GIF cannot be hashed",
+    [HDB_MEDIA_WEBP] = "WebP cannot be hashed",
+    [HDB_MEDIA_HEIF] = "HEIF cannot be hashed",
+    [HDB_MEDIA_AVIF] = "AVIF cannot be hashed",
+    [HDB_MEDIA_BMP] = "BMP cannot be hashed"
+};
+
+
 /* the hashes against the hash set, in the event loop */
 static void
 ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_http_upload_filter_jpeg_t *list)
+    ngx_http_upload_filter_image_t *list)
 {
-    int                                  rc;
-    char                                 hex[HDB_PDQ_HEX_LEN + 1];
-    char                                 digest[sizeof("pdq:")
-                                                + HDB_PDQ_HEX_LEN];
-    u_char                              *name, *filename;
-    hdb_match_t                          m;
-    hdb_media_frame_t                   *f;
-    ngx_http_request_t                  *r;
-    ngx_http_upload_filter_jpeg_t       *j;
-    ngx_http_upload_filter_site_t        site;
-    ngx_http_upload_filter_main_conf_t  *umcf;
+    int                              type;
+    u_char                          *name, *filename;
+    unsigned                         k;
+    ngx_http_request_t              *r;
+    ngx_http_upload_filter_image_t  *j;
 
     r = ctx->request;
-    umcf = ngx_http_upload_filter_worker;
 
     for (j = list; j && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED;
          j = j->next)
     {
+        if (j->rc == HDB_MEDIA_OK && j->media.nframes) {
+            for (k = 0; k < j->media.nframes; k++) {
+                if (ngx_http_upload_filter_pdq_lookup(ctx, j,
+                                                      &j->media.frames[k])
+                    != NGX_OK)
+                {
+                    /* rejected, or the set could not be read */
+                    return;
+                }
+            }
 
-        if (j->rc != HDB_MEDIA_OK || j->media.nframes == 0) {
-            name = ngx_http_upload_filter_escape(r->pool, j->name,
-                                                 j->name_len);
-            filename = ngx_http_upload_filter_escape(r->pool, j->filename,
-                                                     j->filename_len);
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "upload_filter: no PDQ hash for part=%s "
-                          "name=\"%s\" filename=\"%s\"%s: %s",
-                          j->where, name ? name : (u_char *) "",
-                          filename ? filename : (u_char *) "", j->decoded,
-                          hdb_media_strerror(j->rc, &j->media));
-            ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                        NGX_HTTP_UPLOAD_FILTER_UNHASHABLE,
-                                        "JPEG cannot be hashed");
             continue;
         }
 
-        f = &j->media.frames[0];
-
-        if ((ngx_uint_t) f->quality < ctx->conf->pdq_min_quality) {
-            /* flat images hash alike: such a hash matches too much */
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "upload filter: PDQ quality %d of part %s: "
-                           "not matched", f->quality, j->where);
-            continue;
-        }
-
-        rc = hdb_reader_begin(umcf->reader);
-        if (rc == 0) {
-            rc = hdb_reader_pdq_match(umcf->reader,
-                                      (const unsigned char (*)[HDB_PDQ_SIZE])
-                                      f->variants, HDB_PDQ_VARIANTS,
-                                      (unsigned) ctx->conf->pdq_distance, &m);
-            hdb_reader_end(umcf->reader);
-        }
-
-        if (rc == HDB_NOTFOUND) {
-            continue;
-        }
-
-        if (rc != 0) {
-            ngx_http_upload_filter_unreadable(ctx, rc);
-            return;
-        }
-
-        hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
-        ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
-
-        site.where = j->where;
-        site.name = j->name;
-        site.name_len = j->name_len;
-        site.filename = j->filename;
-        site.filename_len = j->filename_len;
-        site.size = (off_t) j->len;
-        site.decoded = j->decoded;
-
-        if (ngx_http_upload_filter_report(ctx, &m, digest, f, &site)
-            != NGX_OK)
+        type = j->media.type;
+        if (type < 0 || (size_t) type
+                        >= sizeof(ngx_http_upload_filter_unhashable)
+                           / sizeof(ngx_http_upload_filter_unhashable[0]))
         {
-            return;
+            type = HDB_MEDIA_NONE;
         }
+
+        name = ngx_http_upload_filter_escape(r->pool, j->name, j->name_len);
+        filename = ngx_http_upload_filter_escape(r->pool, j->filename,
+                                                 j->filename_len);
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "upload_filter: no PDQ hash for part=%s "
+                      "name=\"%s\" filename=\"%s\"%s format=%s: %s",
+                      j->where, name ? name : (u_char *) "",
+                      filename ? filename : (u_char *) "", j->decoded,
+                      hdb_media_name(type),
+                      hdb_media_strerror(j->rc, &j->media));
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                    NGX_HTTP_UPLOAD_FILTER_UNHASHABLE,
+                                    ngx_http_upload_filter_unhashable[type]);
     }
 
     if (ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
@@ -327,18 +346,85 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
 }
 
 
+/*
+ * One frame's hash against the set: NGX_OK to go on (no match, a logged
+ * or allowed one), NGX_DONE when rejected or the set is unreadable.
+ */
+static ngx_int_t
+ngx_http_upload_filter_pdq_lookup(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_image_t *j, hdb_media_frame_t *f)
+{
+    int                                  rc;
+    char                                 hex[HDB_PDQ_HEX_LEN + 1];
+    char                                 digest[sizeof("pdq:")
+                                                + HDB_PDQ_HEX_LEN];
+    hdb_match_t                          m;
+    ngx_http_upload_filter_site_t        site;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_upload_filter_worker;
+
+    if ((ngx_uint_t) f->quality < ctx->conf->pdq_min_quality) {
+        /* flat images hash alike: such a hash matches too much */
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "upload filter: PDQ quality %d of part %s frame %ud: "
+                       "not matched", f->quality, j->where, f->index);
+        return NGX_OK;
+    }
+
+    rc = hdb_reader_begin(umcf->reader);
+    if (rc == 0) {
+        rc = hdb_reader_pdq_match(umcf->reader,
+                                  (const unsigned char (*)[HDB_PDQ_SIZE])
+                                  f->variants, HDB_PDQ_VARIANTS,
+                                  (unsigned) ctx->conf->pdq_distance, &m);
+        hdb_reader_end(umcf->reader);
+    }
+
+    if (rc == HDB_NOTFOUND) {
+        return NGX_OK;
+    }
+
+    if (rc != 0) {
+        ngx_http_upload_filter_unreadable(ctx, rc);
+        return NGX_DONE;
+    }
+
+    hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
+    ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
+
+    site.where = j->where;
+    site.name = j->name;
+    site.name_len = j->name_len;
+    site.filename = j->filename;
+    site.filename_len = j->filename_len;
+    site.size = (off_t) j->len;
+    site.decoded = j->decoded;
+    site.format = hdb_media_name(j->media.type);
+    site.frame = j->media.total > 1 ? (ngx_int_t) f->index : -1;
+
+    if (ngx_http_upload_filter_report(ctx, &m, digest, f, &site) != NGX_OK) {
+        return NGX_DONE;
+    }
+
+    return ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED ? NGX_DONE : NGX_OK;
+}
+
+
 /* hashing in the event loop: the body filter's path */
 void
 ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx)
 {
-    ngx_http_upload_filter_jpeg_t  *list;
+    hdb_media_limits_t               limits;
+    ngx_http_upload_filter_image_t  *list;
 
-    list = ctx->jpegs;
-    ctx->jpegs = NULL;
+    list = ctx->images;
+    ctx->images = NULL;
 
-    ngx_http_upload_filter_pdq_hash(list, ctx->conf->pdq_max_pixels);
+    ngx_http_upload_filter_pdq_limits(ctx->conf, &limits);
+    ngx_http_upload_filter_pdq_hash(list, &limits);
     ngx_http_upload_filter_pdq_judge(ctx, list);
-    ngx_http_upload_filter_jpeg_free(list);
+    ngx_http_upload_filter_image_free(list);
 }
 
 
@@ -374,8 +460,8 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     t = (ngx_http_upload_filter_task_t *) (task + 1);
     t->task = task;
     t->ctx = ctx;
-    t->jpegs = ctx->jpegs;
-    t->max_pixels = ctx->conf->pdq_max_pixels;
+    t->images = ctx->images;
+    ngx_http_upload_filter_pdq_limits(ctx->conf, &t->limits);
 
     task->ctx = t;
     task->handler = ngx_http_upload_filter_pdq_thread;
@@ -389,7 +475,7 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ctx->jpegs = NULL;
+    ctx->images = NULL;
     ctx->task = t;
     ctx->state = NGX_HTTP_UPLOAD_FILTER_HASHING;
     ctx->pdq_start = ngx_current_msec;
@@ -422,7 +508,7 @@ ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log)
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "upload filter PDQ thread");
 
-    ngx_http_upload_filter_pdq_hash(t->jpegs, t->max_pixels);
+    ngx_http_upload_filter_pdq_hash(t->images, &t->limits);
 }
 
 
@@ -436,7 +522,7 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
 
     if (t->detached) {
         /* the budget ran out and the request went on without us */
-        ngx_http_upload_filter_jpeg_free(t->jpegs);
+        ngx_http_upload_filter_image_free(t->images);
         ngx_free(t->task);
         return;
     }
@@ -458,13 +544,13 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
     r->aio = 0;
 
     /* judged even if the client went away: the match is still logged */
-    ngx_http_upload_filter_pdq_judge(ctx, t->jpegs);
+    ngx_http_upload_filter_pdq_judge(ctx, t->images);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "upload filter PDQ verdict after %M ms",
                    ngx_current_msec - ctx->pdq_start);
 
-    ngx_http_upload_filter_jpeg_free(t->jpegs);
+    ngx_http_upload_filter_image_free(t->images);
     ngx_free(t->task);
 
     r->write_event_handler(r);
@@ -541,8 +627,8 @@ ngx_http_upload_filter_pdq_continue(ngx_http_request_t *r)
 void
 ngx_http_upload_filter_pdq_cleanup(ngx_http_upload_filter_ctx_t *ctx)
 {
-    ngx_http_upload_filter_jpeg_free(ctx->jpegs);
-    ctx->jpegs = NULL;
+    ngx_http_upload_filter_image_free(ctx->images);
+    ctx->images = NULL;
 
     if (ctx->task) {
         ctx->task->detached = 1;

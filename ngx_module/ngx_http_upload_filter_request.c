@@ -171,10 +171,10 @@ ngx_http_upload_filter_body_handler(ngx_http_request_t *r)
                                     "body read before the filter saw it");
     }
 
-    if (ctx->jpegs && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
+    if (ctx->images && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
         && ngx_http_upload_filter_pdq_post(r, ctx) == NGX_AGAIN)
     {
-        /* JPEGs are hashed in a thread: the request waits for them */
+        /* images are hashed in a thread: the request waits for them */
         return;
     }
 
@@ -250,7 +250,7 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     if (ctx->state != NGX_HTTP_UPLOAD_FILTER_INSPECTING) {
 
-        if (ctx->jpegs && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
+        if (ctx->images && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
             && !ctx->reading)
         {
             /* no thread to wait for here: see ngx_http_upload_filter_pdq.c */

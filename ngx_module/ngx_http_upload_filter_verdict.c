@@ -185,7 +185,8 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
     char                 entry[HDB_PDQ_HEX_LEN + 1];
     u_char              *reason, *name, *filename;
     u_char               pdq[sizeof(" entry=pdq: distance= variant= quality=")
-                             + HDB_PDQ_HEX_LEN + 3 * NGX_INT_T_LEN + 16];
+                             + HDB_PDQ_HEX_LEN + 3 * NGX_INT_T_LEN + 16],
+                         image[sizeof(" format= frame=") + 16 + NGX_INT_T_LEN];
     const char          *action;
     ngx_pool_t          *pool;
     ngx_http_request_t  *r;
@@ -211,7 +212,18 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
     }
 
     pdq[0] = '\0';
+    image[0] = '\0';
+
     if (frame) {
+        if (site->frame >= 0) {
+            ngx_snprintf(image, sizeof(image) - 1, " format=%s frame=%i%Z",
+                         site->format, site->frame);
+
+        } else {
+            ngx_snprintf(image, sizeof(image) - 1, " format=%s%Z",
+                         site->format);
+        }
+
         hdb_hex_encode(m->listed, HDB_PDQ_SIZE, entry);
         ngx_snprintf(pdq, sizeof(pdq) - 1,
                      " entry=pdq:%s distance=%ui variant=%s quality=%d%Z",
@@ -237,7 +249,7 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "upload_filter: match action=%s digest=%s%s "
                   "source=\"%s\" category=\"%s\"%s%s%s part=%s%s%s%s%s%s "
-                  "size=%O%s",
+                  "size=%O%s%s",
                   action, digest, pdq, m->source, m->category,
                   reason ? " allowed=\"" : "",
                   reason ? (char *) reason : "", reason ? "\"" : "",
@@ -245,7 +257,7 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
                   name ? " name=\"" : "", name ? (char *) name : "",
                   name ? "\" filename=\"" : "",
                   filename ? (char *) filename : "", name ? "\"" : "",
-                  site->size, site->decoded);
+                  site->size, site->decoded, image);
 
     if (!m->allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
         ctx->state = NGX_HTTP_UPLOAD_FILTER_REJECTED;

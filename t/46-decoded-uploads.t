@@ -122,7 +122,7 @@ for my $c (cases($clean)) {
     (my $b64 = encode_base64($photo)) =~ s/\n//g;
     my $resp = post(qq({"photo": "$b64"}), 'Content-Type' => 'application/json');
     is(UFTest::status($resp), 403, 'a listed photo, base64 in JSON: 403 by PDQ');
-    like($t->error_log, qr/match action=block digest=pdq:\S+ entry=pdq:$pdq .* part=json\.2 .* decoded=base64,/,
+    like($t->error_log, qr/match action=block digest=pdq:\S+ entry=pdq:$pdq .* part=json\.2 .* decoded=base64 format=jpeg,/,
          'the PDQ match names the JSON string');
     $t->clear_records;
 }

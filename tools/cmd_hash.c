@@ -5,10 +5,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
-
 #include <stdlib.h>
-
+#include <string.h>
 
 #include "hdb_digest.h"
 #include "hdb_media.h"
@@ -16,20 +14,25 @@
 
 static const char  hash_usage[] =
     "usage: hashdb hash [--db DB [--distance N]] [--variants] [--exact]\n"
-    "                   FILE...\n"
+    "                   [--frames N] FILE...\n"
+    "       hashdb hash --formats\n"
     "\n"
     "Prints TYPE:HEX  FILE for each digest of each file (\"-\": standard\n"
     "input).  Without --db: MD5, SHA-1 and SHA-256.  With --db: only the\n"
-    "digests the upload filter computes for that hash set.  For a JPEG\n"
-    "(told by its content) also its PDQ hash and quality as the upload\n"
-    "filter computes them (the fast path); --exact computes them as the\n"
-    "reference implementation does; --variants adds the 7 rotated and\n"
-    "mirrored variants.  With --db, a JPEG's nearest listed PDQ hash within\n"
-    "the distance (default 31) over all 8 variants is printed too.\n";
+    "digests the upload filter computes for that hash set.  For an image\n"
+    "(JPEG, PNG, GIF, WebP, HEIC, AVIF, BMP, told by its content) also its\n"
+    "PDQ hash and quality as the upload filter computes them, one line per\n"
+    "frame of an animation (\"frame=N\", up to --frames, default 32,\n"
+    "sampled evenly beyond); --exact decodes JPEGs as the reference\n"
+    "implementation does; --variants adds the 7 rotated and mirrored\n"
+    "variants.  With --db, each frame's nearest listed PDQ hash within the\n"
+    "distance (default 31) over all 8 variants is printed too.\n"
+    "--formats lists the formats this build decodes, and with what.\n";
 
 typedef struct {
     int            variants;
     int            exact;
+    unsigned       frames;
     unsigned       distance;
     hdb_reader_t  *rd;          /* with --db */
 } hash_opts_t;
@@ -39,13 +42,16 @@ static const char  *pdq_variant_names[HDB_PDQ_VARIANTS] = {
     "pdq-flipy", "pdq-flip-plus1", "pdq-flip-minus1"
 };
 
-/* the PDQ hash of a whole image in memory, and its nearest listed one */
+/*
+ * The PDQ hashes of a whole image in memory (each sampled frame of an
+ * animation), and the nearest listed one of each frame.
+ */
 static int
 hash_pdq(const unsigned char *img, size_t len, const char *path,
     const hash_opts_t *o)
 {
-    int                  rc;
-    char                 hex[HDB_PDQ_HEX_LEN + 1];
+    int                  rc, status;
+    char                 hex[HDB_PDQ_HEX_LEN + 1], frame[32];
     hdb_match_t          m;
     hdb_media_limits_t   limits;
     hdb_media_result_t   r;
@@ -54,49 +60,65 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
     /* 200 megapixels: more than any camera, less than a bomb */
     memset(&limits, 0, sizeof(limits));
     limits.max_pixels = 200000000;
+    limits.max_frames = o->frames;
+    limits.max_total_pixels = 4 * (uint64_t) HDB_MEDIA_TOTAL_PIXELS_DEFAULT;
     limits.exact = o->exact;
 
     rc = hdb_media_hash(img, len, &limits, &r);
     if (rc != HDB_MEDIA_OK) {
-        tool_error("%s: no PDQ hash: %s", path, hdb_media_strerror(rc, &r));
+        tool_error("%s: no PDQ hash: %s (%s)", path,
+                   hdb_media_strerror(rc, &r), hdb_media_name(r.type));
         return TOOL_FAILED;
     }
 
-    f = &r.frames[0];
+    status = TOOL_OK;
 
-    for (int i = 0; i < (o->variants ? HDB_PDQ_VARIANTS : 1); i++) {
-        hdb_hex_encode(f->variants[i], HDB_PDQ_SIZE, hex);
-        printf("%s:%s  %s  quality=%d\n", pdq_variant_names[i], hex, path,
-               f->quality);
+    for (unsigned k = 0; k < r.nframes; k++) {
+        f = &r.frames[k];
+        frame[0] = '\0';
+
+        if (r.total > 1) {
+            snprintf(frame, sizeof(frame), " frame=%u", f->index);
+        }
+
+        for (int i = 0; i < (o->variants ? HDB_PDQ_VARIANTS : 1); i++) {
+            hdb_hex_encode(f->variants[i], HDB_PDQ_SIZE, hex);
+            printf("%s:%s  %s  quality=%d%s\n", pdq_variant_names[i], hex,
+                   path, f->quality, frame);
+        }
+
+        if (o->rd == NULL) {
+            continue;
+        }
+
+        rc = hdb_reader_pdq_match(o->rd,
+                                  (const unsigned char (*)[HDB_PDQ_SIZE])
+                                  f->variants, HDB_PDQ_VARIANTS, o->distance,
+                                  &m);
+
+        if (rc == HDB_NOTFOUND) {
+            printf("pdq: no listed hash within %u  %s%s\n", o->distance,
+                   path, frame);
+            continue;
+        }
+
+        if (rc != 0) {
+            tool_error("%s", hdb_strerror(rc));
+            status = TOOL_FAILED;
+            break;
+        }
+
+        hdb_hex_encode(m.listed, HDB_PDQ_SIZE, hex);
+        printf("pdq: listed pdq:%s  %s  source=%s category=%s distance=%u "
+               "variant=%s%s%s\n", hex, path, m.source,
+               m.category[0] ? m.category : "-", m.distance,
+               pdq_variant_names[m.variant], frame,
+               m.allowed ? " allowed" : "");
     }
 
-    if (o->rd == NULL) {
-        hdb_media_free(&r);
-        return TOOL_OK;
-    }
-
-    rc = hdb_reader_pdq_match(o->rd,
-                              (const unsigned char (*)[HDB_PDQ_SIZE])
-                              f->variants, HDB_PDQ_VARIANTS, o->distance, &m);
     hdb_media_free(&r);
 
-    if (rc == HDB_NOTFOUND) {
-        printf("pdq: no listed hash within %u  %s\n", o->distance, path);
-        return TOOL_OK;
-    }
-
-    if (rc != 0) {
-        tool_error("%s", hdb_strerror(rc));
-        return TOOL_FAILED;
-    }
-
-    hdb_hex_encode(m.listed, HDB_PDQ_SIZE, hex);
-    printf("pdq: listed pdq:%s  %s  source=%s category=%s distance=%u "
-           "variant=%s%s\n", hex, path, m.source,
-           m.category[0] ? m.category : "-", m.distance,
-           pdq_variant_names[m.variant], m.allowed ? " allowed" : "");
-
-    return TOOL_OK;
+    return status;
 }
 
 static int
@@ -104,9 +126,9 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
 {
     FILE            *in;
     char             hex[HDB_HEX_MAX + 1];
-    size_t           n, jlen, jcap;
+    size_t           n, ilen, icap;
     hdb_digests_t    out;
-    unsigned char   *jpeg, *grown;
+    unsigned char   *img, *grown;
     unsigned char    buf[65536];
 
     in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -117,34 +139,34 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
 
     hdb_digest_reset(d);
 
-    /* a JPEG is also kept whole, for PDQ */
-    jpeg = NULL;
-    jlen = 0;
-    jcap = 0;
+    /* an image is also kept whole, for PDQ */
+    img = NULL;
+    ilen = 0;
+    icap = 0;
 
     while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
         hdb_digest_update(d, buf, n);
 
-        if (jlen == 0 && jpeg == NULL
+        if (ilen == 0 && img == NULL
             && hdb_media_sniff(buf, n) == HDB_MEDIA_NONE)
         {
-            jcap = (size_t) -1;     /* not an image: keep nothing */
+            icap = (size_t) -1;     /* not an image: keep nothing */
         }
 
-        if (jcap != (size_t) -1) {
-            if (jlen + n > jcap) {
-                jcap = 2 * (jlen + n);
-                grown = realloc(jpeg, jcap);
+        if (icap != (size_t) -1) {
+            if (ilen + n > icap) {
+                icap = 2 * (ilen + n);
+                grown = realloc(img, icap);
                 if (grown == NULL) {
-                    free(jpeg);
+                    free(img);
                     tool_error("%s: out of memory", path);
                     return TOOL_FAILED;
                 }
-                jpeg = grown;
+                img = grown;
             }
 
-            memcpy(jpeg + jlen, buf, n);
-            jlen += n;
+            memcpy(img + ilen, buf, n);
+            ilen += n;
         }
     }
 
@@ -153,7 +175,7 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
         if (in != stdin) {
             fclose(in);
         }
-        free(jpeg);
+        free(img);
         return TOOL_FAILED;
     }
 
@@ -163,7 +185,7 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
 
     if (hdb_digest_final(d, &out) != 0) {
         tool_error("%s: digest failed", path);
-        free(jpeg);
+        free(img);
         return TOOL_FAILED;
     }
 
@@ -176,10 +198,10 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
         }
     }
 
-    if (jpeg) {
-        int  rc = hash_pdq(jpeg, jlen, path, o);
+    if (img) {
+        int  rc = hash_pdq(img, ilen, path, o);
 
-        free(jpeg);
+        free(img);
         return rc;
     }
 
@@ -203,6 +225,8 @@ cmd_hash(int argc, char **argv)
         { "distance", required_argument, NULL, 'D' },
         { "variants", no_argument, NULL, 'v' },
         { "exact", no_argument, NULL, 'e' },
+        { "frames", required_argument, NULL, 'f' },
+        { "formats", no_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -212,7 +236,9 @@ cmd_hash(int argc, char **argv)
     o.distance = HDB_PDQ_DISTANCE_DEFAULT;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "d:D:veh", opts, NULL)) != -1) {
+    o.frames = HDB_MEDIA_FRAMES_DEFAULT;
+
+    while ((c = getopt_long(argc, argv, "d:D:vef:Fh", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dbpath = optarg;
@@ -232,6 +258,18 @@ cmd_hash(int argc, char **argv)
         case 'e':
             o.exact = 1;
             break;
+        case 'f':
+            distance = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || distance == 0 || distance > 100000) {
+                tool_error("--frames: not a number from 1 to 100000: %s",
+                           optarg);
+                return TOOL_FAILED;
+            }
+            o.frames = (unsigned) distance;
+            break;
+        case 'F':
+            fputs(hdb_media_formats(), stdout);
+            return TOOL_OK;
         case 'h':
             fputs(hash_usage, stdout);
             return TOOL_OK;

@@ -123,7 +123,7 @@ media(const unsigned char *jpeg, size_t len, int exact,
     hdb_media_frame_t *f, const char **why)
 {
     int                  rc;
-    hdb_media_limits_t   lim = { 0, 0, 0, exact };
+    hdb_media_limits_t   lim = { .exact = exact };
     static hdb_media_result_t  r;
 
     rc = hdb_media_hash(jpeg, len, &lim, &r);
@@ -229,17 +229,22 @@ main(void)
         int                 rc;
         size_t              len;
         unsigned char      *jpeg;
-        hdb_media_limits_t  capped = { 50000000, 0, 1, 0 };
-        hdb_media_limits_t  open = { 0, 0, 1, 0 };
+        hdb_media_limits_t  capped = { .max_pixels = 50000000,
+                                       .max_frames = 1 };
+        hdb_media_limits_t  open = { .max_frames = 1 };
         hdb_media_result_t  r;
 
-        rc = hdb_media_hash((const unsigned char *) "GIF89a", 6, &open, &r);
+        rc = hdb_media_hash((const unsigned char *) "%PDF-1.7\n", 9, &open,
+                            &r);
         is_int(rc, HDB_MEDIA_EFORMAT, "not a format it decodes, by content");
         is_int(hdb_media_sniff((const unsigned char *) "\xff\xd8", 2),
                HDB_MEDIA_MORE, "two bytes of a JPEG: more needed to tell");
         is_int(hdb_media_sniff((const unsigned char *) "\xff\xd8\xff", 3),
                HDB_MEDIA_JPEG, "a JPEG by its first three bytes");
         is_int(hdb_media_sniff((const unsigned char *) "PK\x03\x04", 4),
+               HDB_MEDIA_MORE, "4 bytes of a zip: an ISO box could follow");
+        is_int(hdb_media_sniff((const unsigned char *)
+                               "PK\x03\x04\x14\0\0\0\x08\0", 10),
                HDB_MEDIA_NONE, "a zip is no image");
 
         /* a real JPEG whose frame header declares 3.6 G pixels */
