@@ -22,17 +22,20 @@ UF_LDFLAGS  := $(SAN_FLAGS)
 
 HDB_SRCS    := $(wildcard hashdb/*.c)
 HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lspng -lgif -lwebpdemux -lwebp \
-               -lheif -lm -lpthread
+               -lheif -lz -lm -lpthread
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
 # the body parsers and decoders: plain C, driven alone by tests and fuzzers
 UF_SRCS     := $(wildcard ngx_module/uf_*.c)
 UF_HDRS     := $(wildcard ngx_module/uf_*.h)
+# the image decoders' fuzz targets: fuzz/fuzz_NAME.c each
+IMG_FUZZ    := png gif webp heif bmp
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
                $(BUILD)/unit/replay_jpeg $(BUILD)/unit/replay_inspect \
                $(BUILD)/unit/replay_decoders \
+               $(patsubst %,$(BUILD)/unit/replay_%,$(IMG_FUZZ)) \
                $(BUILD)/unit/inspect_body \
                $(BUILD)/unit/jpeg_transform
 FUZZ_SECONDS ?= 60
@@ -94,10 +97,10 @@ $(BUILD)/unit/replay_list: fuzz/fuzz_list.c fuzz/standalone.c tools/list_format.
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_list.c fuzz/standalone.c \
 	    tools/list_format.c $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
 
-$(BUILD)/unit/replay_jpeg: fuzz/fuzz_jpeg.c fuzz/standalone.c \
-                           $(HDB_SRCS) $(HDB_HDRS)
+$(patsubst %,$(BUILD)/unit/replay_%,jpeg $(IMG_FUZZ)): $(BUILD)/unit/replay_%: \
+        fuzz/fuzz_%.c fuzz/fuzz_image.h fuzz/standalone.c $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_jpeg.c fuzz/standalone.c \
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< fuzz/standalone.c \
 	    $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
 
 # libFuzzer (clang): each target runs FUZZ_SECONDS; new inputs go to
@@ -121,15 +124,20 @@ build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
 
+$(patsubst %,build-fuzz/fuzz_%,$(IMG_FUZZ)): build-fuzz/fuzz_%: \
+        fuzz/fuzz_%.c fuzz/fuzz_image.h $(HDB_SRCS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(HDB_SRCS) $(HDB_LIBS)
+
 deps-fuzz:
 	@command -v clang >/dev/null && test -n "$$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a | grep /)" \
 	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null; }
 
 fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect \
       build-fuzz/fuzz_decoders build-fuzz/fuzz_list \
-      build-fuzz/fuzz_jpeg
+      build-fuzz/fuzz_jpeg $(patsubst %,build-fuzz/fuzz_%,$(IMG_FUZZ))
 	@mkdir -p fuzz/crashers
-	for t in multipart inspect decoders list jpeg; do \
+	for t in multipart inspect decoders list jpeg $(IMG_FUZZ); do \
 	    mkdir -p build-fuzz/corpus/$$t; \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        -artifact_prefix=fuzz/crashers/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
@@ -213,10 +221,11 @@ test-asan: deps asan diff
 	UF_BUILD=build-asan prove t/
 
 bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
-       $(BUILD)/unit/jpeg_transform
+       $(BUILD)/bench/media_cost $(BUILD)/unit/jpeg_transform
 	./bench/run.sh
 	./bench/sync.sh
 	$(BUILD)/bench/pdq_cost t/data/pdq-vectors/images/dih--bridge-1-original.jpg
+	./bench/media_cost.sh
 	./bench/pdq_latency.sh
 	./bench/pdq_robustness.sh
 	./bench/pdq_index.sh

@@ -37,7 +37,35 @@ done
 
 ops=("reencode 90" "reencode 70" "reencode 50" "resize 50" "resize 25"
      "crop 2" "crop 5" "overlay 10" "overlay 30" "rotate 90" "rotate 180"
-     "rotate 270" "mirror" "gray")
+     "rotate 270" "mirror" "gray"
+     "to PNG" "to WebP q80" "to WebP lossless" "to GIF 256" "to BMP"
+     "to HEIC q80" "to AVIF q80"
+     "to WebP q80 and back" "to GIF 256 and back" "to AVIF q80 and back")
+
+# the format conversions (Debian's Pillow; libheif's heif-enc and
+# heif-convert for HEIC and AVIF, which Pillow 9.4 does not write); "and
+# back": converted, then to JPEG quality 85, as a re-upload would be
+py=/usr/bin/python3
+convert() {
+    local in=$1 out=$2 op=$3 fmt
+    fmt=$(echo "$op" | awk '{ print $2 }')
+    case "$op" in
+    "to PNG") $py -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], 'PNG')" "$in" "$out" ;;
+    "to WebP q80"*) $py -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], 'WEBP', quality=80)" "$in" "$out" ;;
+    "to WebP lossless") $py -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], 'WEBP', lossless=True)" "$in" "$out" ;;
+    "to GIF 256"*) $py -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').quantize(256).save(sys.argv[2], 'GIF')" "$in" "$out" ;;
+    "to BMP") $py -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], 'BMP')" "$in" "$out" ;;
+    "to HEIC q80") heif-enc -q 80 "$in" -o "$out" >/dev/null ;;
+    "to AVIF q80"*) heif-enc -A -q 80 "$in" -o "$out" >/dev/null ;;
+    esac
+    if [[ $op == *"and back" ]]; then
+        case $fmt in
+        AVIF) heif-convert "$out" "$out.png" >/dev/null; mv "$out.png" "$out" ;;
+        esac
+        $py -c "import sys; from PIL import Image; Image.open(sys.argv[1]).convert('RGB').save(sys.argv[2], 'JPEG', quality=85)" "$out" "$out.jpg"
+        mv "$out.jpg" "$out"
+    fi
+}
 
 # listed: the reference hash of each base image (quality >= 50 only)
 : > "$work/listed.txt"
@@ -51,8 +79,12 @@ done
 : > "$work/copies.txt"
 while read -r name _; do
     for op in "${ops[@]}"; do
-        # shellcheck disable=SC2086
-        "$jt" "$work/base/$name" "$work/copy.jpg" $op
+        if [[ $op == to* ]]; then
+            convert "$work/base/$name" "$work/copy.jpg" "$op"
+        else
+            # shellcheck disable=SC2086
+            "$jt" "$work/base/$name" "$work/copy.jpg" $op
+        fi
         "$build/hashdb" hash --variants "$work/copy.jpg" |
             awk -v n="$name" -v op="$op" '/^pdq/ { sub(/^pdq[^:]*:/, "", $1); print n "\t" op "\t" $1 }' \
             >> "$work/copies.txt"
@@ -96,17 +128,24 @@ for my $op (@ops) {
            100 * $m / @d, $d[0], $d[int(@d / 2)], $d[-1], join(' ', @missed);
 }
 
-# false matches: each image's upload hashes against every other listed one
-my ($pairs, $false, $closest) = (0, 0, 256);
-for my $a (@names) {
-    for my $b (@names) {
-        next if $a eq $b;
-        my $d = best($ref{$b}, $var{'as is'}{$a});
-        $pairs++;
-        $false++ if $d <= $T;
-        $closest = $d if $d < $closest;
+# false matches: each image's upload hashes against every other listed one,
+# as is and in every format it was converted to
+for my $set (['as is'], [grep { /^to / } @ops]) {
+    my ($pairs, $false, $closest) = (0, 0, 256);
+    for my $op (@$set) {
+        for my $a (@names) {
+            next unless $var{$op}{$a};
+            for my $b (@names) {
+                next if $a eq $b;
+                my $d = best($ref{$b}, $var{$op}{$a});
+                $pairs++;
+                $false++ if $d <= $T;
+                $closest = $d if $d < $closest;
+            }
+        }
     }
+    printf "\nunrelated pairs (%s): %d of %d within %d (%.1f%%); the closest pair at %d bits\n",
+           @$set > 1 ? 'every format conversion' : 'as is',
+           $false, $pairs, $T, 100 * $false / $pairs, $closest;
 }
-printf "\nunrelated pairs: %d of %d within %d (%.1f%%); the closest pair at %d bits\n",
-       $false, $pairs, $T, 100 * $false / $pairs, $closest;
 PERL

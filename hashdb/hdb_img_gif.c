@@ -85,7 +85,8 @@ hdb_gif_open(hdb_gif_t *g, hdb_media_result_t *out)
 
     if (g->gif == NULL) {
         return hdb_media_fail(out, HDB_MEDIA_ECORRUPT, "GIF: %s",
-                              GifErrorString(err));
+                              GifErrorString(err) ? GifErrorString(err)
+                                                  : "not opened");
     }
 
     return HDB_MEDIA_OK;
@@ -94,8 +95,13 @@ hdb_gif_open(hdb_gif_t *g, hdb_media_result_t *out)
 static int
 hdb_gif_error(hdb_gif_t *g, hdb_media_result_t *out)
 {
+    const char  *why;
+
+    /* giflib has no word for what we refuse ourselves: no colour table */
+    why = g->gif->Error ? GifErrorString(g->gif->Error) : NULL;
+
     return hdb_media_fail(out, HDB_MEDIA_ECORRUPT, "GIF: %s",
-                          GifErrorString(g->gif->Error));
+                          why ? why : "an image without a colour table");
 }
 
 /*

@@ -2,7 +2,8 @@
 # The media layer's decoders against the reference (t/unit/test_media.c):
 # the vectors copied into t/data/formats (and, where ../shared is beside
 # the project, every vector of ../shared/pdq-vectors-formats), bit for
-# bit; HEIC and AVIF against libheif's own heif-convert.
+# bit; the fuzz targets' seeds (fuzz/make-image-seeds.py) against
+# Pillow's pixels; HEIC and AVIF against libheif's own heif-convert.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -26,14 +27,16 @@ sub vectors {
     return $n;
 }
 
-my $n = vectors('t/data/formats');
+my $n = vectors('t/data/formats/expected.csv');
 cmp_ok($n, '>', 150, 'every copied vector checked (frames, pixels, hashes)');
+$n = vectors('fuzz/seed-pixels.csv');
+cmp_ok($n, '>', 60, 'the fuzz seeds: Pillow\'s pixels (every colour type, depth, disposal)');
 
 my $shared = "$UFTest::ROOT/../shared/pdq-vectors-formats";
 SKIP: {
     skip 'no ../shared/pdq-vectors-formats beside the project', 1
         unless -f "$shared/expected.csv";
-    vectors($shared);
+    vectors("$shared/expected.csv");
 }
 
 # lossy HEIF and AVIF: our pixels must be libheif's own (heif-convert)

@@ -2,7 +2,8 @@
 # Every image format, end to end: a listed photo (a benign stand-in)
 # re-saved as PNG, WebP, GIF, HEIC, AVIF or BMP is blocked by PDQ in a raw
 # PUT, a multipart part, a chunked body and over HTTP/2; an animated GIF
-# whose third frame is the photo is blocked and the log names the frame;
+# (or APNG) whose third frame is the photo is blocked and the log names
+# the frame;
 # unrelated images pass byte for byte; hostile files (decompression
 # bombs of each format, truncated and corrupt files, a bad CRC, a huge
 # metadata chunk) are refused as unhashable with the decoder's reason.
@@ -49,6 +50,7 @@ my %clean = (
     'gif anim'  => slurp('uploads/clean-anim.gif'),
 );
 my $third = slurp('uploads/third-frame.gif');
+my $third_apng = slurp('uploads/third-frame.apng.png');
 
 # --- hostile files ----------------------------------------------------------
 
@@ -91,6 +93,13 @@ for my $f ('png', 'webp q80', 'gif 256', 'heic', 'avif', 'bmp') {
 $hostile{'gif corrupt'} = [substr($copy{'gif 256'}, 0, 800)
                            . join('', map { chr(($_ * 7919) % 251) } 1 .. 5000)];
 $hostile{'bmp short'} = [do { my $b = $copy{bmp}; substr($b, 18, 4) = pack('V', 60000); $b }];
+# an APNG whose second frame lies outside the canvas (its CRC made right)
+$hostile{'apng frame outside'} = [do {
+    my $p = $third_apng;
+    my $i = index($p, 'fcTL', index($p, 'fcTL') + 1);
+    substr($p, $i + 4 + 12, 4) = pack('N', 250);        # x_offset
+    substr($p, $i + 30, 4) = pack('N', crc32(substr($p, $i, 30)));
+    $p }];
 
 $t->start_upstream;
 $t->start_nginx(UFTest::proxy_server(
@@ -171,6 +180,10 @@ like($t->error_log, qr/entry=pdq:$listed .* format=gif frame=2,/,
      'the log line says which frame matched');
 expect(put('/one-frame/anim.gif', $third), 200, $third,
        'upload_filter_pdq_max_frames 1: only the first frame is hashed');
+expect(put('/up/anim.png', $third_apng), 403, undef,
+       'an APNG whose third frame is listed');
+like($t->error_log, qr/entry=pdq:$listed .* format=png frame=2,/,
+     'the log line says which frame of the APNG matched');
 
 # --- hostile files ------------------------------------------------------------
 
@@ -179,7 +192,8 @@ my %why = ('png bomb' => qr/1x1000000000 pixels, more than/,
            'png metadata bomb' => qr/PNG: reached chunk\/cache limits/,
            'gif 100000 frames' => qr/more than \d+ pixels to decode in all/,
            'webp canvas' => qr/16383x16383 pixels, more than/,
-           'heif 5000 tiles' => qr/5000 items \(tiles\), more than/);
+           'heif 5000 tiles' => qr/5000 items \(tiles\), more than/,
+           'apng frame outside' => qr/APNG: frame 1 outside the canvas/);
 for my $h (sort keys %hostile) {
     my $body = $hostile{$h}[0];
     expect(put('/up/hostile', $body), 422, undef, "$h: refused as unhashable");
