@@ -170,9 +170,9 @@ $(BUILD)/ngx_http_upload_filter_module.so: $(BUILD)/nginx/Makefile $(MOD_SRCS) \
 	$(MAKE) -s -f $(abspath $(BUILD))/nginx/Makefile -C $(BUILD)/nginx-src modules
 	cp $(BUILD)/nginx/ngx_http_upload_filter_module.so $@
 
-$(BUILD)/bench/%: bench/%.c $(HDB_SRCS) $(HDB_HDRS)
+$(BUILD)/bench/%: bench/%.c bench/bench_time.h $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/bench
-	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $< $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -Ibench -o $@ $< $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 all unit

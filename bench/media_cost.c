@@ -4,7 +4,7 @@
  * and nothing else (spng_decode_image RGB8, WebPDecodeRGB, DGifSlurp,
  * heif_decode_image, TurboJPEG; BMP: reading its pixels once), then the
  * media layer as the module runs it (hdb_media_hash: sniff, limits,
- * decode, RGB, PDQ with its 8 variants).  CPU time of this thread,
+ * decode, RGB, PDQ with its 8 variants).  Wall-clock time,
  * median of RUNS runs; the ratio is ours over the floor.
  *
  *   build/bench/media_cost FILE...      (bench/media_cost.sh makes them)
@@ -22,25 +22,9 @@
 #include <webp/decode.h>
 
 #include "hdb_media.h"
+#include "bench_time.h"
 
 #define RUNS  7
-
-static double
-now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-cmp(const void *a, const void *b)
-{
-    double  x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
 
 typedef struct {
     const unsigned char  *p;
@@ -161,8 +145,8 @@ floor_decode(int type, const unsigned char *p, size_t len)
 int
 main(int argc, char **argv)
 {
-    printf("| file | format | MP | frames | library decode ms | media layer"
-           " (decode + PDQ) ms | ratio |\n|---|---|---|---|---|---|---|\n");
+    printf("| file | format | frames | library decode ms | media layer"
+           " (decode + PDQ) ms | ratio |\n|---|---|---|---|---|---|\n");
 
     for (int a = 1; a < argc; a++) {
         int                  type;
@@ -191,33 +175,31 @@ main(int argc, char **argv)
         type = hdb_media_sniff(p, (size_t) n);
 
         for (int i = 0; i < RUNS; i++) {
-            t = now_ms();
+            t = bench_wall_ms();
             if (floor_decode(type, p, (size_t) n) != 0) {
                 fprintf(stderr, "%s: the library refused it\n", argv[a]);
                 return 1;
             }
-            lib[i] = now_ms() - t;
+            lib[i] = bench_wall_ms() - t;
 
-            t = now_ms();
+            t = bench_wall_ms();
             if (hdb_media_hash(p, (size_t) n, &l, &r) != HDB_MEDIA_OK) {
                 fprintf(stderr, "%s: %s\n", argv[a],
                         hdb_media_strerror(HDB_MEDIA_ECORRUPT, &r));
                 return 1;
             }
-            ours[i] = now_ms() - t;
+            ours[i] = bench_wall_ms() - t;
             if (i < RUNS - 1) {
                 hdb_media_free(&r);
             }
         }
 
-        qsort(lib, RUNS, sizeof(double), cmp);
-        qsort(ours, RUNS, sizeof(double), cmp);
 
         base = strrchr(argv[a], '/');
-        printf("| %s | %s | %.1f | %u | %.1f | %.1f | %.2f |\n",
-               base ? base + 1 : argv[a], hdb_media_name(type),
-               (double) r.width * r.height / 1e6, r.total, lib[RUNS / 2],
-               ours[RUNS / 2], ours[RUNS / 2] / lib[RUNS / 2]);
+        printf("| %s | %s | %u | %.1f | %.1f | %.2f |\n",
+               base ? base + 1 : argv[a], hdb_media_name(type), r.total,
+               bench_median(lib, RUNS), bench_median(ours, RUNS),
+               bench_median(ours, RUNS) / bench_median(lib, RUNS));
         hdb_media_free(&r);
         free(p);
     }

@@ -23,17 +23,9 @@
 
 #include "hdb_jpeg.h"
 #include "hdb_pdq.h"
+#include "bench_time.h"
 
 #define RUNS  9
-
-static double
-now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* offsets just past each scan of a JPEG (its SOS header and data) */
 static int
@@ -65,20 +57,8 @@ scan_ends(const unsigned char *p, size_t len, size_t *ends, int max)
     return n;
 }
 
-static int
-cmp(const void *a, const void *b)
-{
-    double  x = *(const double *) a, y = *(const double *) b;
-
-    return (x > y) - (x < y);
-}
-
-static double
-median(double *v)
-{
-    qsort(v, RUNS, sizeof(double), cmp);
-    return v[RUNS / 2];
-}
+#define now_ms()   bench_cpu_ms()
+#define median(v)  bench_median(v, RUNS)
 
 /* the image scaled (nearest neighbour) to mp megapixels, encoded at q90 */
 static unsigned char *

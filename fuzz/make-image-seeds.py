@@ -135,10 +135,13 @@ def pixels_table():
     out = csv.writer(open('seed-pixels.csv', 'w', newline=''),
                      lineterminator='\n')
     out.writerow(['file', 'frame', 'pdq', 'format', 'rgb_sha256'])
+    import re
     for f in sorted(glob.glob('corpus/*/*')):
         if f.startswith('corpus/heif/') or not f.split('/')[1] in (
                 'png', 'gif', 'webp', 'bmp'):
             continue
+        if re.fullmatch(r'[0-9a-f]{40}', f.split('/')[-1]):
+            continue        # what the fuzzer added, not a seed
         im = Image.open(f)
         if im.mode in ('I', 'I;16') or '.delta.' in f:
             # Pillow clips 16-bit grey to 255 (the rule is the high

@@ -32,7 +32,9 @@ typedef struct {
     hdb_gif_src_t         src;
     int                   w;
     int                   h;
-    unsigned char        *canvas;       /* RGB */
+    unsigned char        *canvas;       /* RGB; indices when indexed */
+    int                   indexed;      /* a still: hashed from indices */
+    unsigned char         pal[256][3];  /* the last image's colours */
     unsigned char        *saved;        /* disposal 3: what was under */
     unsigned char        *line;
     /* the last image, to dispose of before the next is drawn */
@@ -216,10 +218,11 @@ hdb_gif_dispose(hdb_gif_t *g)
 static int
 hdb_gif_draw(hdb_gif_t *g, unsigned i, const GraphicsControlBlock *gcb)
 {
-    int              x, y, pass, fw, fh, fx, fy, t, bg;
+    int              x, y, xn, pass, fw, fh, fx, fy, t, bg;
+    size_t           n, k;
     ColorMapObject  *cmap;
     GifColorType    *c;
-    unsigned char   *px;
+    unsigned char   *px, (*pal)[3];
 
     static const int  start[4] = { 0, 4, 2, 1 };
     static const int  step[4] = { 8, 8, 4, 2 };
@@ -237,15 +240,61 @@ hdb_gif_draw(hdb_gif_t *g, unsigned i, const GraphicsControlBlock *gcb)
 
     t = gcb->TransparentColor;
 
+    /* the colour of every index: past the table's end, its first colour */
+    pal = g->pal;
+
+    for (x = 0; x < 256; x++) {
+        c = &cmap->Colors[x < cmap->ColorCount ? x : 0];
+        pal[x][0] = c->Red;
+        pal[x][1] = c->Green;
+        pal[x][2] = c->Blue;
+    }
+
+    /* the columns on the canvas */
+    xn = fx < g->w ? (fw < g->w - fx ? fw : g->w - fx) : 0;
+
+    if (g->indexed) {
+        /* a still: its indices on a canvas of its transparent index */
+        memset(g->canvas, t >= 0 && t < 256 ? t : 0, (size_t) g->w * g->h);
+
+        if (fx == 0 && fw == g->w && fh <= g->h - fy
+            && !g->gif->Image.Interlace)
+        {
+            /* the common still: its rows straight into the canvas */
+            return DGifGetLine(g->gif, g->canvas + (size_t) fy * g->w,
+                               fw * fh);
+        }
+
+        for (pass = g->gif->Image.Interlace ? 0 : 3; pass < 4; pass++) {
+            for (y = g->gif->Image.Interlace ? start[pass] : 0; y < fh;
+                 y += g->gif->Image.Interlace ? step[pass] : 1)
+            {
+                if (DGifGetLine(g->gif, g->line, fw) != GIF_OK) {
+                    return GIF_ERROR;
+                }
+
+                if (fy + y < g->h && xn > 0) {
+                    memcpy(g->canvas + (size_t) (fy + y) * g->w + fx,
+                           g->line, (size_t) xn);
+                }
+            }
+        }
+
+        return GIF_OK;
+    }
+
     if (i == 0) {
         /* the canvas starts as the transparent colour, else colour 0 */
-        c = &cmap->Colors[t >= 0 && t < cmap->ColorCount ? t : 0];
+        bg = t >= 0 && t < 256 ? t : 0;
+        n = (size_t) g->w * g->h * 3;
 
-        for (size_t k = 0; k < (size_t) g->w * g->h; k++) {
-            g->canvas[3 * k] = c->Red;
-            g->canvas[3 * k + 1] = c->Green;
-            g->canvas[3 * k + 2] = c->Blue;
+        memcpy(g->canvas, pal[bg], 3);
+        for (k = 3; k < n; k *= 2) {
+            memcpy(g->canvas + k, g->canvas, k < n - k ? k : n - k);
         }
+
+        /* the first image's transparent pixels show their colour too */
+        t = -1;
 
     } else {
         hdb_gif_dispose(g);
@@ -256,7 +305,6 @@ hdb_gif_draw(hdb_gif_t *g, unsigned i, const GraphicsControlBlock *gcb)
     }
 
     /* the rows in the order they are stored: four passes if interlaced */
-
     for (pass = g->gif->Image.Interlace ? 0 : 3; pass < 4; pass++) {
         for (y = g->gif->Image.Interlace ? start[pass] : 0; y < fh;
              y += g->gif->Image.Interlace ? step[pass] : 1)
@@ -269,18 +317,12 @@ hdb_gif_draw(hdb_gif_t *g, unsigned i, const GraphicsControlBlock *gcb)
                 continue;
             }
 
-            px = g->canvas + ((size_t) (fy + y) * g->w) * 3;
+            px = g->canvas + ((size_t) (fy + y) * g->w + fx) * 3;
 
-            for (x = 0; x < fw && fx + x < g->w; x++) {
-                if (g->line[x] == t && i > 0) {
-                    continue;
+            for (x = 0; x < xn; x++, px += 3) {
+                if (g->line[x] != t) {
+                    memcpy(px, pal[g->line[x]], 3);
                 }
-
-                c = &cmap->Colors[g->line[x] < cmap->ColorCount
-                                  ? g->line[x] : 0];
-                px[(fx + x) * 3] = c->Red;
-                px[(fx + x) * 3 + 1] = c->Green;
-                px[(fx + x) * 3 + 2] = c->Blue;
             }
         }
     }
@@ -292,11 +334,9 @@ hdb_gif_draw(hdb_gif_t *g, unsigned i, const GraphicsControlBlock *gcb)
     g->dw = (fx + fw < g->w ? fx + fw : g->w) - g->dx;
     g->dh = (fy + fh < g->h ? fy + fh : g->h) - g->dy;
 
-    bg = t >= 0 ? t : g->gif->SBackGroundColor;
-    c = &cmap->Colors[bg >= 0 && bg < cmap->ColorCount ? bg : 0];
-    g->fill[0] = c->Red;
-    g->fill[1] = c->Green;
-    g->fill[2] = c->Blue;
+    bg = gcb->TransparentColor >= 0 ? gcb->TransparentColor
+                                    : g->gif->SBackGroundColor;
+    memcpy(g->fill, pal[bg >= 0 && bg < 256 ? bg : 0], 3);
 
     return GIF_OK;
 }
@@ -363,9 +403,13 @@ hdb_img_gif_hash(const unsigned char *p, size_t len,
 
     out->total = n;
 
-    /* pass 2: composite, hash the sampled frames */
-    g.canvas = malloc((size_t) g.w * g.h * 3);
-    g.saved = malloc((size_t) g.w * g.h * 3);
+    /*
+     * pass 2: composite, hash the sampled frames; a still is kept as
+     * indices and only the pixels PDQ samples get their colour
+     */
+    g.indexed = (n == 1);
+    g.canvas = malloc((size_t) g.w * g.h * (g.indexed ? 1 : 3));
+    g.saved = g.indexed ? malloc(1) : malloc((size_t) g.w * g.h * 3);
     g.line = malloc(65536);
 
     if (g.canvas == NULL || g.saved == NULL || g.line == NULL) {
@@ -391,8 +435,11 @@ hdb_img_gif_hash(const unsigned char *p, size_t len,
         }
 
         if (hdb_media_sampled(limits, i, n)) {
-            rc = hdb_media_frame(out, limits, g.canvas, g.w, g.h, 3,
-                                 (size_t) g.w * 3, i, time);
+            rc = g.indexed
+                 ? hdb_media_frame_indexed(out, limits, g.canvas, g.w, g.h,
+                                           (const unsigned char (*)[3]) g.pal)
+                 : hdb_media_frame(out, limits, g.canvas, g.w, g.h, 3,
+                                   (size_t) g.w * 3, i, time);
             if (rc != HDB_MEDIA_OK) {
                 break;
             }

@@ -276,6 +276,45 @@ hdb_media_frame(hdb_media_result_t *out, const hdb_media_limits_t *l,
 }
 
 int
+hdb_media_frame_indexed(hdb_media_result_t *out, const hdb_media_limits_t *l,
+    const unsigned char *idx, int width, int height,
+    const unsigned char (*pal)[3])
+{
+    int             rc, rows, cols, si, sj;
+    unsigned char  *rgb, *d;
+
+    /* PDQ's step 1: larger than 512 a side is sampled to 512 x 512 */
+    rows = height;
+    cols = width;
+
+    if (l->pixels == NULL && (width > 512 || height > 512)) {
+        rows = 512;
+        cols = 512;
+    }
+
+    rgb = malloc((size_t) rows * cols * 3);
+    if (rgb == NULL) {
+        return HDB_MEDIA_ENOMEM;
+    }
+
+    d = rgb;
+
+    for (int i = 0; i < rows; i++) {
+        si = (int) ((long long) i * height / rows);
+
+        for (int j = 0; j < cols; j++, d += 3) {
+            sj = (int) ((long long) j * width / cols);
+            memcpy(d, pal[idx[(size_t) si * width + sj]], 3);
+        }
+    }
+
+    rc = hdb_media_frame(out, l, rgb, cols, rows, 3, (size_t) cols * 3, 0, 0);
+    free(rgb);
+
+    return rc;
+}
+
+int
 hdb_media_magic(const unsigned char *p, size_t len, size_t off,
     const void *magic, size_t n)
 {

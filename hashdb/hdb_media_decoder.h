@@ -61,6 +61,15 @@ int hdb_media_frame(hdb_media_result_t *out, const hdb_media_limits_t *l,
     const unsigned char *px, int width, int height, int channels,
     size_t stride, unsigned index, double time);
 
+/*
+ * The same for a still of palette indices (rows of width bytes): only
+ * the pixels PDQ's nearest-neighbour sampling reads get their colour,
+ * which hashes the same as the whole image in RGB.
+ */
+int hdb_media_frame_indexed(hdb_media_result_t *out,
+    const hdb_media_limits_t *l, const unsigned char *idx, int width,
+    int height, const unsigned char (*pal)[3]);
+
 /* sets out->why from a format and arguments; returns rc */
 int hdb_media_fail(hdb_media_result_t *out, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -108,17 +108,7 @@ $t->start_nginx(UFTest::proxy_server(
     proxied => ['/one-frame/' => 'upload_filter_pdq_max_frames 1;',
                 '/few-pixels/' => 'upload_filter_pdq_max_total_pixels 50000;']));
 
-sub expect {
-    my ($resp, $status, $forwarded, $what) = @_;
-    is(UFTest::status($resp), $status, "$what: $status");
-    my @r = $t->records;
-    if (defined $forwarded) {
-        ok(@r == 1 && $r[0]{body} eq $forwarded, "$what: upstream got the same bytes");
-    } else {
-        is($t->connections, 0, "$what: upstream never connected");
-    }
-    $t->clear_records;
-}
+sub expect { $t->expect(@_) }
 
 sub put { $t->request('PUT', $_[0], $_[1], 'Content-Type' => 'application/octet-stream') }
 

@@ -393,6 +393,20 @@ sub request {
     return $self->raw($req);
 }
 
+# a response's status, and what the upstream got: exactly $forwarded
+# (one request), or, when $forwarded is undef, no connection at all
+sub expect {
+    my ($self, $resp, $status, $forwarded, $what) = @_;
+    is(status($resp), $status, "$what: $status");
+    my @r = $self->records;
+    if (defined $forwarded) {
+        ok(@r == 1 && $r[0]{body} eq $forwarded, "$what: upstream got the same bytes");
+    } else {
+        is($self->connections, 0, "$what: upstream never connected");
+    }
+    $self->clear_records;
+}
+
 sub status {
     my ($resp) = @_;
     return $resp =~ m{^HTTP/1\.[01] (\d+)} ? $1 : 0;

@@ -101,7 +101,7 @@ field(const char *line, int i, char *out, size_t size)
 int
 main(int argc, char **argv)
 {
-    int                  rc, d, col_rgb, col_fmt;
+    int                  rc, rc2, d, col_rgb, col_fmt;
     char                 line[4096], path[1024], file[512], frame[16],
                          pdq[80], fmt[16], rgb[80], name[64], hex[65],
                          dir[512], *slash;
@@ -112,7 +112,7 @@ main(int argc, char **argv)
     unsigned char       *img;
     hdb_pdq_hash_t       want, got;
     hdb_media_limits_t   lim;
-    hdb_media_result_t   r;
+    hdb_media_result_t   r, r2;
 
     if (argc != 2) {
         fprintf(stderr, "usage: test_media TABLE.csv\n");
@@ -185,12 +185,18 @@ main(int argc, char **argv)
         lim.pixels_data = &px;
 
         rc = hdb_media_hash(img, len, &lim, &r);
+
+        /* the module's path: no pixels asked for (a still GIF is then
+           hashed from its indices) */
+        lim.pixels = NULL;
+        rc2 = hdb_media_hash(img, len, &lim, &r2);
         free(img);
 
         ok(rc == HDB_MEDIA_OK, "%s: decoded as %s", file,
            hdb_media_name(r.type));
         if (rc != HDB_MEDIA_OK) {
             printf("#   %s\n", hdb_media_strerror(rc, &r));
+            hdb_media_free(&r2);
             continue;
         }
 
@@ -201,8 +207,15 @@ main(int argc, char **argv)
         ok(k < r.nframes, "%s: frame %u of %u", file, px.want, r.total);
         if (k == r.nframes) {
             hdb_media_free(&r);
+            hdb_media_free(&r2);
             continue;
         }
+
+        ok(rc2 == HDB_MEDIA_OK && k < r2.nframes
+           && memcmp(r2.frames[k].variants, r.frames[k].variants,
+                     sizeof(r.frames[k].variants)) == 0,
+           "%s frame %s: the same hashes without the pixels", file, frame);
+        hdb_media_free(&r2);
 
         hdb_hex_encode(r.frames[k].variants[0], HDB_PDQ_SIZE, hex);
         hdb_pdq_from_hex(pdq, strlen(pdq), &want);
