@@ -22,7 +22,7 @@ UF_LDFLAGS  := $(SAN_FLAGS)
 
 HDB_SRCS    := $(wildcard hashdb/*.c)
 HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lspng -lgif -lwebpdemux -lwebp \
-               -lheif -lz -lm -lpthread
+               -lheif -ltiff -lz -lm -lpthread
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
@@ -30,7 +30,7 @@ MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
 UF_SRCS     := $(wildcard ngx_module/uf_*.c)
 UF_HDRS     := $(wildcard ngx_module/uf_*.h)
 # the image decoders' fuzz targets: fuzz/fuzz_NAME.c each
-IMG_FUZZ    := png gif webp heif bmp
+IMG_FUZZ    := png gif webp heif bmp tiff
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
                $(BUILD)/unit/replay_jpeg $(BUILD)/unit/replay_inspect \
@@ -44,7 +44,7 @@ FUZZ_SECONDS ?= 60
 # the application parsers and clients of the differential test last
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-               zlib1g-dev libspng-dev libgif-dev libwebp-dev libheif-dev \
+               zlib1g-dev libspng-dev libgif-dev libwebp-dev libheif-dev libtiff-dev \
                libheif-examples webp wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
                golang-go nodejs npm chromium

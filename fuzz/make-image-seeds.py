@@ -73,6 +73,18 @@ def main():
     rgb[0].save(webp + 'anim.webp', save_all=True, append_images=rgb[1:],
                 duration=50, quality=40)
 
+    tif = 'corpus/tiff/'
+    im.save(tif + 'rgb.tiff')
+    im.save(tif + 'rgb-lzw.tiff', compression='tiff_lzw')
+    im.convert('RGBA').save(tif + 'rgba-deflate.tiff',
+                            compression='tiff_adobe_deflate')
+    im.convert('L').save(tif + 'grey-packbits.tiff', compression='packbits')
+    im.quantize(16).save(tif + 'palette.tiff')
+    im.convert('1').save(tif + 'bilevel-g4.tiff', compression='group4')
+    im.save(tif + 'jpeg.tiff', compression='jpeg')
+    im.save(tif + 'big-endian.tiff', compression='tiff_lzw',
+            tiffinfo={}, big_endian=True)
+
     heif = 'corpus/heif/'
     picture(64, 2).save('/tmp/seed64.png')
     subprocess.run(['heif-enc', '-q', '30', '/tmp/seed64.png', '-o',
@@ -138,7 +150,7 @@ def pixels_table():
     import re
     for f in sorted(glob.glob('corpus/*/*')):
         if f.startswith('corpus/heif/') or not f.split('/')[1] in (
-                'png', 'gif', 'webp', 'bmp'):
+                'png', 'gif', 'webp', 'bmp', 'tiff'):
             continue
         if re.fullmatch(r'[0-9a-f]{40}', f.split('/')[-1]):
             continue        # what the fuzzer added, not a seed

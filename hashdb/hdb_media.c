@@ -22,6 +22,7 @@ static const hdb_media_decoder_t  *hdb_media_decoders[] = {
     &hdb_img_heif,
     &hdb_img_avif,
     &hdb_img_bmp,
+    &hdb_img_tiff,
     NULL
 };
 

@@ -12,7 +12,8 @@
  * Each format is one decoder behind a registry (hdb_media.c): JPEG
  * (hdb_img_jpeg.c, TurboJPEG), PNG (hdb_img_png.c, libspng), GIF
  * (hdb_img_gif.c, giflib), WebP (hdb_img_webp.c, libwebp), HEIF and AVIF
- * (hdb_img_heif.c, libheif), BMP (hdb_img_bmp.c, our own).  The PDQ
+ * (hdb_img_heif.c, libheif), BMP (hdb_img_bmp.c, our own), TIFF
+ * (hdb_img_tiff.c, libtiff).  The PDQ
  * arithmetic (hdb_pdq.c) knows no format.
  *
  * Pixels are hashed as a viewer shows them, in RGB as Pillow's
@@ -44,7 +45,8 @@ typedef enum {
     HDB_MEDIA_WEBP,
     HDB_MEDIA_HEIF,                 /* HEIC and other HEIF brands */
     HDB_MEDIA_AVIF,
-    HDB_MEDIA_BMP
+    HDB_MEDIA_BMP,
+    HDB_MEDIA_TIFF
 } hdb_media_type_t;
 
 /* hdb_media_sniff() needs at most this many bytes to decide */

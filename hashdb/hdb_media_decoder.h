@@ -36,6 +36,7 @@ extern const hdb_media_decoder_t  hdb_img_webp;
 extern const hdb_media_decoder_t  hdb_img_heif;
 extern const hdb_media_decoder_t  hdb_img_avif;
 extern const hdb_media_decoder_t  hdb_img_bmp;
+extern const hdb_media_decoder_t  hdb_img_tiff;
 
 /*
  * The declared size of an image or a frame, before any pixel is

@@ -281,7 +281,8 @@ static const char  *ngx_http_upload_filter_unhashable[] = {
     [HDB_MEDIA_WEBP] = "WebP cannot be hashed",
     [HDB_MEDIA_HEIF] = "HEIF cannot be hashed",
     [HDB_MEDIA_AVIF] = "AVIF cannot be hashed",
-    [HDB_MEDIA_BMP] = "BMP cannot be hashed"
+    [HDB_MEDIA_BMP] = "BMP cannot be hashed",
+    [HDB_MEDIA_TIFF] = "TIFF cannot be hashed"
 };
 
 

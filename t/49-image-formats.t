@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # Every image format, end to end: a listed photo (a benign stand-in)
-# re-saved as PNG, WebP, GIF, HEIC, AVIF or BMP is blocked by PDQ in a raw
+# re-saved as PNG, WebP, GIF, HEIC, AVIF, BMP or TIFF is blocked by PDQ in a raw
 # PUT, a multipart part, a chunked body and over HTTP/2; an animated GIF
 # (or APNG) whose third frame is the photo is blocked and the log names
 # the frame;
@@ -40,6 +40,7 @@ my %copy = (
     'heic'          => slurp('uploads/square.heic'),
     'avif'          => slurp('uploads/square.avif'),
     'bmp'           => slurp('images/derived/square.bmp'),
+    'tiff'          => slurp('images/derived/square.lzw.tiff'),
     'png rgba'      => slurp('images/derived/square.rgba.png'),
     'png 16-bit'    => slurp('images/derived/square.rgb16.png'),
     'png interlaced'=> slurp('images/derived/square.interlaced.png'),
@@ -86,7 +87,7 @@ my %hostile = (
                                my $meta = pack('N', 12 + length $iinf) . 'meta' . pack('N', 0) . $iinf;
                                $ftyp . $meta }],
 );
-for my $f ('png', 'webp q80', 'gif 256', 'heic', 'avif', 'bmp') {
+for my $f ('png', 'webp q80', 'gif 256', 'heic', 'avif', 'bmp', 'tiff') {
     $hostile{"$f truncated"} = [substr($copy{$f}, 0, int(length($copy{$f}) / 2))];
 }
 # a GIF whose LZW data is noise, a BMP whose header lies about its size
@@ -190,7 +191,7 @@ for my $h (sort keys %hostile) {
     like($t->error_log, $why{$h} // qr/no PDQ hash for part=body .* format=\w+: \S/,
          "$h: the decoder's reason is logged");
 }
-$t->like_access(qr{PUT /up/hostile 422 result=error .*reason="(PNG|GIF|WebP|HEIF|AVIF|BMP) cannot be hashed"},
+$t->like_access(qr{PUT /up/hostile 422 result=error .*reason="(PNG|GIF|WebP|HEIF|AVIF|BMP|TIFF) cannot be hashed"},
                 '$upload_filter_reason names the format');
 
 expect(put('/few-pixels/big.png', $copy{png}), 422, undef,

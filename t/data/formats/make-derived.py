@@ -150,6 +150,9 @@ def main():
 
     rows.append(derive('square.bmp', sq, '0', lambda: bmp(im, 24),
                        'bmp/24bpp'))
+    rows.append(derive('square.lzw.tiff', sq, '0',
+                       save('square.lzw.tiff', compression='tiff_lzw'),
+                       'tiff/compression=tiff_lzw'))
     rows.append(derive('square.topdown32.bmp', sq, '0',
                        lambda: bmp(im, 32, True), 'bmp/32bpp/top-down'))
 
