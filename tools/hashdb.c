@@ -23,6 +23,7 @@ static const char  usage[] =
     "  lookup DB HEX...              show whether digests are listed\n"
     "  stats [--json] DB             sources, entries, what is computed\n"
     "  hash [--db DB] FILE...        the digests the module computes\n"
+    "  scan DB PATH...               stored files against the hash set\n"
     "  allow DB HEX --reason TEXT    never block this digest (allow list)\n"
     "  unallow DB HEX                take a digest off the allow list\n"
     "  allowed DB                    list the allow list\n"
@@ -32,7 +33,8 @@ static const char  usage[] =
     "  sign --key F --source N --seq N LIST   sign a list\n"
     "\n"
     "Run \"hashdb COMMAND --help\" for a command's options.\n"
-    "Exit status: 0 success, 1 lookup found nothing, 2 error.\n";
+    "Exit status: 0 success, 1 lookup found nothing (scan: found\n"
+    "something listed), 2 error.\n";
 
 static const struct {
     const char  *name;
@@ -45,6 +47,7 @@ static const struct {
     { "lookup", cmd_lookup },
     { "stats", cmd_stats },
     { "hash", cmd_hash },
+    { "scan", cmd_scan },
     { "allow", cmd_allow },
     { "unallow", cmd_unallow },
     { "allowed", cmd_allowed },

@@ -10,6 +10,7 @@
 /* exit codes, as grep and diff use them */
 #define TOOL_OK        0
 #define TOOL_NOMATCH   1    /* lookup: nothing listed */
+#define TOOL_LISTED    1    /* scan: something listed (as clamscan) */
 #define TOOL_FAILED    2    /* usage, input or database errors */
 
 extern const char  *tool_name;
@@ -27,6 +28,7 @@ int cmd_update(int argc, char **argv);      /* import, sync, apply */
 int cmd_lookup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 int cmd_allow(int argc, char **argv);
 int cmd_unallow(int argc, char **argv);
 int cmd_allowed(int argc, char **argv);

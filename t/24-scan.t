@@ -1,0 +1,149 @@
+#!/usr/bin/perl
+# hashdb scan: a tree of stored files against the hash set.  Files listed
+# by each digest type and near copies of a listed photo in several image
+# formats are reported, clean files are not; symbolic links are not
+# followed unless --follow; a file with two hard links is read once and
+# reported with both paths; special files are skipped without hanging;
+# an unreadable file is an error with its reason; --json is valid JSON
+# (a name that is not UTF-8 included); --files-from with NUL-separated
+# names; every file is left as it was; exit 0 / 1 / 2.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use File::Path qw(make_path);
+use JSON::PP;
+use POSIX qw(mkfifo);
+use Test::More;
+use UFTest qw(sha256_hex sha1_hex md5_hex);
+
+my $t = UFTest->new;
+my $dir = $t->dir;
+my $data = "$UFTest::ROOT/t/data/formats";
+my $tree = "$dir/tree";
+make_path("$tree/docs", "$tree/photos/2019", "$tree/other");
+
+sub put { my ($name, $content) = @_; $t->write_file("$tree/$name", $content) }
+
+my %listed = (md5 => "stand-in one\n" x 10, sha1 => "stand-in two\n" x 10,
+              sha256 => "stand-in three\n" x 10);
+put('docs/one.txt', $listed{md5});
+put('docs/two.bin', $listed{sha1});
+put('other/three', $listed{sha256});
+put('docs/clean.txt', "nothing listed here\n");
+put('docs/empty', '');
+
+# the listed photo's reference hash, and copies of it in other formats
+my ($pdq) = map { (split /,/)[2] } grep { m{^images/bridge-mods/square-256x256\.jpg,} }
+            split /\n/, $t->read_file("$data/expected.csv");
+for (['square-256x256.png', 'images/bridge-mods/square-256x256.png'],
+     ['copy.webp', 'images/bridge-mods/square-256x256.q80.webp'],
+     ['copy.gif', 'uploads/square.256.gif'], ['IMG_0001.HEIC', 'uploads/square.heic'],
+     ['anim.gif', 'uploads/third-frame.gif']) {
+    put("photos/2019/$_->[0]", $t->read_file("$data/$_->[1]"));
+}
+put('photos/unrelated.png', $t->read_file("$data/uploads/clean.png"));
+
+# a hard link, a symbolic link out of the tree, a FIFO, a socket-less dir
+link("$tree/docs/one.txt", "$tree/other/one-again.txt") or die "link: $!";
+$t->write_file("$dir/outside.txt", $listed{sha1} . "more\n");
+$t->write_file("$dir/outside-listed.txt", "outside and listed\n");
+symlink("$dir/outside-listed.txt", "$tree/docs/link.txt") or die "symlink: $!";
+mkfifo("$tree/other/fifo", 0600) or die "mkfifo: $!";
+# a name that is not UTF-8
+put("other/caf\xe9.txt", $listed{sha256} . "latin-1 name\n");
+
+$t->listed(source => 'md5-list', category => 'A1', lines => [md5_hex($listed{md5})]);
+$t->listed(source => 'sha1-list', category => 'B2', lines => [sha1_hex($listed{sha1})]);
+$t->listed(source => 'sha256-list', lines => [sha256_hex($listed{sha256}),
+                                              sha256_hex("$listed{sha256}latin-1 name\n"),
+                                              sha256_hex("outside and listed\n")]);
+$t->listed(source => 'pdq-list', format => 'pdq', lines => ["$pdq,100,square"]);
+
+my %mtime = map { $_ => (lstat $_)[9] } glob("$tree/*/* $tree/*/*/*");
+my %content = map { $_ => $t->read_file($_) } grep { -f $_ && !-l $_ } keys %mtime;
+
+# --- text -------------------------------------------------------------------
+
+my ($rc, $out, $err) = $t->hashdb('scan', $t->db, $tree);
+is($rc, 1, 'something listed: exit 1');
+like($out, qr{^\Q$tree\E/docs/two\.bin: sha1:${\ sha1_hex($listed{sha1})} source=sha1-list category=B2 listed=\S+$}m,
+     'listed by SHA-1: path, digest, source, category, date');
+like($out, qr{^\Q$tree\E/other/three: sha256:\w+ source=sha256-list category=- }m, 'listed by SHA-256');
+like($out, qr{^\Q$tree\E/(docs/one\.txt|other/one-again\.txt): md5:\w+ source=md5-list category=A1 .* also="\Q$tree\E/(docs/one\.txt|other/one-again\.txt)"$}m,
+     'two hard links: one line, both paths');
+is(() = $out =~ /md5-list/g, 1, 'the hard-linked file is reported once');
+for my $f ('square-256x256.png', 'copy.webp', 'copy.gif', 'IMG_0001.HEIC') {
+    like($out, qr{^\Q$tree\E/photos/2019/\Q$f\E: pdq:\w+ entry=pdq:$pdq distance=\d+ variant=as-is format=\w+ source=pdq-list }m,
+         "the listed photo as $f: found by PDQ");
+}
+like($out, qr{^\Q$tree\E/photos/2019/anim\.gif: pdq:\w+ entry=pdq:$pdq .* format=gif frame=2 }m,
+     'an animation: the frame that matched');
+unlike($out, qr{clean\.txt|empty|unrelated\.png|link\.txt|outside}, 'clean files, and the symlink, not reported');
+like($err, qr/hashdb scan: 12 files, \d+ bytes, 9 listed, 0 errors, 2 skipped, [\d.]+ s/,
+     'the summary: files, bytes, listed, errors, skipped (the symlink and the FIFO), time');
+
+is_deeply({ map { $_ => (lstat $_)[9] } keys %mtime }, \%mtime, 'no file\'s mtime changed');
+is_deeply({ map { $_ => $t->read_file($_) } keys %content }, \%content, 'nor its content');
+
+# --- one thread, --follow ------------------------------------------------------
+
+my ($rc1, $out1) = $t->hashdb('scan', '-j', '1', $t->db, $tree);
+is_deeply([sort split /\n/, $out1], [sort split /\n/, $out], '-j 1 finds the same');
+($rc, $out, $err) = $t->hashdb('scan', '--follow', $t->db, "$tree/docs");
+like($out, qr{^\Q$tree\E/docs/link\.txt: sha256:}m, '--follow: the symlink\'s target is read');
+
+# --- JSON ------------------------------------------------------------------------
+
+($rc, $out) = $t->hashdb('scan', '--json', $t->db, $tree);
+my @j = map { eval { decode_json($_) } // { bad => $_ } } split /\n/, $out;
+ok(!grep({ $_->{bad} } @j) && @j == 9, 'every line is a JSON object, one per listed file');
+my ($cafe) = grep { exists $_->{path_hex} } @j;
+ok($cafe && $cafe->{path_hex} eq unpack('H*', "$tree/other/caf\xe9.txt"),
+   'a name that is not UTF-8: its bytes in path_hex');
+my ($linked) = grep { $_->{paths} } @j;
+is(scalar @{ $linked->{paths} // [] }, 2, 'the hard links: "paths" has both');
+my ($png) = grep { ($_->{path} // '') =~ /square-256x256\.png$/ } @j;
+is_deeply([@$png{qw(match entry distance variant format source)}],
+          ["pdq:$pdq", "pdq:$pdq", 0, 'as-is', 'png', 'pdq-list'],
+          'a PDQ finding: match, entry, distance, variant, format, source');
+ok($png->{size} == length($t->read_file("$tree/photos/2019/square-256x256.png"))
+   && $png->{mtime} =~ /^\d{4}-\d\d-\d\dT/, 'size and mtime');
+
+# --- a list of paths; exit codes ------------------------------------------------------
+
+my $list = join "\0", "$tree/docs/clean.txt", "$tree/other/three", "$tree/docs/new\nline";
+put("docs/new\nline", "clean, with a newline in its name\n");
+($rc, $out, $err) = $t->hashdb('scan', '--files-from', '-', '--null', $t->db, \$list);
+is($rc, 1, '--files-from - --null: exit 1');
+like($err, qr/: 3 files, .* 1 listed, 0 errors/, 'three files read, one listed');
+
+($rc, $out, $err) = $t->hashdb('scan', $t->db, "$tree/docs/clean.txt", "$tree/photos/unrelated.png");
+is($rc, 0, 'nothing listed: exit 0');
+is($out, '', 'and nothing printed');
+
+($rc, $out, $err) = $t->hashdb('scan', $t->db, "$tree/missing", "$tree/docs/clean.txt");
+is($rc, 2, 'an error and nothing listed: exit 2');
+like($err, qr{\Q$tree\E/missing: No such file or directory}, 'the error names the path and why');
+
+SKIP: {
+    skip 'not root: cannot test another user', 2 if $>;
+    # a file the scanning user cannot read
+    put('docs/private', $listed{sha1});
+    chmod 0600, "$tree/docs/private";
+    chmod 0755, $dir, $tree, "$tree/docs";
+    # the reader needs the set and its lock file: nobody's, as for nginx
+    my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+    chown $uid, $gid, $t->db, glob("$t->{db}/*");
+    my $cmd = "setpriv --reuid=nobody --regid=nogroup --clear-groups $UFTest::BUILD/hashdb scan $t->{db} $tree/docs 2>&1";
+    my $o = `$cmd`;
+    my $code = $? >> 8;
+    like($o, qr{\Q$tree\E/docs/private: Permission denied}, 'unreadable: reported with its reason');
+    is($code, 1, 'and the readable listed file still found (exit 1)');
+}
+
+($rc, $out, $err) = $t->hashdb('scan', $t->db);
+is($rc, 2, 'no path: usage, exit 2');
+
+$t->finish;
+done_testing;

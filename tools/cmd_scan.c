@@ -1,0 +1,503 @@
+/*
+ * hashdb scan: stored files against the hash set, after the fact.
+ * Walks files and directories (fts: no symlink followed and no file
+ * system crossed unless asked, special files skipped) or reads a list
+ * of paths, and hands each regular file to one of N worker threads
+ * (each with its own LMDB reader, digest state and buffer) that hashes
+ * it, decodes it if it is an image (the media layer, as the module) and
+ * looks everything up (scan_file.c); what is listed is reported
+ * (scan_report.c), errors go to stderr, a summary ends the run.  Exit
+ * status as grep's and clamscan's: 0 nothing listed, 1 something listed,
+ * 2 errors and nothing listed.
+ */
+
+#include <errno.h>
+#include <fts.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scan.h"
+#include "tool.h"
+
+static const char  scan_usage[] =
+    "usage: hashdb scan DB [--json] [-j N] [--follow] [--cross-devices]\n"
+    "                   [--distance N] [--max-image SIZE]\n"
+    "                   (PATH... | --files-from FILE [--null])\n"
+    "\n"
+    "Hashes every regular file below the PATHs (or named in FILE, \"-\":\n"
+    "standard input, one per line or NUL-separated with --null) with the\n"
+    "digests the hash set can match, and every image (JPEG, PNG, GIF,\n"
+    "WebP, HEIC, AVIF, BMP, TIFF; told by its content) by PDQ, frame by\n"
+    "frame, and prints each file that is listed:\n"
+    "    PATH: TYPE:HEX source=S category=C listed=DATE\n"
+    "(--json: one JSON object per line).  Symbolic links are not followed\n"
+    "unless --follow, other file systems not entered unless\n"
+    "--cross-devices; special files are skipped; a file with several hard\n"
+    "links is read once and reported with every path.  Files are never\n"
+    "written.  -j N: N threads (default: the cores).  --distance: PDQ\n"
+    "(default 31); --max-image: largest image decoded (default 64m).\n"
+    "A summary goes to standard error.  Exit status: 0 nothing listed,\n"
+    "1 something listed, 2 errors (and nothing listed).\n";
+
+#define SCAN_QUEUE  1024
+
+typedef struct {
+    char         *path;
+    struct stat   st;
+} scan_item_t;
+
+typedef struct {
+    scan_opts_t       opts;
+    hdb_t            *db;
+
+    pthread_mutex_t   lock;
+    pthread_cond_t    more;         /* an item in the queue, or the end */
+    pthread_cond_t    room;
+    scan_item_t       queue[SCAN_QUEUE];
+    size_t            head, count;
+    int               ended;
+
+    scan_report_t    *report;       /* under lock */
+    uint64_t          files, bytes, listed, errors, skipped;
+} scan_t;
+
+static void
+scan_push(scan_t *s, const char *path, const struct stat *st)
+{
+    char  *copy;
+
+    copy = strdup(path);
+    if (copy == NULL) {
+        tool_error("%s: out of memory", path);
+        s->errors++;
+        return;
+    }
+
+    pthread_mutex_lock(&s->lock);
+
+    while (s->count == SCAN_QUEUE) {
+        pthread_cond_wait(&s->room, &s->lock);
+    }
+
+    s->queue[(s->head + s->count) % SCAN_QUEUE].path = copy;
+    s->queue[(s->head + s->count) % SCAN_QUEUE].st = *st;
+    s->count++;
+
+    pthread_cond_signal(&s->more);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *
+scan_worker(void *data)
+{
+    int            rc;
+    scan_t        *s = data;
+    scan_item_t    it;
+    scan_worker_t  w;
+    scan_result_t  r;
+
+    memset(&w, 0, sizeof(w));
+    w.bufsize = 1 << 20;
+    w.buf = malloc(w.bufsize);
+    w.digest = hdb_digest_new(s->opts.types & HDB_DIGEST_TYPES);
+    rc = hdb_reader_new(s->db, &w.rd);
+
+    if (w.buf == NULL || w.digest == NULL || rc != 0) {
+        tool_error("a scan thread cannot start: %s",
+                   rc ? hdb_strerror(rc) : "out of memory");
+        pthread_mutex_lock(&s->lock);
+        s->errors++;
+        pthread_mutex_unlock(&s->lock);
+        free(w.buf);
+        hdb_digest_free(w.digest);
+        return NULL;
+    }
+
+    for ( ;; ) {
+        pthread_mutex_lock(&s->lock);
+
+        while (s->count == 0 && !s->ended) {
+            pthread_cond_wait(&s->more, &s->lock);
+        }
+
+        if (s->count == 0) {
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+
+        it = s->queue[s->head];
+        s->head = (s->head + 1) % SCAN_QUEUE;
+        s->count--;
+        pthread_cond_signal(&s->room);
+        pthread_mutex_unlock(&s->lock);
+
+        scan_file(&w, &s->opts, it.path, &it.st, &r);
+
+        pthread_mutex_lock(&s->lock);
+
+        if (r.error) {
+            tool_error("%s: %s", it.path, r.why ? r.why : strerror(r.error));
+            s->errors++;
+
+        } else {
+            s->files++;
+            s->bytes += (uint64_t) r.st.st_size;
+
+            if (r.media_error[0]) {
+                /* the digests were looked up; only the PDQ is missing */
+                tool_error("%s: no PDQ hash (%s): %s", it.path, r.format,
+                           r.media_error);
+                s->errors++;
+            }
+
+            if (r.nhits) {
+                s->listed++;
+            }
+
+            scan_report_add(s->report, &r);
+        }
+
+        pthread_mutex_unlock(&s->lock);
+        free(it.path);
+    }
+
+    hdb_reader_free(w.rd);
+    hdb_digest_free(w.digest);
+    free(w.buf);
+
+    return NULL;
+}
+
+/* a path as walked: queued, counted as skipped, or an error */
+static void
+scan_entry(scan_t *s, const char *path, const struct stat *st)
+{
+    int  seen;
+
+    if (!S_ISREG(st->st_mode)) {
+        s->skipped++;
+        return;
+    }
+
+    if (st->st_nlink > 1) {
+        pthread_mutex_lock(&s->lock);
+        seen = scan_report_link(s->report, path, st);
+        pthread_mutex_unlock(&s->lock);
+
+        if (seen != 0) {
+            /* another path of an inode already hashed, or ENOMEM */
+            s->errors += seen < 0;
+            return;
+        }
+    }
+
+    scan_push(s, path, st);
+}
+
+static void
+scan_walk(scan_t *s, char **paths)
+{
+    int      flags;
+    FTS     *fts;
+    FTSENT  *e;
+
+    flags = FTS_NOCHDIR | (s->opts.follow ? FTS_LOGICAL : FTS_PHYSICAL)
+            | (s->opts.one_fs ? FTS_XDEV : 0);
+
+    fts = fts_open(paths, flags, NULL);
+    if (fts == NULL) {
+        tool_error("%s", strerror(errno));
+        s->errors++;
+        return;
+    }
+
+    for ( ;; ) {
+        errno = 0;
+        e = fts_read(fts);
+        if (e == NULL) {
+            break;
+        }
+
+        switch (e->fts_info) {
+
+        case FTS_F:
+            scan_entry(s, e->fts_path, e->fts_statp);
+            break;
+
+        case FTS_D:
+        case FTS_DP:
+        case FTS_DOT:
+            break;
+
+        case FTS_DNR:
+        case FTS_ERR:
+        case FTS_NS:
+            tool_error("%s: %s", e->fts_path, strerror(e->fts_errno));
+            s->errors++;
+            break;
+
+        case FTS_DC:
+            tool_error("%s: a directory cycle, not walked again",
+                       e->fts_path);
+            s->skipped++;
+            break;
+
+        default:
+            /* FTS_SL, FTS_SLNONE (links not followed), special files */
+            s->skipped++;
+        }
+    }
+
+    if (errno) {
+        tool_error("walking: %s", strerror(errno));
+        s->errors++;
+    }
+
+    fts_close(fts);
+}
+
+static void
+scan_list(scan_t *s, const char *file, int sep)
+{
+    FILE         *in;
+    char         *line;
+    size_t        cap;
+    ssize_t       n;
+    struct stat   st;
+
+    in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    if (in == NULL) {
+        tool_error("%s: %s", file, strerror(errno));
+        s->errors++;
+        return;
+    }
+
+    line = NULL;
+    cap = 0;
+
+    while ((n = getdelim(&line, &cap, sep, in)) > 0) {
+        if (line[n - 1] == sep) {
+            line[--n] = '\0';
+        }
+
+        if (n == 0) {
+            continue;
+        }
+
+        if ((s->opts.follow ? stat(line, &st) : lstat(line, &st)) == -1) {
+            tool_error("%s: %s", line, strerror(errno));
+            s->errors++;
+            continue;
+        }
+
+        scan_entry(s, line, &st);
+    }
+
+    free(line);
+
+    if (in != stdin) {
+        fclose(in);
+    }
+}
+
+int
+cmd_scan(int argc, char **argv)
+{
+    int               c, rc, sep;
+    long              ncpu;
+    char             *end;
+    scan_t            s;
+    unsigned          jobs, plan;
+    pthread_t        *threads;
+    const char       *from;
+    hdb_reader_t     *rd;
+    unsigned long     v;
+    struct timespec   t0, t1;
+
+    static const struct option  opts[] = {
+        { "json", no_argument, NULL, 'J' },
+        { "jobs", required_argument, NULL, 'j' },
+        { "follow", no_argument, NULL, 'L' },
+        { "cross-devices", no_argument, NULL, 'X' },
+        { "distance", required_argument, NULL, 'D' },
+        { "max-image", required_argument, NULL, 'M' },
+        { "files-from", required_argument, NULL, 'T' },
+        { "null", no_argument, NULL, '0' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(&s, 0, sizeof(s));
+    s.opts.distance = HDB_PDQ_DISTANCE_DEFAULT;
+    s.opts.min_quality = HDB_PDQ_QUALITY_DEFAULT;
+    s.opts.max_image = 64u << 20;
+    s.opts.one_fs = 1;
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = ncpu > 0 ? (unsigned) ncpu : 1;
+    from = NULL;
+    sep = '\n';
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "j:0h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'J':
+            s.opts.json = 1;
+            break;
+        case 'j':
+            v = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || v == 0 || v > 256) {
+                tool_error("-j: not a number from 1 to 256: %s", optarg);
+                return TOOL_FAILED;
+            }
+            jobs = (unsigned) v;
+            break;
+        case 'L':
+            s.opts.follow = 1;
+            break;
+        case 'X':
+            s.opts.one_fs = 0;
+            break;
+        case 'D':
+            v = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || v > HDB_PDQ_DISTANCE_MAX) {
+                tool_error("--distance: not a number from 0 to %d: %s",
+                           HDB_PDQ_DISTANCE_MAX, optarg);
+                return TOOL_FAILED;
+            }
+            s.opts.distance = (unsigned) v;
+            break;
+        case 'M':
+            v = strtoul(optarg, &end, 10);
+            if (end == optarg || v == 0
+                || (*end && end[1] != '\0')
+                || (*end && strchr("kKmMgG", *end) == NULL))
+            {
+                tool_error("--max-image: not a size: %s", optarg);
+                return TOOL_FAILED;
+            }
+            s.opts.max_image = v << (*end == 'k' || *end == 'K' ? 10
+                                     : *end == 'm' || *end == 'M' ? 20
+                                     : *end ? 30 : 0);
+            break;
+        case 'T':
+            from = optarg;
+            break;
+        case '0':
+            sep = '\0';
+            break;
+        case 'h':
+            fputs(scan_usage, stdout);
+            return TOOL_OK;
+        default:
+            fputs(scan_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (optind == argc || (from == NULL && optind + 1 == argc)
+        || (from != NULL && optind + 1 != argc))
+    {
+        fputs(scan_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (tool_open(&s.db, argv[optind], HDB_OPEN_RDONLY) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_reader_new(s.db, &rd);
+    if (rc == 0) {
+        rc = hdb_reader_begin(rd);
+        if (rc == 0) {
+            rc = hdb_reader_plan(rd, &plan);
+            hdb_reader_end(rd);
+        }
+        hdb_reader_free(rd);
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+        hdb_close(s.db);
+        return TOOL_FAILED;
+    }
+
+    /* with the PDQ bit: images are decoded */
+    s.opts.types = plan;
+
+    s.report = scan_report_new(stdout, &s.opts);
+    threads = calloc(jobs, sizeof(pthread_t));
+
+    if (s.report == NULL || threads == NULL) {
+        tool_error("out of memory");
+        free(threads);
+        scan_report_free(s.report);
+        hdb_close(s.db);
+        return TOOL_FAILED;
+    }
+
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.more, NULL);
+    pthread_cond_init(&s.room, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    for (unsigned i = 0; i < jobs; i++) {
+        if (pthread_create(&threads[i], NULL, scan_worker, &s) != 0) {
+            tool_error("cannot start thread %u", i);
+            jobs = i;
+            s.errors++;
+            break;
+        }
+    }
+
+    if (jobs > 0) {
+        if (from) {
+            scan_list(&s, from, sep);
+
+        } else {
+            scan_walk(&s, argv + optind + 1);
+        }
+    }
+
+    pthread_mutex_lock(&s.lock);
+    s.ended = 1;
+    pthread_cond_broadcast(&s.more);
+    pthread_mutex_unlock(&s.lock);
+
+    for (unsigned i = 0; i < jobs; i++) {
+        pthread_join(threads[i], NULL);
+    }
+
+    /* items left in the queue when no thread ran */
+    for ( ; s.count; s.count--, s.head = (s.head + 1) % SCAN_QUEUE) {
+        free(s.queue[s.head].path);
+    }
+
+    if (scan_report_finish(s.report) != 0) {
+        tool_error("writing the report: %s", strerror(errno));
+        s.errors++;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    fprintf(stderr, "hashdb scan: %llu files, %llu bytes, %llu listed, "
+            "%llu errors, %llu skipped, %.1f s\n",
+            (unsigned long long) s.files, (unsigned long long) s.bytes,
+            (unsigned long long) s.listed, (unsigned long long) s.errors,
+            (unsigned long long) s.skipped,
+            (double) (t1.tv_sec - t0.tv_sec)
+            + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+    free(threads);
+    scan_report_free(s.report);
+    pthread_mutex_destroy(&s.lock);
+    pthread_cond_destroy(&s.more);
+    pthread_cond_destroy(&s.room);
+    hdb_close(s.db);
+
+    return s.listed ? TOOL_LISTED : s.errors ? TOOL_FAILED : TOOL_OK;
+}
