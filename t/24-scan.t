@@ -80,7 +80,7 @@ for my $f ('square-256x256.png', 'copy.webp', 'copy.gif', 'IMG_0001.HEIC') {
 like($out, qr{^\Q$tree\E/photos/2019/anim\.gif: pdq:\w+ entry=pdq:$pdq .* format=gif frame=2 }m,
      'an animation: the frame that matched');
 unlike($out, qr{clean\.txt|empty|unrelated\.png|link\.txt|outside}, 'clean files, and the symlink, not reported');
-like($err, qr/hashdb scan: 12 files, \d+ bytes, 9 listed, 0 errors, 2 skipped, [\d.]+ s/,
+like($err, qr/hashdb scan: 12 files, \d+ bytes, 9 listed, 0 errors, 2 skipped, 0 from the cache, [\d.]+ s/,
      'the summary: files, bytes, listed, errors, skipped (the symlink and the FIFO), time');
 
 is_deeply({ map { $_ => (lstat $_)[9] } keys %mtime }, \%mtime, 'no file\'s mtime changed');
@@ -144,6 +144,57 @@ SKIP: {
 
 ($rc, $out, $err) = $t->hashdb('scan', $t->db);
 is($rc, 2, 'no path: usage, exit 2');
+
+# --- the cache -------------------------------------------------------------------
+
+my $cache = "$dir/scan.cache";
+unlink "$tree/docs/private";
+my ($rc0, $full, $e0) = $t->hashdb('scan', '--cache', $cache, $t->db, $tree);
+like($e0, qr/ 0 from the cache/, 'a first scan with --cache reads every file');
+($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, $t->db, $tree);
+my ($nfiles) = $err =~ /: (\d+) files/;
+like($err, qr/ $nfiles from the cache/, 'the next scan reads none: every file from the cache');
+is_deeply([sort split /\n/, $out], [sort split /\n/, $full], 'and finds the same');
+
+# a list updated: the cached hashes are checked against the new set
+put('docs/later.txt', "listed only later\n");
+$t->hashdb('scan', '--cache', $cache, $t->db, $tree);
+$t->listed(source => 'later-list', lines => [sha256_hex("listed only later\n")]);
+($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, $t->db, $tree);
+like($out, qr{^\Q$tree\E/docs/later\.txt: sha256:\w+ source=later-list }m,
+     'a file listed after it was cached: found');
+like($err, qr/ (\d+) files, .* (\d+) from the cache/, 'without reading it');
+my ($f2, $c2) = $err =~ / (\d+) files, .* (\d+) from the cache/;
+is($c2, $f2, 'every file from the cache');
+
+# a file changed since, and one replaced by another with the same size and mtime
+put('docs/clean.txt', "nothing listed here\n" . $listed{md5});
+my $m = (stat "$tree/other/three")[9];
+$t->write_file("$tree/other/three.new", 'x' x length $listed{sha256});
+utime $m, $m, "$tree/other/three.new";
+rename "$tree/other/three.new", "$tree/other/three" or die;
+($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, $t->db, $tree);
+($f2, $c2) = $err =~ / (\d+) files, .* (\d+) from the cache/;
+is($f2 - $c2, 2, 'a changed file and a replaced one (new inode) are read again');
+unlike($out, qr{other/three:}, 'the replaced file is no longer reported');
+
+# --- shards ------------------------------------------------------------------------
+
+($rc, $full, $err) = $t->hashdb('scan', $t->db, $tree);
+my ($total) = $err =~ /: (\d+) files/;
+my (@parts, $sum);
+for my $i (1 .. 3) {
+    my ($r, $o, $e) = $t->hashdb('scan', '--shard', "$i/3", $t->db, $tree);
+    push @parts, split /\n/, $o;
+    $sum += ($e =~ /: (\d+) files/)[0];
+}
+is($sum, $total, '--shard 1/3, 2/3, 3/3: every file in exactly one part');
+is_deeply([sort @parts], [sort split /\n/, $full], 'and together they find what one scan finds');
+
+# --rate: 200 KB/s over ~500 KB of files takes more than a second
+my $t0 = time;
+($rc) = $t->hashdb('scan', '--rate', '0.2', '-j', '2', $t->db, "$tree/photos");
+cmp_ok(time - $t0, '>=', 1, '--rate 0.2 (MB/s): the reads are held back');
 
 $t->finish;
 done_testing;

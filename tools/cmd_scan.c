@@ -26,7 +26,8 @@
 
 static const char  scan_usage[] =
     "usage: hashdb scan DB [--json] [-j N] [--follow] [--cross-devices]\n"
-    "                   [--distance N] [--max-image SIZE]\n"
+    "                   [--distance N] [--max-image SIZE] [--cache FILE]\n"
+    "                   [--shard I/N] [--rate MB/S] [--progress]\n"
     "                   (PATH... | --files-from FILE [--null])\n"
     "\n"
     "Hashes every regular file below the PATHs (or named in FILE, \"-\":\n"
@@ -41,6 +42,12 @@ static const char  scan_usage[] =
     "links is read once and reported with every path.  Files are never\n"
     "written.  -j N: N threads (default: the cores).  --distance: PDQ\n"
     "(default 31); --max-image: largest image decoded (default 64m).\n"
+    "--cache FILE keeps each file's hashes (by device, inode, size, mtime,\n"
+    "ctime): a file unchanged since is not read again, its hashes are\n"
+    "looked up in the set as it is now.  --shard I/N scans the I-th of N\n"
+    "parts of the files (by path), so that N scans share a store.  --rate\n"
+    "caps the bytes read per second; --progress (on a terminal: the\n"
+    "default) shows files and bytes as it goes.\n"
     "A summary goes to standard error.  Exit status: 0 nothing listed,\n"
     "1 something listed, 2 errors (and nothing listed).\n";
 
@@ -54,6 +61,10 @@ typedef struct {
 typedef struct {
     scan_opts_t       opts;
     hdb_t            *db;
+    scan_cache_t     *cache;
+    unsigned          shard, nshards;   /* 0 .. nshards-1 */
+    int               progress;
+    double            shown;            /* when progress was last shown */
 
     pthread_mutex_t   lock;
     pthread_cond_t    more;         /* an item in the queue, or the end */
@@ -63,7 +74,7 @@ typedef struct {
     int               ended;
 
     scan_report_t    *report;       /* under lock */
-    uint64_t          files, bytes, listed, errors, skipped;
+    uint64_t          files, bytes, listed, errors, skipped, cached;
 } scan_t;
 
 static void
@@ -107,6 +118,10 @@ scan_worker(void *data)
     w.digest = hdb_digest_new(s->opts.types & HDB_DIGEST_TYPES);
     rc = hdb_reader_new(s->db, &w.rd);
 
+    if (rc == 0 && s->cache) {
+        rc = scan_cache_reader(s->cache, &w.cache);
+    }
+
     if (w.buf == NULL || w.digest == NULL || rc != 0) {
         tool_error("a scan thread cannot start: %s",
                    rc ? hdb_strerror(rc) : "out of memory");
@@ -138,6 +153,12 @@ scan_worker(void *data)
 
         scan_file(&w, &s->opts, it.path, &it.st, &r);
 
+        if (s->cache && r.store && r.error == 0
+            && (rc = scan_cache_put(s->cache, &r.st, &r.hashes)) != 0)
+        {
+            tool_error("--cache: %s", scan_cache_strerror(rc));
+        }
+
         pthread_mutex_lock(&s->lock);
 
         if (r.error) {
@@ -159,6 +180,8 @@ scan_worker(void *data)
                 s->listed++;
             }
 
+            s->cached += r.cached;
+
             scan_report_add(s->report, &r);
         }
 
@@ -166,11 +189,48 @@ scan_worker(void *data)
         free(it.path);
     }
 
+    scan_cache_reader_free(w.cache);
     hdb_reader_free(w.rd);
     hdb_digest_free(w.digest);
     free(w.buf);
 
     return NULL;
+}
+
+/* FNV-1a of the path: which shard a file is in, whatever the walk order */
+static unsigned
+scan_shard_of(const char *path, unsigned n)
+{
+    uint64_t  h = 14695981039346656037ull;
+
+    for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
+        h = (h ^ *p) * 1099511628211ull;
+    }
+
+    return (unsigned) (h % n);
+}
+
+static void
+scan_show(scan_t *s, int last)
+{
+    double           now;
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = ts.tv_sec + ts.tv_nsec / 1e9;
+
+    if (!last && now - s->shown < 0.5) {
+        return;
+    }
+
+    s->shown = now;
+
+    pthread_mutex_lock(&s->lock);
+    fprintf(stderr, "\r%llu files, %.1f MB, %llu listed, %llu errors%s",
+            (unsigned long long) s->files, s->bytes / 1e6,
+            (unsigned long long) s->listed, (unsigned long long) s->errors,
+            last ? "\n" : "");
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* a path as walked: queued, counted as skipped, or an error */
@@ -182,6 +242,14 @@ scan_entry(scan_t *s, const char *path, const struct stat *st)
     if (!S_ISREG(st->st_mode)) {
         s->skipped++;
         return;
+    }
+
+    if (s->nshards > 1 && scan_shard_of(path, s->nshards) != s->shard) {
+        return;
+    }
+
+    if (s->progress) {
+        scan_show(s, 0);
     }
 
     if (st->st_nlink > 1) {
@@ -314,7 +382,9 @@ cmd_scan(int argc, char **argv)
     scan_t            s;
     unsigned          jobs, plan;
     pthread_t        *threads;
-    const char       *from;
+    const char       *from, *cache;
+    double            rate;
+    char              tail;
     hdb_reader_t     *rd;
     unsigned long     v;
     struct timespec   t0, t1;
@@ -328,6 +398,11 @@ cmd_scan(int argc, char **argv)
         { "max-image", required_argument, NULL, 'M' },
         { "files-from", required_argument, NULL, 'T' },
         { "null", no_argument, NULL, '0' },
+        { "cache", required_argument, NULL, 'C' },
+        { "shard", required_argument, NULL, 'S' },
+        { "rate", required_argument, NULL, 'R' },
+        { "progress", no_argument, NULL, 'P' },
+        { "no-progress", no_argument, NULL, 'Q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -340,6 +415,9 @@ cmd_scan(int argc, char **argv)
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     jobs = ncpu > 0 ? (unsigned) ncpu : 1;
     from = NULL;
+    cache = NULL;
+    rate = 0;
+    s.progress = isatty(STDERR_FILENO);
     sep = '\n';
     optind = 1;
 
@@ -387,6 +465,31 @@ cmd_scan(int argc, char **argv)
         case 'T':
             from = optarg;
             break;
+        case 'C':
+            cache = optarg;
+            break;
+        case 'S':
+            if (sscanf(optarg, "%u/%u%c", &s.shard, &s.nshards, &tail) != 2
+                || s.nshards == 0 || s.shard == 0 || s.shard > s.nshards)
+            {
+                tool_error("--shard: I/N with 1 <= I <= N: %s", optarg);
+                return TOOL_FAILED;
+            }
+            s.shard--;
+            break;
+        case 'R':
+            rate = strtod(optarg, &end);
+            if (*end || end == optarg || rate <= 0) {
+                tool_error("--rate: MB per second, more than 0: %s", optarg);
+                return TOOL_FAILED;
+            }
+            break;
+        case 'P':
+            s.progress = 1;
+            break;
+        case 'Q':
+            s.progress = 0;
+            break;
         case '0':
             sep = '\0';
             break;
@@ -428,6 +531,19 @@ cmd_scan(int argc, char **argv)
 
     /* with the PDQ bit: images are decoded */
     s.opts.types = plan;
+
+    if (cache && (rc = scan_cache_open(&s.cache, cache)) != 0) {
+        tool_error("%s: %s", cache, scan_cache_strerror(rc));
+        hdb_close(s.db);
+        return TOOL_FAILED;
+    }
+
+    if (rate > 0 && (s.opts.rate = scan_rate_new(rate * 1e6)) == NULL) {
+        tool_error("out of memory");
+        scan_cache_close(s.cache);
+        hdb_close(s.db);
+        return TOOL_FAILED;
+    }
 
     s.report = scan_report_new(stdout, &s.opts);
     threads = calloc(jobs, sizeof(pthread_t));
@@ -477,6 +593,15 @@ cmd_scan(int argc, char **argv)
         free(s.queue[s.head].path);
     }
 
+    if (s.cache && (rc = scan_cache_flush(s.cache)) != 0) {
+        tool_error("%s: %s", cache, scan_cache_strerror(rc));
+        s.errors++;
+    }
+
+    if (s.progress) {
+        scan_show(&s, 1);
+    }
+
     if (scan_report_finish(s.report) != 0) {
         tool_error("writing the report: %s", strerror(errno));
         s.errors++;
@@ -485,15 +610,17 @@ cmd_scan(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
 
     fprintf(stderr, "hashdb scan: %llu files, %llu bytes, %llu listed, "
-            "%llu errors, %llu skipped, %.1f s\n",
+            "%llu errors, %llu skipped, %llu from the cache, %.1f s\n",
             (unsigned long long) s.files, (unsigned long long) s.bytes,
             (unsigned long long) s.listed, (unsigned long long) s.errors,
-            (unsigned long long) s.skipped,
+            (unsigned long long) s.skipped, (unsigned long long) s.cached,
             (double) (t1.tv_sec - t0.tv_sec)
             + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 
     free(threads);
     scan_report_free(s.report);
+    scan_cache_close(s.cache);
+    scan_rate_free(s.opts.rate);
     pthread_mutex_destroy(&s.lock);
     pthread_cond_destroy(&s.more);
     pthread_cond_destroy(&s.room);

@@ -15,8 +15,11 @@
 #include "hdb_digest.h"
 #include "hdb_media.h"
 
+typedef struct scan_rate_s  scan_rate_t;
+
 typedef struct {
     unsigned        types;          /* the digests the set can match */
+    scan_rate_t    *rate;           /* --rate: shared by the workers */
     unsigned        distance;       /* PDQ */
     unsigned        min_quality;
     size_t          max_image;      /* bytes of an image kept to decode */
@@ -24,6 +27,26 @@ typedef struct {
     int             follow;
     int             one_fs;
 } scan_opts_t;
+
+/* the hashes of one file: what a scan computes, and what --cache keeps */
+#define SCAN_FRAMES_MAX  HDB_MEDIA_FRAMES_DEFAULT
+
+typedef struct {
+    uint32_t        index;
+    int32_t         quality;
+    unsigned char   variants[HDB_PDQ_VARIANTS][HDB_PDQ_SIZE];
+} scan_frame_t;
+
+typedef struct {
+    unsigned        types;          /* digests computed, HDB_TYPE_BIT()s */
+    unsigned char   md[HDB_NDIGESTS][HDB_DIGEST_MAX];
+    int             media;          /* looked at for PDQ */
+    int             format;         /* hdb_media_type_t; NONE: no image */
+    int             media_rc;       /* HDB_MEDIA_OK, or why no PDQ */
+    unsigned        total;          /* frames in the file */
+    unsigned        nframes;        /* hashed */
+    scan_frame_t    frames[SCAN_FRAMES_MAX];
+} scan_hashes_t;
 
 /* one listed thing found in a file: a digest, or a frame's PDQ hash */
 typedef struct {
@@ -45,11 +68,37 @@ typedef struct {
     const char     *format;         /* of an image, or NULL */
     unsigned        nhits;
     scan_hit_t      hits[SCAN_HITS_MAX];
+    int             cached;         /* hashes from the cache: not read */
+    int             store;          /* hashes to put into the cache */
+    scan_hashes_t   hashes;
 } scan_result_t;
 
-/* a worker's own: its reader, its digest state, its buffer */
+/*
+ * The digest cache (scan_cache.c, --cache FILE): an LMDB file of its own
+ * keyed by device and inode, holding each file's size, mtime and ctime
+ * (nanoseconds) and its hashes.  A file whose stat is unchanged is not
+ * read again: its hashes are looked up in the (new) hash set.
+ */
+typedef struct scan_cache_s         scan_cache_t;
+typedef struct scan_cache_reader_s  scan_cache_reader_t;
+
+int scan_cache_open(scan_cache_t **c, const char *path);
+void scan_cache_close(scan_cache_t *c);
+int scan_cache_reader(scan_cache_t *c, scan_cache_reader_t **rd);
+void scan_cache_reader_free(scan_cache_reader_t *rd);
+/* 0: *h holds the file's cached hashes; HDB_NOTFOUND: none, or stale */
+int scan_cache_get(scan_cache_reader_t *rd, const struct stat *st,
+    scan_hashes_t *h);
+/* queued; written in batches, and by scan_cache_flush() (one thread) */
+int scan_cache_put(scan_cache_t *c, const struct stat *st,
+    const scan_hashes_t *h);
+int scan_cache_flush(scan_cache_t *c);
+const char *scan_cache_strerror(int rc);
+
+/* a worker's own: its readers, its digest state, its buffer */
 typedef struct {
     hdb_reader_t   *rd;
+    scan_cache_reader_t  *cache;    /* NULL without --cache */
     hdb_digest_t   *digest;
     unsigned char  *buf;
     size_t          bufsize;
@@ -61,6 +110,14 @@ typedef struct {
  */
 void scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
     const struct stat *st, scan_result_t *r);
+
+/*
+ * --rate: the bytes read by all workers held to a rate (token bucket);
+ * scan_rate_take() sleeps the caller until n more bytes are due.
+ */
+scan_rate_t *scan_rate_new(double bytes_per_second);
+void scan_rate_take(scan_rate_t *r, size_t n);
+void scan_rate_free(scan_rate_t *r);
 
 /* the report: one writer, called under the caller's lock */
 typedef struct scan_report_s  scan_report_t;

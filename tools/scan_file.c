@@ -1,11 +1,13 @@
 /*
- * hashdb scan: one file hashed and looked up.  The file is read once,
- * sequentially (posix_fadvise), through the digests the hash set can
- * match; an image (told by its first bytes) is also kept, up to a size,
- * and its frames' PDQ hashes are matched as the module matches an
- * upload's.  The pages read are dropped from the page cache afterwards,
- * so that a scan of a large store does not push the server's working set
- * out of memory.  The file is never written.
+ * hashdb scan: one file hashed and looked up.  With --cache, a file whose
+ * size, mtime and ctime are as cached is not read at all: its cached
+ * hashes are looked up.  Otherwise the file is read once, sequentially
+ * (posix_fadvise), through the digests the hash set can match; an image
+ * (told by its first bytes) is also kept, up to a size, and the PDQ hash
+ * of each of its frames computed by the media layer, as the module
+ * computes an upload's.  The pages read are dropped from the page cache
+ * afterwards, so that a scan of a large store does not push the server's
+ * working set out of memory.  The file is never written.
  */
 
 #include <errno.h>
@@ -18,96 +20,50 @@
 #include "scan.h"
 
 static void
-scan_hit_digest(scan_result_t *r, hdb_type_t t, const unsigned char *md,
-    const hdb_match_t *m)
+scan_media(const unsigned char *img, size_t len, scan_hashes_t *h)
 {
-    char         hex[HDB_HEX_MAX + 1];
-    scan_hit_t  *h;
-
-    if (r->nhits == SCAN_HITS_MAX) {
-        return;
-    }
-
-    h = &r->hits[r->nhits++];
-    hdb_hex_encode(md, hdb_type_size(t), hex);
-    snprintf(h->match, sizeof(h->match), "%s:%s", hdb_type_name(t), hex);
-    h->m = *m;
-    h->pdq = 0;
-    h->frame = -1;
-}
-
-static void
-scan_media(scan_worker_t *w, const scan_opts_t *o, const unsigned char *img,
-    size_t len, scan_result_t *r)
-{
-    int                  rc;
-    char                 hex[HDB_PDQ_HEX_LEN + 1];
-    scan_hit_t          *h;
-    hdb_match_t          m;
     hdb_media_limits_t   l;
     hdb_media_result_t   media;
 
     memset(&l, 0, sizeof(l));
     l.max_pixels = HDB_MEDIA_PIXELS_DEFAULT;
-    l.max_frames = HDB_MEDIA_FRAMES_DEFAULT;
+    l.max_frames = SCAN_FRAMES_MAX;
     l.max_total_pixels = HDB_MEDIA_TOTAL_PIXELS_DEFAULT;
 
-    rc = hdb_media_hash(img, len, &l, &media);
-    r->format = hdb_media_name(media.type);
+    h->media = 1;
+    h->media_rc = hdb_media_hash(img, len, &l, &media);
+    h->format = media.type;
+    h->total = media.total;
 
-    if (rc != HDB_MEDIA_OK) {
-        snprintf(r->media_error, sizeof(r->media_error), "%s",
-                 hdb_media_strerror(rc, &media));
-        return;
-    }
-
-    for (unsigned k = 0; k < media.nframes; k++) {
-        hdb_media_frame_t  *f = &media.frames[k];
-
-        if ((unsigned) f->quality < o->min_quality) {
-            continue;
-        }
-
-        rc = hdb_reader_pdq_match(w->rd,
-                                  (const unsigned char (*)[HDB_PDQ_SIZE])
-                                  f->variants, HDB_PDQ_VARIANTS,
-                                  o->distance, &m);
-        if (rc != 0 || r->nhits == SCAN_HITS_MAX) {
-            continue;
-        }
-
-        h = &r->hits[r->nhits++];
-        hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
-        snprintf(h->match, sizeof(h->match), "pdq:%s", hex);
-        h->m = m;
-        h->pdq = 1;
-        h->frame = media.total > 1 ? (int) f->index : -1;
+    for (unsigned k = 0; k < media.nframes && k < SCAN_FRAMES_MAX; k++) {
+        h->frames[k].index = media.frames[k].index;
+        h->frames[k].quality = media.frames[k].quality;
+        memcpy(h->frames[k].variants, media.frames[k].variants,
+               sizeof(h->frames[k].variants));
+        h->nframes = k + 1;
     }
 
     hdb_media_free(&media);
 }
 
-void
-scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
+/* reads the file: its digests and, if it is an image, its PDQ hashes */
+static int
+scan_read(scan_worker_t *w, const scan_opts_t *o, const char *path,
     const struct stat *st, scan_result_t *r)
 {
     int             fd, image;
     size_t          len, cap;
     ssize_t         n;
-    hdb_match_t     m;
     struct stat     fst;
     hdb_digests_t   dg;
     unsigned char  *img, *grown;
-
-    memset(r, 0, sizeof(scan_result_t));
-    r->path = path;
-    r->st = *st;
+    scan_hashes_t  *h = &r->hashes;
 
     fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC
                     | (o->follow ? 0 : O_NOFOLLOW));
     if (fd == -1) {
         r->error = errno;
-        return;
+        return -1;
     }
 
     /* what is read must be what was walked: not a file swapped in since */
@@ -117,7 +73,7 @@ scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
         r->error = errno ? errno : ESTALE;
         r->why = "changed while scanned";
         close(fd);
-        return;
+        return -1;
     }
 
     r->st = fst;
@@ -130,6 +86,10 @@ scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
     image = -1;     /* not told yet */
 
     while ((n = read(fd, w->buf, w->bufsize)) > 0) {
+        if (o->rate) {
+            scan_rate_take(o->rate, (size_t) n);
+        }
+
         hdb_digest_update(w->digest, w->buf, (size_t) n);
 
         if (image == -1) {
@@ -138,47 +98,112 @@ scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
                     && (o->types & HDB_TYPE_BIT(HDB_PDQ));
         }
 
-        if (image == 1) {
-            if (len + (size_t) n > cap) {
-                cap = (size_t) fst.st_size > len + (size_t) n
-                      ? (size_t) fst.st_size : 2 * (len + (size_t) n);
-                grown = realloc(img, cap);
-                if (grown == NULL) {
-                    image = 0;
-                    free(img);
-                    img = NULL;
-                    len = 0;
-                    snprintf(r->media_error, sizeof(r->media_error),
-                             "out of memory");
-                    continue;
-                }
+        if (image != 1) {
+            continue;
+        }
 
-                img = grown;
+        if (len + (size_t) n > cap) {
+            cap = (size_t) fst.st_size > len + (size_t) n
+                  ? (size_t) fst.st_size : 2 * (len + (size_t) n);
+            grown = realloc(img, cap);
+            if (grown == NULL) {
+                image = 0;
+                free(img);
+                img = NULL;
+                len = 0;
+                snprintf(r->media_error, sizeof(r->media_error),
+                         "out of memory");
+                continue;
             }
 
-            memcpy(img + len, w->buf, (size_t) n);
-            len += (size_t) n;
+            img = grown;
         }
-    }
 
-    if (n < 0) {
-        r->error = errno;
-        free(img);
-        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        close(fd);
-        return;
+        memcpy(img + len, w->buf, (size_t) n);
+        len += (size_t) n;
     }
 
     /* the pages are not ours to keep */
     (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    close(fd);
+
+    if (n < 0 || close(fd) != 0) {
+        r->error = errno;
+        free(img);
+        return -1;
+    }
 
     if (hdb_digest_final(w->digest, &dg) != 0) {
         r->error = EIO;
         r->why = "digest failed";
         free(img);
+        return -1;
+    }
+
+    h->types = dg.types;
+    memcpy(h->md, dg.md, sizeof(h->md));
+    h->media = (o->types & HDB_TYPE_BIT(HDB_PDQ)) != 0
+               && (size_t) fst.st_size <= o->max_image;
+    h->format = HDB_MEDIA_NONE;
+    h->media_rc = HDB_MEDIA_OK;
+
+    if (img) {
+        scan_media(img, len, h);
+        free(img);
+    }
+
+    /* an image refused for want of memory is not cached as refused */
+    r->store = r->media_error[0] == '\0';
+
+    return 0;
+}
+
+/* the cached hashes serve if they hold every kind this set needs */
+static int
+scan_cached(scan_worker_t *w, const scan_opts_t *o, const struct stat *st,
+    scan_hashes_t *h)
+{
+    unsigned  need;
+
+    if (w->cache == NULL || scan_cache_get(w->cache, st, h) != 0) {
+        return 0;
+    }
+
+    need = o->types & HDB_DIGEST_TYPES;
+
+    if ((h->types & need) != need
+        || ((o->types & HDB_TYPE_BIT(HDB_PDQ)) && !h->media
+            && (size_t) st->st_size <= o->max_image))
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+static void
+scan_hit(scan_result_t *r, const char *match, const hdb_match_t *m, int pdq,
+    int frame)
+{
+    scan_hit_t  *hit;
+
+    if (r->nhits == SCAN_HITS_MAX) {
         return;
     }
+
+    hit = &r->hits[r->nhits++];
+    snprintf(hit->match, sizeof(hit->match), "%s", match);
+    hit->m = *m;
+    hit->pdq = pdq;
+    hit->frame = frame;
+}
+
+/* the hashes against the hash set */
+static void
+scan_lookup(scan_worker_t *w, const scan_opts_t *o, scan_result_t *r)
+{
+    char            hex[HDB_HEX_MAX + 1], match[sizeof(r->hits[0].match)];
+    hdb_match_t     m;
+    scan_hashes_t  *h = &r->hashes;
 
     /*
      * A read transaction per file: a scan of hours must not pin the
@@ -187,24 +212,70 @@ scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
     if (hdb_reader_begin(w->rd) != 0) {
         r->error = EIO;
         r->why = "the hash set cannot be read";
-        free(img);
         return;
     }
 
     for (int i = 0; i < HDB_NDIGESTS; i++) {
         hdb_type_t  t = hdb_types_by_cost[i];
 
-        if ((dg.types & HDB_TYPE_BIT(t))
-            && hdb_reader_lookup(w->rd, t, dg.md[t], &m) == 0)
+        if ((h->types & o->types & HDB_TYPE_BIT(t))
+            && hdb_reader_lookup(w->rd, t, h->md[t], &m) == 0)
         {
-            scan_hit_digest(r, t, dg.md[t], &m);
+            hdb_hex_encode(h->md[t], hdb_type_size(t), hex);
+            snprintf(match, sizeof(match), "%s:%s", hdb_type_name(t), hex);
+            scan_hit(r, match, &m, 0, -1);
         }
     }
 
-    if (img) {
-        scan_media(w, o, img, len, r);
-        free(img);
+    if (h->media && h->format != HDB_MEDIA_NONE) {
+        r->format = hdb_media_name(h->format);
+
+        if (h->media_rc != HDB_MEDIA_OK && r->media_error[0] == '\0') {
+            snprintf(r->media_error, sizeof(r->media_error), "%s",
+                     hdb_media_strerror(h->media_rc, NULL));
+        }
+    }
+
+    for (unsigned k = 0; k < h->nframes && (o->types & HDB_TYPE_BIT(HDB_PDQ));
+         k++)
+    {
+        scan_frame_t  *f = &h->frames[k];
+
+        if ((unsigned) f->quality < o->min_quality
+            || hdb_reader_pdq_match(w->rd,
+                                    (const unsigned char (*)[HDB_PDQ_SIZE])
+                                    f->variants, HDB_PDQ_VARIANTS,
+                                    o->distance, &m) != 0)
+        {
+            continue;
+        }
+
+        hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
+        snprintf(match, sizeof(match), "pdq:%s", hex);
+        scan_hit(r, match, &m, 1, h->total > 1 ? (int) f->index : -1);
     }
 
     hdb_reader_end(w->rd);
+}
+
+void
+scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
+    const struct stat *st, scan_result_t *r)
+{
+    memset(r, 0, sizeof(scan_result_t));
+    r->path = path;
+    r->st = *st;
+
+    if (scan_cached(w, o, st, &r->hashes)) {
+        r->cached = 1;
+
+    } else {
+        memset(&r->hashes, 0, sizeof(r->hashes));
+
+        if (scan_read(w, o, path, st, r) != 0) {
+            return;
+        }
+    }
+
+    scan_lookup(w, o, r);
 }
