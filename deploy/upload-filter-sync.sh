@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fetches the day's signed list of one source and applies it as a full sync.
+# Fetches the day's signed list of one source and applies it as a full sync;
+# then, if asked, checks what is already stored against the new set.
 # Run by upload-filter-sync.service; every setting comes from its
 # environment file (/etc/upload-filter/sync.env):
 #
@@ -7,6 +8,19 @@
 #   SOURCE=police-nl
 #   LIST_URL=https://lists.example.org/police-nl/full.txt
 #   FORMAT=auto
+#
+# and, optionally, after a successful sync:
+#
+#   REPORT_DIR=/var/lib/upload-filter/reports
+#   SCAN_PATHS="/srv/uploads /srv/media"    hashdb scan --cache of these
+#   SCAN_CACHE=/var/lib/upload-filter/scan.cache
+#   RESCAN_LOGS="/var/log/nginx/uploads.log /var/log/nginx/uploads.log.*.gz"
+#                                           hashdb rescan of these logs
+#
+# Each writes REPORT_DIR/scan-DATE.json or rescan-DATE.json (one JSON
+# object per listed file or upload).  The job exits 1 when something
+# stored is now listed (wire the unit's OnFailure= to your alerting), 2
+# when the sync or a scan failed, 0 otherwise.
 #
 # The publisher's public key must be trusted once, by hand:
 #   hashdb trust /var/lib/upload-filter/hashset --source police-nl key.pem
@@ -20,5 +34,35 @@ curl --fail --silent --show-error --max-time 60 -o "$work/list.sig" "$LIST_URL.s
 
 # refuses (exit 2, nothing applied) a bad signature, an older list or a
 # bad line; nginx keeps serving the previous set in every case
-exec hashdb sync "$HASHSET" --source "$SOURCE" --format "${FORMAT:-auto}" \
+hashdb sync "$HASHSET" --source "$SOURCE" --format "${FORMAT:-auto}" \
     --sig "$work/list.sig" "$work/list"
+
+status=0
+day=$(date -u +%Y-%m-%dT%H%M%SZ)
+
+after() {   # name, command...: the report, and the worst exit status
+    name=$1
+    shift
+    mkdir -p "$REPORT_DIR"
+    rc=0
+    "$@" > "$REPORT_DIR/$name-$day.json" || rc=$?
+    if [ "$rc" -eq 1 ]; then
+        echo "upload-filter-sync: $name: $(wc -l < "$REPORT_DIR/$name-$day.json")" \
+             "listed, see $REPORT_DIR/$name-$day.json" >&2
+    fi
+    if [ "$rc" -gt "$status" ]; then status=$rc; fi
+}
+
+if [ -n "${SCAN_PATHS:-}" ]; then
+    # shellcheck disable=SC2086
+    after scan hashdb scan --json --no-progress \
+        --cache "${SCAN_CACHE:-/var/lib/upload-filter/scan.cache}" \
+        "$HASHSET" $SCAN_PATHS
+fi
+
+if [ -n "${RESCAN_LOGS:-}" ]; then
+    # shellcheck disable=SC2086
+    after rescan hashdb rescan --json "$HASHSET" $RESCAN_LOGS
+fi
+
+exit "$status"

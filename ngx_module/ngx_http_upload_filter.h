@@ -19,6 +19,8 @@
  *                                      pool (hdb_media), near matches
  *   ngx_http_upload_filter_verdict.c   a match recorded and logged, a
  *                                      failure's policy, the rejection
+ *   ngx_http_upload_filter_ledger.c    what was hashed, for
+ *                                      $upload_filter_hashes
  *   ngx_http_upload_filter_variables.c the variables
  *   ngx_http_upload_filter_resident.c  upload_filter_resident: keeping the
  *                                      hash set in memory
@@ -150,6 +152,8 @@ struct ngx_http_upload_filter_image_s {
     size_t                              filename_len;
     u_char                             *decoded;    /* "" or " decoded=" */
 
+    ngx_uint_t                          ledger;     /* its entry */
+
     /* what the thread found */
     int                                 rc;         /* HDB_MEDIA_* */
     hdb_media_result_t                  media;
@@ -164,6 +168,7 @@ struct ngx_http_upload_filter_obj_s {
     hdb_digest_t                       *digest;
     ngx_http_upload_filter_image_t     *image;
     off_t                               size;
+    ngx_uint_t                          ledger;     /* its entry */
 
     /* valid until close: see uf_inspect.h */
     const u_char                       *name;
@@ -196,6 +201,8 @@ typedef struct {
     ngx_str_t                           category;
     ngx_str_t                           entry;      /* the listed hash */
     ngx_str_t                           distance;
+
+    ngx_array_t                        *ledger;     /* what was hashed */
 
     /* PDQ: the images read, the thread's task */
     ngx_http_upload_filter_image_t     *images;
@@ -273,6 +280,18 @@ ngx_int_t ngx_http_upload_filter_not_read_here(ngx_http_request_t *r,
 /* ngx_http_upload_filter_object.c */
 extern const uf_sink_t  ngx_http_upload_filter_sink;
 void ngx_http_upload_filter_objects_exit(void);
+
+/* ngx_http_upload_filter_ledger.c */
+typedef struct ngx_http_upload_filter_ledger_s
+    ngx_http_upload_filter_ledger_t;
+
+ngx_int_t ngx_http_upload_filter_ledger_add(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_obj_t *obj, const hdb_digests_t *dg,
+    ngx_uint_t *index);
+void ngx_http_upload_filter_ledger_pdq(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t index, const u_char *pdq);
+ngx_int_t ngx_http_upload_filter_ledger_value(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_str_t *value);
 
 /* ngx_http_upload_filter_pdq.c */
 ngx_int_t ngx_http_upload_filter_image_begin(ngx_http_upload_filter_ctx_t *ctx,

@@ -130,10 +130,11 @@ ngx_http_upload_filter_obj_close(void *data, void *o, int truncated)
 
     (void) truncated;
 
-    rc = ngx_http_upload_filter_image_end(ctx, obj);
+    /* the digests first: the ledger entry is the image's too */
+    rc = ngx_http_upload_filter_obj_check(ctx, obj);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_upload_filter_obj_check(ctx, obj);
+        rc = ngx_http_upload_filter_image_end(ctx, obj);
     }
 
     ngx_http_upload_filter_obj_release(ctx, obj);
@@ -196,6 +197,15 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
                                     NGX_HTTP_UPLOAD_FILTER_INTERNAL,
                                     "digest failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upload_filter_ledger_add(ctx, obj, &dg, &obj->ledger)
+        != NGX_OK)
+    {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "no memory for the ledger");
         return NGX_ERROR;
     }
 

@@ -171,6 +171,7 @@ ngx_http_upload_filter_image_end(ngx_http_upload_filter_ctx_t *ctx,
 
     j->next = ctx->images;
     ctx->images = j;
+    j->ledger = obj->ledger;
 
     pool = ctx->request->pool;
 
@@ -304,6 +305,9 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     {
         if (j->rc == HDB_MEDIA_OK && j->media.nframes) {
             for (k = 0; k < j->media.nframes; k++) {
+                ngx_http_upload_filter_ledger_pdq(ctx, j->ledger,
+                                              j->media.frames[k].variants[0]);
+
                 if (ngx_http_upload_filter_pdq_lookup(ctx, j,
                                                       &j->media.frames[k])
                     != NGX_OK)

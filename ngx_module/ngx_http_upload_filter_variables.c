@@ -1,6 +1,6 @@
 /*
  * The variables: $upload_filter_result, _match, _source, _category,
- * _entry, _distance, _reason, for access_log and the rest of the
+ * _entry, _distance, _reason, _hashes, for access_log and the rest of the
  * configuration.  They read the request's verdict, which survives
  * internal redirects.
  */
@@ -18,6 +18,7 @@ static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
  */
 #define NGX_HTTP_UPLOAD_FILTER_VAR_RESULT  ((uintptr_t) -1)
 #define NGX_HTTP_UPLOAD_FILTER_VAR_REASON  ((uintptr_t) -2)
+#define NGX_HTTP_UPLOAD_FILTER_VAR_HASHES  ((uintptr_t) -3)
 
 #define ngx_http_upload_filter_var(name, data)                              \
     { ngx_string(name), NULL, ngx_http_upload_filter_variable, data,      \
@@ -42,6 +43,8 @@ static ngx_http_variable_t  ngx_http_upload_filter_vars[] = {
                                ngx_http_upload_filter_ctx_str(distance)),
     ngx_http_upload_filter_var("upload_filter_reason",
                                NGX_HTTP_UPLOAD_FILTER_VAR_REASON),
+    ngx_http_upload_filter_var("upload_filter_hashes",
+                               NGX_HTTP_UPLOAD_FILTER_VAR_HASHES),
 
     ngx_http_null_variable
 };
@@ -79,7 +82,7 @@ static ngx_int_t
 ngx_http_upload_filter_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                      reason, *s;
+    ngx_str_t                      reason, hashes, *s;
     ngx_http_upload_filter_ctx_t  *ctx;
 
     ctx = ngx_http_upload_filter_get_ctx(r->main);
@@ -99,6 +102,14 @@ ngx_http_upload_filter_variable(ngx_http_request_t *r,
         reason.data = (u_char *) ctx->reason;
         reason.len = ctx->reason ? ngx_strlen(ctx->reason) : 0;
         s = &reason;
+        break;
+
+    case NGX_HTTP_UPLOAD_FILTER_VAR_HASHES:
+        if (ngx_http_upload_filter_ledger_value(ctx, &hashes) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        s = &hashes;
         break;
 
     default:

@@ -45,6 +45,25 @@ is(($t->hashdb('lookup', $db, $h[0]))[0], 0, 'the list is in the hash set');
 ($rc, $out) = run_job();
 ok($rc == 2 && $out =~ /not newer than 20261122/, 'the same list fetched again is refused as a replay');
 
+# the next day's list names a file already stored: the job's scan finds it
+{
+    my $store = "$k/store";
+    $t->write_file("$store/a/kept.bin", "published file 4");
+    $t->write_file("$store/b/clean.bin", "never listed");
+    $t->write_file('html/lists/full.txt', join("\n", @h, sha256_hex('published file 4')) . "\n");
+    $t->hashdb('sign', '--key', "$k/sk.pem", '--source', 'hotline', '--seq', 20261123,
+               "$k/html/lists/full.txt");
+    local $ENV{SCAN_PATHS} = $store;
+    local $ENV{SCAN_CACHE} = "$k/scan.cache";
+    local $ENV{REPORT_DIR} = "$k/reports";
+    ($rc, $out) = run_job();
+    is($rc, 1, 'after the sync, the job scans the store: exit 1, something listed') or diag $out;
+    like($out, qr{upload-filter-sync: scan: 1 listed, see \Q$k\E/reports/scan-\S+\.json}, 'and says where the report is');
+    my ($report) = glob("$k/reports/scan-*.json");
+    like($t->read_file($report) // '', qr{"path":"\Q$store\E/a/kept\.bin".*"source":"hotline"}, 'the report names the file');
+    ok(-s "$k/scan.cache", 'with its cache for tomorrow');
+}
+
 $t->write_file('html/lists/full.txt', join("\n", @h, sha256_hex('injected')) . "\n");
 ($rc, $out) = run_job();
 ok($rc == 2 && $out =~ /signature is for other content/, 'a tampered download is refused');

@@ -45,7 +45,7 @@ static const char  scan_usage[] =
     "--cache FILE keeps each file's hashes (by device, inode, size, mtime,\n"
     "ctime): a file unchanged since is not read again, its hashes are\n"
     "looked up in the set as it is now.  --shard I/N scans the I-th of N\n"
-    "parts of the files (by path), so that N scans share a store.  --rate\n"
+    "parts of the files (by inode), so that N scans share a store.  --rate\n"
     "caps the bytes read per second; --progress (on a terminal: the\n"
     "default) shows files and bytes as it goes.\n"
     "A summary goes to standard error.  Exit status: 0 nothing listed,\n"
@@ -197,15 +197,21 @@ scan_worker(void *data)
     return NULL;
 }
 
-/* FNV-1a of the path: which shard a file is in, whatever the walk order */
+/*
+ * Which shard a file is in: by its inode number, whatever the walk order
+ * or the path (every hard link of a file falls in the same shard, which
+ * reports it once with all its paths), and the same on every NFS client
+ * of one store (device numbers differ between clients, inodes do not).
+ */
 static unsigned
-scan_shard_of(const char *path, unsigned n)
+scan_shard_of(const struct stat *st, unsigned n)
 {
-    uint64_t  h = 14695981039346656037ull;
+    uint64_t  h = (uint64_t) st->st_ino;
 
-    for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
-        h = (h ^ *p) * 1099511628211ull;
-    }
+    /* a 64-bit mix (splitmix64's finaliser): neighbours spread out */
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
 
     return (unsigned) (h % n);
 }
@@ -244,7 +250,7 @@ scan_entry(scan_t *s, const char *path, const struct stat *st)
         return;
     }
 
-    if (s->nshards > 1 && scan_shard_of(path, s->nshards) != s->shard) {
+    if (s->nshards > 1 && scan_shard_of(st, s->nshards) != s->shard) {
         return;
     }
 

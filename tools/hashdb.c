@@ -24,6 +24,7 @@ static const char  usage[] =
     "  stats [--json] DB             sources, entries, what is computed\n"
     "  hash [--db DB] FILE...        the digests the module computes\n"
     "  scan DB PATH...               stored files against the hash set\n"
+    "  rescan DB LOG...              past uploads (access logs) against it\n"
     "  allow DB HEX --reason TEXT    never block this digest (allow list)\n"
     "  unallow DB HEX                take a digest off the allow list\n"
     "  allowed DB                    list the allow list\n"
@@ -48,6 +49,7 @@ static const struct {
     { "stats", cmd_stats },
     { "hash", cmd_hash },
     { "scan", cmd_scan },
+    { "rescan", cmd_rescan },
     { "allow", cmd_allow },
     { "unallow", cmd_unallow },
     { "allowed", cmd_allowed },

@@ -29,6 +29,7 @@ int cmd_lookup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_rescan(int argc, char **argv);
 int cmd_allow(int argc, char **argv);
 int cmd_unallow(int argc, char **argv);
 int cmd_allowed(int argc, char **argv);

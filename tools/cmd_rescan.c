@@ -1,0 +1,457 @@
+/*
+ * hashdb rescan: past uploads matched against the hash set as it is now,
+ * from the access logs nginx wrote with $upload_filter_hashes (see
+ * ngx_module/ngx_http_upload_filter_ledger.c for the token).  Each line
+ * of each log (gzipped or not) is searched for the token, whatever
+ * log_format was wrapped around it; each object's digests and PDQ
+ * hashes are looked up, and each listed one is reported with the line it
+ * came from, so that after a daily sync the hoster learns which stored
+ * uploads became listed, without reading any of them.
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zlib.h>
+
+#include "tool.h"
+
+static const char  rescan_usage[] =
+    "usage: hashdb rescan DB [--json] [--distance N] LOG...\n"
+    "\n"
+    "Reads access logs (\"-\": standard input; gzipped ones too) that\n"
+    "nginx wrote with $upload_filter_hashes in their log_format, and\n"
+    "prints every past upload whose digests or PDQ hashes the hash set\n"
+    "lists now, with the log line it came from:\n"
+    "    LOG:LINE: part=P size=N TYPE:HEX source=S category=C listed=DATE | LINE\n"
+    "(--json: one object per line, with the line, and its fields where it\n"
+    "is a JSON object).  PDQ hashes match within --distance (default 31),\n"
+    "as logged (not rotated).  Exit status: 0 nothing listed, 1 something\n"
+    "listed, 2 errors (and nothing listed).\n";
+
+#define RESCAN_TOKEN  "ufh1:"
+
+typedef struct {
+    int            json;
+    unsigned       distance;
+    hdb_reader_t  *rd;
+    uint64_t       lines, uploads, listed, errors;
+} rescan_t;
+
+static int
+rescan_token_char(int c)
+{
+    return isalnum(c) || strchr("._%=,;:-", c) != NULL;
+}
+
+static void
+rescan_date(int64_t t, char *buf, size_t size)
+{
+    time_t     tt = (time_t) t;
+    struct tm  tm;
+
+    if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+        snprintf(buf, size, "-");
+        return;
+    }
+
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+hexval(char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* a percent-encoded value, decoded in place */
+static void
+rescan_unpct(char *s)
+{
+    char  *d = s;
+
+    for ( /* void */ ; *s; s++) {
+        if (s[0] == '%' && isxdigit((unsigned char) s[1])
+            && isxdigit((unsigned char) s[2]))
+        {
+            *d++ = (char) (hexval(s[1]) << 4 | hexval(s[2]));
+            s += 2;
+
+        } else {
+            *d++ = *s;
+        }
+    }
+
+    *d = '\0';
+}
+
+static void
+rescan_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            fprintf(out, "\\%c", *p);
+
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            /* not UTF-8 checked: bytes past ASCII as code points */
+            fprintf(out, "\\u%04x", *p);
+
+        } else {
+            fputc(*p, out);
+        }
+    }
+
+    fputc('"', out);
+}
+
+/* whether the line could be a JSON object: braces and quotes balanced */
+static int
+rescan_is_object(const char *s)
+{
+    int     depth = 0, str = 0;
+    size_t  n = strlen(s);
+
+    while (n && isspace((unsigned char) s[n - 1])) {
+        n--;
+    }
+
+    if (n < 2 || s[0] != '{' || s[n - 1] != '}') {
+        return 0;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        if (str) {
+            if (s[i] == '\\') {
+                i++;
+            } else if (s[i] == '"') {
+                str = 0;
+            }
+
+        } else if (s[i] == '"') {
+            str = 1;
+
+        } else if (s[i] == '{' || s[i] == '[') {
+            depth++;
+
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0
+                   && i != n - 1)
+        {
+            return 0;
+        }
+    }
+
+    return depth == 0 && !str;
+}
+
+static void
+rescan_report(rescan_t *rs, const char *log, uint64_t lineno,
+    const char *line, const char *part, const char *size, const char *name,
+    const char *filename, const char *match, const hdb_match_t *m, int pdq)
+{
+    char  listed[32], entry[HDB_PDQ_HEX_LEN + 1];
+
+    rescan_date(m->added, listed, sizeof(listed));
+    hdb_hex_encode(m->listed, HDB_PDQ_SIZE, entry);
+    rs->listed++;
+
+    if (rs->json) {
+        fputs("{\"log\":", stdout);
+        rescan_json_string(stdout, log);
+        printf(",\"line_number\":%llu,\"part\":", (unsigned long long) lineno);
+        rescan_json_string(stdout, part);
+        printf(",\"size\":%s,\"name\":", size[0] ? size : "0");
+        rescan_json_string(stdout, name);
+        fputs(",\"filename\":", stdout);
+        rescan_json_string(stdout, filename);
+        printf(",\"match\":\"%s\"", match);
+        if (pdq) {
+            printf(",\"entry\":\"pdq:%s\",\"distance\":%u", entry, m->distance);
+        } else {
+            printf(",\"entry\":\"%s\",\"distance\":0", match);
+        }
+        fputs(",\"source\":", stdout);
+        rescan_json_string(stdout, m->source);
+        fputs(",\"category\":", stdout);
+        rescan_json_string(stdout, m->category);
+        printf(",\"listed\":\"%s\",\"allowed\":%s,\"line\":", listed,
+               m->allowed ? "true" : "false");
+        rescan_json_string(stdout, line);
+        if (rescan_is_object(line)) {
+            fputs(",\"fields\":", stdout);
+            fputs(line, stdout);
+        }
+        fputs("}\n", stdout);
+        return;
+    }
+
+    printf("%s:%llu: part=%s size=%s", log, (unsigned long long) lineno,
+           part, size);
+    if (name[0]) {
+        printf(" name=\"%s\"", name);
+    }
+    if (filename[0]) {
+        printf(" filename=\"%s\"", filename);
+    }
+    printf(" %s", match);
+    if (pdq) {
+        printf(" entry=pdq:%s distance=%u", entry, m->distance);
+    }
+    printf(" source=%s category=%s listed=%s%s | %s\n", m->source,
+           m->category[0] ? m->category : "-", listed,
+           m->allowed ? " allowed" : "", line);
+}
+
+/* one object of a token: "part=2,size=12,sha1=HEX,pdq=HEX" */
+static void
+rescan_entry(rescan_t *rs, const char *log, uint64_t lineno,
+    const char *line, char *e)
+{
+    int            rc;
+    char          *kv, *save, *v;
+    char           part[64] = "", size[32] = "", name[512] = "",
+                   filename[512] = "", match[sizeof("sha256:") + 64];
+    hdb_type_t     t;
+    hdb_match_t    m;
+    unsigned char  md[HDB_DIGEST_MAX];
+    char          *hashes[16];
+    size_t         nh;
+
+    nh = 0;
+
+    for (kv = strtok_r(e, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        v = strchr(kv, '=');
+        if (v == NULL) {
+            continue;
+        }
+
+        *v++ = '\0';
+
+        if (strcmp(kv, "part") == 0) {
+            snprintf(part, sizeof(part), "%s", v);
+        } else if (strcmp(kv, "size") == 0) {
+            snprintf(size, sizeof(size), "%s", v);
+        } else if (strcmp(kv, "name") == 0) {
+            snprintf(name, sizeof(name), "%s", v);
+            rescan_unpct(name);
+        } else if (strcmp(kv, "filename") == 0) {
+            snprintf(filename, sizeof(filename), "%s", v);
+            rescan_unpct(filename);
+        } else if (nh < 16) {
+            v[-1] = ':';        /* "sha1:HEX", as tool_parse_digest reads */
+            hashes[nh++] = kv;
+        }
+    }
+
+    rs->uploads++;
+
+    for (size_t i = 0; i < nh; i++) {
+        if (tool_parse_digest(hashes[i], &t, md) != 0) {
+            continue;       /* "decoded=base64" and the like */
+        }
+
+        rc = t == HDB_PDQ
+             ? hdb_reader_pdq_match(rs->rd,
+                                    (const unsigned char (*)[HDB_PDQ_SIZE]) md,
+                                    1, rs->distance, &m)
+             : hdb_reader_lookup(rs->rd, t, md, &m);
+
+        if (rc == HDB_NOTFOUND) {
+            continue;
+        }
+
+        if (rc != 0) {
+            tool_error("%s", hdb_strerror(rc));
+            rs->errors++;
+            return;
+        }
+
+        snprintf(match, sizeof(match), "%s", hashes[i]);
+        rescan_report(rs, log, lineno, line, part, size, name, filename,
+                      match, &m, t == HDB_PDQ);
+    }
+}
+
+static void
+rescan_line(rescan_t *rs, const char *log, uint64_t lineno, char *line)
+{
+    char    *p, *tok, *e, *save;
+    size_t   n;
+
+    n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        line[--n] = '\0';
+    }
+
+    for (p = strstr(line, RESCAN_TOKEN); p; p = strstr(p, RESCAN_TOKEN)) {
+        p += sizeof(RESCAN_TOKEN) - 1;
+
+        for (n = 0; p[n] && rescan_token_char((unsigned char) p[n]); n++) {
+            /* void */
+        }
+
+        tok = strndup(p, n);
+        if (tok == NULL) {
+            rs->errors++;
+            return;
+        }
+
+        if (hdb_reader_begin(rs->rd) != 0) {
+            tool_error("the hash set cannot be read");
+            rs->errors++;
+            free(tok);
+            return;
+        }
+
+        for (e = strtok_r(tok, ";", &save); e; e = strtok_r(NULL, ";", &save))
+        {
+            rescan_entry(rs, log, lineno, line, e);
+        }
+
+        hdb_reader_end(rs->rd);
+        free(tok);
+        p += n;
+    }
+}
+
+static void
+rescan_log(rescan_t *rs, const char *path)
+{
+    int          err;
+    char        *line, *grown;
+    size_t       cap, len;
+    gzFile       gz;
+    uint64_t     lineno;
+    const char  *msg;
+
+    gz = strcmp(path, "-") == 0 ? gzdopen(0, "rb") : gzopen(path, "rb");
+    if (gz == NULL) {
+        tool_error("%s: %s", path, strerror(errno ? errno : ENOMEM));
+        rs->errors++;
+        return;
+    }
+
+    cap = 65536;
+    line = malloc(cap);
+    lineno = 0;
+
+    while (line && gzgets(gz, line, (int) cap) != NULL) {
+        len = strlen(line);
+
+        /* a line longer than the buffer: read on into a larger one */
+        while (len == cap - 1 && line[len - 1] != '\n') {
+            grown = realloc(line, 2 * cap);
+            if (grown == NULL) {
+                break;
+            }
+
+            line = grown;
+            cap *= 2;
+
+            if (gzgets(gz, line + len, (int) (cap - len)) == NULL) {
+                break;
+            }
+
+            len += strlen(line + len);
+        }
+
+        rs->lines++;
+        rescan_line(rs, path, ++lineno, line);
+    }
+
+    if (line == NULL) {
+        tool_error("out of memory");
+        rs->errors++;
+    }
+
+    msg = gzerror(gz, &err);
+
+    if (err != Z_OK && err != Z_STREAM_END) {
+        tool_error("%s: %s", path, err == Z_ERRNO ? strerror(errno) : msg);
+        rs->errors++;
+    }
+
+    free(line);
+    gzclose(gz);
+}
+
+int
+cmd_rescan(int argc, char **argv)
+{
+    int             c, rc;
+    char           *end;
+    hdb_t          *db;
+    rescan_t        rs;
+    unsigned long   v;
+
+    static const struct option  opts[] = {
+        { "json", no_argument, NULL, 'J' },
+        { "distance", required_argument, NULL, 'D' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(&rs, 0, sizeof(rs));
+    rs.distance = HDB_PDQ_DISTANCE_DEFAULT;
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'J':
+            rs.json = 1;
+            break;
+        case 'D':
+            v = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || v > HDB_PDQ_DISTANCE_MAX) {
+                tool_error("--distance: not a number from 0 to %d: %s",
+                           HDB_PDQ_DISTANCE_MAX, optarg);
+                return TOOL_FAILED;
+            }
+            rs.distance = (unsigned) v;
+            break;
+        case 'h':
+            fputs(rescan_usage, stdout);
+            return TOOL_OK;
+        default:
+            fputs(rescan_usage, stderr);
+            return TOOL_FAILED;
+        }
+    }
+
+    if (argc - optind < 2) {
+        fputs(rescan_usage, stderr);
+        return TOOL_FAILED;
+    }
+
+    if (tool_open(&db, argv[optind], HDB_OPEN_RDONLY) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_reader_new(db, &rs.rd);
+    if (rc != 0) {
+        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+        hdb_close(db);
+        return TOOL_FAILED;
+    }
+
+    for (int i = optind + 1; i < argc; i++) {
+        rescan_log(&rs, argv[i]);
+    }
+
+    fflush(stdout);
+    fprintf(stderr, "hashdb rescan: %llu lines, %llu uploaded objects, "
+            "%llu listed, %llu errors\n", (unsigned long long) rs.lines,
+            (unsigned long long) rs.uploads, (unsigned long long) rs.listed,
+            (unsigned long long) rs.errors);
+
+    hdb_reader_free(rs.rd);
+    hdb_close(db);
+
+    return rs.listed ? TOOL_LISTED : rs.errors ? TOOL_FAILED : TOOL_OK;
+}
