@@ -218,7 +218,7 @@ cmd_hash(int argc, char **argv)
     const char     *dbpath;
     hash_opts_t     o;
     hdb_digest_t   *d;
-    unsigned long   distance;
+    unsigned long   frames;
 
     static const struct option  opts[] = {
         { "db", required_argument, NULL, 'd' },
@@ -244,13 +244,9 @@ cmd_hash(int argc, char **argv)
             dbpath = optarg;
             break;
         case 'D':
-            distance = strtoul(optarg, &end, 10);
-            if (*end || end == optarg || distance > HDB_PDQ_DISTANCE_MAX) {
-                tool_error("--distance: not a number from 0 to %d: %s",
-                           HDB_PDQ_DISTANCE_MAX, optarg);
+            if (tool_parse_distance(optarg, &o.distance) != TOOL_OK) {
                 return TOOL_FAILED;
             }
-            o.distance = (unsigned) distance;
             break;
         case 'v':
             o.variants = 1;
@@ -259,13 +255,13 @@ cmd_hash(int argc, char **argv)
             o.exact = 1;
             break;
         case 'f':
-            distance = strtoul(optarg, &end, 10);
-            if (*end || end == optarg || distance == 0 || distance > 100000) {
+            frames = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || frames == 0 || frames > 100000) {
                 tool_error("--frames: not a number from 1 to 100000: %s",
                            optarg);
                 return TOOL_FAILED;
             }
-            o.frames = (unsigned) distance;
+            o.frames = (unsigned) frames;
             break;
         case 'F':
             fputs(hdb_media_formats(), stdout);

@@ -28,20 +28,6 @@ static const char  stats_usage[] =
     "each was last updated and its sequence number, the size on disk, and\n"
     "which digests the upload filter computes for this set.\n";
 
-static void
-format_time(int64_t t, char *buf, size_t size)
-{
-    time_t     tt = (time_t) t;
-    struct tm  tm;
-
-    if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
-        snprintf(buf, size, "-");
-        return;
-    }
-
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int
 open_reader(const char *path, hdb_t **db, hdb_reader_t **rd)
 {
@@ -99,9 +85,9 @@ int
 cmd_lookup(int argc, char **argv)
 {
     int             c, rc, status, found;
-    char           *end, added[32], listed[HDB_HEX_MAX + 1];
+    char            added[32], listed[HDB_HEX_MAX + 1];
     hdb_t          *db;
-    unsigned long   distance;
+    unsigned        distance;
     hdb_type_t      type;
     hdb_match_t     m;
     hdb_reader_t   *rd;
@@ -122,10 +108,7 @@ cmd_lookup(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
-            distance = strtoul(optarg, &end, 10);
-            if (*end || end == optarg || distance > HDB_PDQ_DISTANCE_MAX) {
-                tool_error("--distance: not a number from 0 to %d: %s",
-                           HDB_PDQ_DISTANCE_MAX, optarg);
+            if (tool_parse_distance(optarg, &distance) != TOOL_OK) {
                 return TOOL_FAILED;
             }
             break;
@@ -159,7 +142,7 @@ cmd_lookup(int argc, char **argv)
         tool_parse_digest(argv[i], &type, digest);
         hdb_hex_encode(digest, hdb_type_size(type), listed);
 
-        rc = lookup_one(rd, argv[i], (unsigned) distance, &m);
+        rc = lookup_one(rd, argv[i], distance, &m);
 
         if (rc == HDB_NOTFOUND) {
             printf("%s:%s\tnot listed\n", hdb_type_name(type), listed);
@@ -172,7 +155,7 @@ cmd_lookup(int argc, char **argv)
             break;
         }
 
-        format_time(m.added, added, sizeof(added));
+        tool_format_time(m.added, added, sizeof(added));
         printf("%s:%s\tlisted\tsource=%s category=%s added=%s",
                hdb_type_name(type), listed, m.source,
                m.category[0] ? m.category : "-", added);
@@ -251,8 +234,8 @@ print_source(const hdb_source_t *src, void *data)
     char      updated[32], created[32], complete[64], pdq[32];
     stats_t  *st = data;
 
-    format_time(src->updated, updated, sizeof(updated));
-    format_time(src->created, created, sizeof(created));
+    tool_format_time(src->updated, updated, sizeof(updated));
+    tool_format_time(src->created, created, sizeof(created));
     format_types(src->complete, complete, sizeof(complete));
 
     if (st->json) {

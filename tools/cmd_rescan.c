@@ -49,20 +49,6 @@ rescan_token_char(int c)
     return isalnum(c) || strchr("._%=,;:-", c) != NULL;
 }
 
-static void
-rescan_date(int64_t t, char *buf, size_t size)
-{
-    time_t     tt = (time_t) t;
-    struct tm  tm;
-
-    if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
-        snprintf(buf, size, "-");
-        return;
-    }
-
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int
 hexval(char c)
 {
@@ -157,7 +143,7 @@ rescan_report(rescan_t *rs, const char *log, uint64_t lineno,
 {
     char  listed[32], entry[HDB_PDQ_HEX_LEN + 1];
 
-    rescan_date(m->added, listed, sizeof(listed));
+    tool_format_time(m->added, listed, sizeof(listed));
     hdb_hex_encode(m->listed, HDB_PDQ_SIZE, entry);
     rs->listed++;
 
@@ -385,10 +371,8 @@ int
 cmd_rescan(int argc, char **argv)
 {
     int             c, rc;
-    char           *end;
     hdb_t          *db;
     rescan_t        rs;
-    unsigned long   v;
 
     static const struct option  opts[] = {
         { "json", no_argument, NULL, 'J' },
@@ -407,13 +391,9 @@ cmd_rescan(int argc, char **argv)
             rs.json = 1;
             break;
         case 'D':
-            v = strtoul(optarg, &end, 10);
-            if (*end || end == optarg || v > HDB_PDQ_DISTANCE_MAX) {
-                tool_error("--distance: not a number from 0 to %d: %s",
-                           HDB_PDQ_DISTANCE_MAX, optarg);
+            if (tool_parse_distance(optarg, &rs.distance) != TOOL_OK) {
                 return TOOL_FAILED;
             }
-            rs.distance = (unsigned) v;
             break;
         case 'h':
             fputs(rescan_usage, stdout);

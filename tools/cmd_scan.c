@@ -447,13 +447,9 @@ cmd_scan(int argc, char **argv)
             s.opts.one_fs = 0;
             break;
         case 'D':
-            v = strtoul(optarg, &end, 10);
-            if (*end || end == optarg || v > HDB_PDQ_DISTANCE_MAX) {
-                tool_error("--distance: not a number from 0 to %d: %s",
-                           HDB_PDQ_DISTANCE_MAX, optarg);
+            if (tool_parse_distance(optarg, &s.opts.distance) != TOOL_OK) {
                 return TOOL_FAILED;
             }
-            s.opts.distance = (unsigned) v;
             break;
         case 'M':
             v = strtoul(optarg, &end, 10);

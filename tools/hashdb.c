@@ -5,7 +5,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tool.h"
 
@@ -82,6 +84,39 @@ tool_open(hdb_t **db, const char *path, unsigned flags)
         tool_error("%s: %s", path, hdb_strerror(rc));
         return TOOL_FAILED;
     }
+
+    return TOOL_OK;
+}
+
+void
+tool_format_time(int64_t t, char *buf, size_t size)
+{
+    time_t     tt = (time_t) t;
+    struct tm  tm;
+
+    if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
+        snprintf(buf, size, "-");
+        return;
+    }
+
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+tool_parse_distance(const char *arg, unsigned *distance)
+{
+    char           *end;
+    unsigned long   v;
+
+    v = strtoul(arg, &end, 10);
+
+    if (*end || end == arg || v > HDB_PDQ_DISTANCE_MAX) {
+        tool_error("--distance: not a number from 0 to %d: %s",
+                   HDB_PDQ_DISTANCE_MAX, arg);
+        return TOOL_FAILED;
+    }
+
+    *distance = (unsigned) v;
 
     return TOOL_OK;
 }

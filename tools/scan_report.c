@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "scan.h"
+#include "tool.h"
 
 typedef struct scan_link_s  scan_link_t;
 
@@ -191,20 +192,6 @@ scan_json_path(FILE *out, const char *key, const char *path)
 }
 
 static void
-scan_date(int64_t t, char *buf, size_t size)
-{
-    time_t     tt = (time_t) t;
-    struct tm  tm;
-
-    if (t <= 0 || gmtime_r(&tt, &tm) == NULL) {
-        snprintf(buf, size, "-");
-        return;
-    }
-
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
 scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
     size_t npaths)
 {
@@ -213,12 +200,12 @@ scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
     FILE        *out = rp->out;
     const char  *path = npaths ? paths[0] : r->path;
 
-    scan_date((int64_t) r->st.st_mtime, mtime, sizeof(mtime));
+    tool_format_time((int64_t) r->st.st_mtime, mtime, sizeof(mtime));
 
     for (unsigned i = 0; i < r->nhits; i++) {
         const scan_hit_t  *h = &r->hits[i];
 
-        scan_date(h->m.added, listed, sizeof(listed));
+        tool_format_time(h->m.added, listed, sizeof(listed));
         hdb_hex_encode(h->m.listed, HDB_PDQ_SIZE, entry);
 
         if (rp->opts.json) {

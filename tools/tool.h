@@ -22,6 +22,10 @@ int tool_wants_help(int argc, char **argv, const char *usage);
 /* HEX (a digest, its type by its length) or TYPE:HEX, as in "pdq:..." */
 int tool_parse_digest(const char *arg, hdb_type_t *type,
     unsigned char *digest);
+/* a time as ISO 8601 UTC ("2026-12-01T04:00:00Z"), "-" for none */
+void tool_format_time(int64_t t, char *buf, size_t size);
+/* --distance N, 0 .. HDB_PDQ_DISTANCE_MAX; TOOL_OK or TOOL_FAILED */
+int tool_parse_distance(const char *arg, unsigned *distance);
 
 int cmd_init(int argc, char **argv);
 int cmd_update(int argc, char **argv);      /* import, sync, apply */
