@@ -19,6 +19,7 @@
 
 #include <zlib.h>
 
+#include "ledger_parse.h"
 #include "tool.h"
 
 static const char  rescan_usage[] =
@@ -34,7 +35,6 @@ static const char  rescan_usage[] =
     "as logged (not rotated).  Exit status: 0 nothing listed, 1 something\n"
     "listed, 2 errors (and nothing listed).\n";
 
-#define RESCAN_TOKEN  "ufh1:"
 
 typedef struct {
     int            json;
@@ -42,39 +42,6 @@ typedef struct {
     hdb_reader_t  *rd;
     uint64_t       lines, uploads, listed, errors;
 } rescan_t;
-
-static int
-rescan_token_char(int c)
-{
-    return isalnum(c) || strchr("._%=,;:-", c) != NULL;
-}
-
-static int
-hexval(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-/* a percent-encoded value, decoded in place */
-static void
-rescan_unpct(char *s)
-{
-    char  *d = s;
-
-    for ( /* void */ ; *s; s++) {
-        if (s[0] == '%' && isxdigit((unsigned char) s[1])
-            && isxdigit((unsigned char) s[2]))
-        {
-            *d++ = (char) (hexval(s[1]) << 4 | hexval(s[2]));
-            s += 2;
-
-        } else {
-            *d++ = *s;
-        }
-    }
-
-    *d = '\0';
-}
 
 static void
 rescan_json_string(FILE *out, const char *s)
@@ -194,59 +161,33 @@ rescan_report(rescan_t *rs, const char *log, uint64_t lineno,
            m->allowed ? " allowed" : "", line);
 }
 
-/* one object of a token: "part=2,size=12,sha1=HEX,pdq=HEX" */
-static void
-rescan_entry(rescan_t *rs, const char *log, uint64_t lineno,
-    const char *line, char *e)
+/* what the current line is, for the callback */
+typedef struct {
+    rescan_t      *rs;
+    const char    *log;
+    uint64_t       lineno;
+    const char    *line;
+} rescan_ctx_t;
+
+/* one object of a token: its hashes looked up */
+static int
+rescan_entry(void *data, const ledger_entry_t *e)
 {
     int            rc;
-    char          *kv, *save, *v;
-    char           part[64] = "", size[32] = "", name[512] = "",
-                   filename[512] = "", match[sizeof("sha256:") + 64];
-    hdb_type_t     t;
     hdb_match_t    m;
-    unsigned char  md[HDB_DIGEST_MAX];
-    char          *hashes[16];
-    size_t         nh;
-
-    nh = 0;
-
-    for (kv = strtok_r(e, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        v = strchr(kv, '=');
-        if (v == NULL) {
-            continue;
-        }
-
-        *v++ = '\0';
-
-        if (strcmp(kv, "part") == 0) {
-            snprintf(part, sizeof(part), "%s", v);
-        } else if (strcmp(kv, "size") == 0) {
-            snprintf(size, sizeof(size), "%s", v);
-        } else if (strcmp(kv, "name") == 0) {
-            snprintf(name, sizeof(name), "%s", v);
-            rescan_unpct(name);
-        } else if (strcmp(kv, "filename") == 0) {
-            snprintf(filename, sizeof(filename), "%s", v);
-            rescan_unpct(filename);
-        } else if (nh < 16) {
-            v[-1] = ':';        /* "sha1:HEX", as tool_parse_digest reads */
-            hashes[nh++] = kv;
-        }
-    }
+    rescan_ctx_t  *x = data;
+    rescan_t      *rs = x->rs;
 
     rs->uploads++;
 
-    for (size_t i = 0; i < nh; i++) {
-        if (tool_parse_digest(hashes[i], &t, md) != 0) {
-            continue;       /* "decoded=base64" and the like */
-        }
+    for (unsigned i = 0; i < e->nhashes; i++) {
+        const ledger_hash_t  *h = &e->hashes[i];
 
-        rc = t == HDB_PDQ
+        rc = h->type == HDB_PDQ
              ? hdb_reader_pdq_match(rs->rd,
-                                    (const unsigned char (*)[HDB_PDQ_SIZE]) md,
-                                    1, rs->distance, &m)
-             : hdb_reader_lookup(rs->rd, t, md, &m);
+                                    (const unsigned char (*)[HDB_PDQ_SIZE])
+                                    h->md, 1, rs->distance, &m)
+             : hdb_reader_lookup(rs->rd, h->type, h->md, &m);
 
         if (rc == HDB_NOTFOUND) {
             continue;
@@ -255,53 +196,45 @@ rescan_entry(rescan_t *rs, const char *log, uint64_t lineno,
         if (rc != 0) {
             tool_error("%s", hdb_strerror(rc));
             rs->errors++;
-            return;
+            return rc;
         }
 
-        snprintf(match, sizeof(match), "%s", hashes[i]);
-        rescan_report(rs, log, lineno, line, part, size, name, filename,
-                      match, &m, t == HDB_PDQ);
+        rescan_report(rs, x->log, x->lineno, x->line, e->part, e->size,
+                      e->name, e->filename, h->text, &m, h->type == HDB_PDQ);
     }
+
+    return 0;
 }
 
 static void
 rescan_line(rescan_t *rs, const char *log, uint64_t lineno, char *line)
 {
-    char    *p, *tok, *e, *save;
-    size_t   n;
+    char          *p;
+    size_t         n;
+    rescan_ctx_t   x;
 
     n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
         line[--n] = '\0';
     }
 
-    for (p = strstr(line, RESCAN_TOKEN); p; p = strstr(p, RESCAN_TOKEN)) {
-        p += sizeof(RESCAN_TOKEN) - 1;
+    x.rs = rs;
+    x.log = log;
+    x.lineno = lineno;
+    x.line = line;
 
-        for (n = 0; p[n] && rescan_token_char((unsigned char) p[n]); n++) {
-            /* void */
-        }
-
-        tok = strndup(p, n);
-        if (tok == NULL) {
-            rs->errors++;
-            return;
-        }
+    for (p = strstr(line, LEDGER_TOKEN); p; p = strstr(p, LEDGER_TOKEN)) {
+        p += sizeof(LEDGER_TOKEN) - 1;
+        n = ledger_token_len(p);
 
         if (hdb_reader_begin(rs->rd) != 0) {
             tool_error("the hash set cannot be read");
             rs->errors++;
-            free(tok);
             return;
         }
 
-        for (e = strtok_r(tok, ";", &save); e; e = strtok_r(NULL, ";", &save))
-        {
-            rescan_entry(rs, log, lineno, line, e);
-        }
-
+        (void) ledger_parse(p, n, rescan_entry, &x);
         hdb_reader_end(rs->rd);
-        free(tok);
         p += n;
     }
 }
