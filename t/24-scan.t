@@ -178,6 +178,18 @@ rename "$tree/other/three.new", "$tree/other/three" or die;
 is($f2 - $c2, 2, 'a changed file and a replaced one (new inode) are read again');
 unlike($out, qr{other/three:}, 'the replaced file is no longer reported');
 
+# a file deleted: --prune drops its record, and only that one
+unlink "$tree/docs/later.txt" or die;
+($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, '--prune', $t->db, $tree);
+like($err, qr/hashdb scan: 2 records of files gone dropped from the cache/,
+     '--prune: the deleted file\'s record and the replaced file\'s old inode\'s dropped');
+($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, '--prune', $t->db, $tree);
+like($err, qr/ 0 records of files gone dropped/, 'and nothing else');
+($f2, $c2) = $err =~ / (\d+) files, .* (\d+) from the cache/;
+is($c2, $f2, 'every remaining file still from the cache');
+($rc, $out, $err) = $t->hashdb('scan', '--prune', $t->db, $tree);
+ok($rc == 2 && $err =~ /--prune goes with --cache/, '--prune without --cache: a usage error');
+
 # --- shards ------------------------------------------------------------------------
 
 ($rc, $full, $err) = $t->hashdb('scan', $t->db, $tree);

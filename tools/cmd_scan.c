@@ -27,7 +27,7 @@
 static const char  scan_usage[] =
     "usage: hashdb scan DB [--json] [-j N] [--follow] [--cross-devices]\n"
     "                   [--distance N] [--max-image SIZE] [--cache FILE]\n"
-    "                   [--shard I/N] [--rate MB/S] [--progress]\n"
+    "                   [--prune] [--shard I/N] [--rate MB/S] [--progress]\n"
     "                   (PATH... | --files-from FILE [--null])\n"
     "\n"
     "Hashes every regular file below the PATHs (or named in FILE, \"-\":\n"
@@ -44,7 +44,8 @@ static const char  scan_usage[] =
     "(default 31); --max-image: largest image decoded (default 64m).\n"
     "--cache FILE keeps each file's hashes (by device, inode, size, mtime,\n"
     "ctime): a file unchanged since is not read again, its hashes are\n"
-    "looked up in the set as it is now.  --shard I/N scans the I-th of N\n"
+    "looked up in the set as it is now; --prune then drops the records\n"
+    "of files not walked this time.  --shard I/N scans the I-th of N\n"
     "parts of the files (by inode), so that N scans share a store.  --rate\n"
     "caps the bytes read per second; --progress (on a terminal: the\n"
     "default) shows files and bytes as it goes.\n"
@@ -254,6 +255,11 @@ scan_entry(scan_t *s, const char *path, const struct stat *st)
         return;
     }
 
+    if (s->cache && scan_cache_seen(s->cache, st) != 0) {
+        tool_error("--prune: out of memory");
+        s->errors++;
+    }
+
     if (s->progress) {
         scan_show(s, 0);
     }
@@ -391,6 +397,8 @@ cmd_scan(int argc, char **argv)
     const char       *from, *cache;
     double            rate;
     char              tail;
+    int               prune;
+    uint64_t          pruned;
     hdb_reader_t     *rd;
     unsigned long     v;
     struct timespec   t0, t1;
@@ -405,6 +413,7 @@ cmd_scan(int argc, char **argv)
         { "files-from", required_argument, NULL, 'T' },
         { "null", no_argument, NULL, '0' },
         { "cache", required_argument, NULL, 'C' },
+        { "prune", no_argument, NULL, 'p' },
         { "shard", required_argument, NULL, 'S' },
         { "rate", required_argument, NULL, 'R' },
         { "progress", no_argument, NULL, 'P' },
@@ -423,6 +432,7 @@ cmd_scan(int argc, char **argv)
     from = NULL;
     cache = NULL;
     rate = 0;
+    prune = 0;
     s.progress = isatty(STDERR_FILENO);
     sep = '\n';
     optind = 1;
@@ -469,6 +479,9 @@ cmd_scan(int argc, char **argv)
             break;
         case 'C':
             cache = optarg;
+            break;
+        case 'p':
+            prune = 1;
             break;
         case 'S':
             if (sscanf(optarg, "%u/%u%c", &s.shard, &s.nshards, &tail) != 2
@@ -540,6 +553,16 @@ cmd_scan(int argc, char **argv)
         return TOOL_FAILED;
     }
 
+    if (prune && s.cache == NULL) {
+        tool_error("--prune goes with --cache");
+        hdb_close(s.db);
+        return TOOL_FAILED;
+    }
+
+    if (prune) {
+        scan_cache_pruning(s.cache);
+    }
+
     if (rate > 0 && (s.opts.rate = scan_rate_new(rate * 1e6)) == NULL) {
         tool_error("out of memory");
         scan_cache_close(s.cache);
@@ -598,6 +621,19 @@ cmd_scan(int argc, char **argv)
     if (s.cache && (rc = scan_cache_flush(s.cache)) != 0) {
         tool_error("%s: %s", cache, scan_cache_strerror(rc));
         s.errors++;
+    }
+
+    /* only a whole walk knows which files are gone */
+    if (prune && s.errors == 0 && s.nshards <= 1) {
+        rc = scan_cache_prune(s.cache, &pruned);
+        if (rc != 0) {
+            tool_error("%s: %s", cache, scan_cache_strerror(rc));
+            s.errors++;
+
+        } else {
+            fprintf(stderr, "hashdb scan: %llu records of files gone "
+                    "dropped from the cache\n", (unsigned long long) pruned);
+        }
     }
 
     if (s.progress) {

@@ -93,6 +93,10 @@ int scan_cache_get(scan_cache_reader_t *rd, const struct stat *st,
 int scan_cache_put(scan_cache_t *c, const struct stat *st,
     const scan_hashes_t *h);
 int scan_cache_flush(scan_cache_t *c);
+/* --prune: remember each file walked; at the end, drop the others */
+void scan_cache_pruning(scan_cache_t *c);
+int scan_cache_seen(scan_cache_t *c, const struct stat *st);
+int scan_cache_prune(scan_cache_t *c, uint64_t *pruned);
 const char *scan_cache_strerror(int rc);
 
 /* a worker's own: its readers, its digest state, its buffer */

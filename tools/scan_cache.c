@@ -10,7 +10,9 @@
  * computed, and, where the file was looked at for PDQ, its format, the
  * media layer's result and every frame's index, quality and 8 variants.
  * Records are written in batches of one write transaction each; a scan
- * interrupted loses at most the last batch, never the file.
+ * interrupted loses at most the last batch, never the file.  With
+ * --prune the keys a scan sees are kept in memory (16 bytes a file) and
+ * the records of every other file (deleted since) are removed at the end.
  */
 
 #include <errno.h>
@@ -57,6 +59,11 @@ struct scan_cache_s {
     pthread_mutex_t        lock;
     scan_cache_pending_t  *pending;
     size_t                 npending;
+
+    /* --prune: the keys this scan saw (open addressing, 0 0: empty) */
+    int                    pruning;
+    scan_cache_key_t      *seen;
+    size_t                 nseen, cap;
 };
 
 struct scan_cache_reader_s {
@@ -134,8 +141,153 @@ scan_cache_close(scan_cache_t *c)
     }
 
     pthread_mutex_destroy(&c->lock);
+    free(c->seen);
     free(c->pending);
     free(c);
+}
+
+static uint64_t
+scan_cache_hash(const scan_cache_key_t *k)
+{
+    uint64_t  h = k->ino * 0x9e3779b97f4a7c15ull ^ k->dev;
+
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
+
+/* a key into the seen set; under c->lock */
+static int
+scan_cache_see(scan_cache_t *c, const scan_cache_key_t *k)
+{
+    size_t             i;
+    scan_cache_key_t  *old, *grown;
+    size_t             oldcap;
+
+    if (2 * (c->nseen + 1) > c->cap) {
+        oldcap = c->cap;
+        old = c->seen;
+        c->cap = oldcap ? 2 * oldcap : 65536;
+        grown = calloc(c->cap, sizeof(scan_cache_key_t));
+        if (grown == NULL) {
+            c->cap = oldcap;
+            return ENOMEM;
+        }
+
+        c->seen = grown;
+        c->nseen = 0;
+
+        for (size_t j = 0; j < oldcap; j++) {
+            if (old[j].dev || old[j].ino) {
+                scan_cache_see(c, &old[j]);
+            }
+        }
+
+        free(old);
+    }
+
+    for (i = scan_cache_hash(k) & (c->cap - 1); ; i = (i + 1) & (c->cap - 1)) {
+        if (c->seen[i].dev == k->dev && c->seen[i].ino == k->ino) {
+            return 0;
+        }
+
+        if (c->seen[i].dev == 0 && c->seen[i].ino == 0) {
+            c->seen[i] = *k;
+            c->nseen++;
+            return 0;
+        }
+    }
+}
+
+static int
+scan_cache_was_seen(scan_cache_t *c, const scan_cache_key_t *k)
+{
+    for (size_t i = scan_cache_hash(k) & (c->cap - 1); c->cap;
+         i = (i + 1) & (c->cap - 1))
+    {
+        if (c->seen[i].dev == k->dev && c->seen[i].ino == k->ino) {
+            return 1;
+        }
+
+        if (c->seen[i].dev == 0 && c->seen[i].ino == 0) {
+            return 0;
+        }
+    }
+
+    return 0;
+}
+
+void
+scan_cache_pruning(scan_cache_t *c)
+{
+    c->pruning = 1;
+}
+
+int
+scan_cache_seen(scan_cache_t *c, const struct stat *st)
+{
+    int               rc;
+    scan_cache_key_t  k;
+
+    if (!c->pruning) {
+        return 0;
+    }
+
+    memset(&k, 0, sizeof(k));
+    k.dev = (uint64_t) st->st_dev;
+    k.ino = (uint64_t) st->st_ino;
+
+    pthread_mutex_lock(&c->lock);
+    rc = scan_cache_see(c, &k);
+    pthread_mutex_unlock(&c->lock);
+
+    return rc;
+}
+
+int
+scan_cache_prune(scan_cache_t *c, uint64_t *pruned)
+{
+    int                rc;
+    MDB_txn           *txn;
+    MDB_val            key, val;
+    MDB_cursor        *cur;
+    scan_cache_key_t   k;
+
+    *pruned = 0;
+
+    rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_cursor_open(txn, c->dbi, &cur);
+
+    while (rc == 0
+           && (rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) == 0)
+    {
+        if (key.mv_size != sizeof(k)) {
+            continue;
+        }
+
+        memcpy(&k, key.mv_data, sizeof(k));
+
+        if (!scan_cache_was_seen(c, &k)) {
+            rc = mdb_cursor_del(cur, 0);
+            (*pruned)++;
+        }
+    }
+
+    if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+
+    if (rc == 0) {
+        mdb_cursor_close(cur);
+        return mdb_txn_commit(txn);
+    }
+
+    mdb_txn_abort(txn);
+
+    return rc;
 }
 
 int
