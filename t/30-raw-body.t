@@ -66,15 +66,7 @@ check_clean($t->request('PUT', '/tiny/big', $mid_clean), $mid_clean,
             'clean 30 KB, client_body_buffer_size 1');
 
 # chunked, with chunk boundaries everywhere
-sub chunked {
-    my ($body, $size) = @_;
-    my $out = '';
-    for (my $i = 0; $i < length $body; $i += $size) {
-        my $c = substr $body, $i, $size;
-        $out .= sprintf("%x\r\n", length $c) . "$c\r\n";
-    }
-    return "$out" . "0\r\n\r\n";
-}
+sub chunked { UFTest::chunked(@_) }
 
 for my $size (1, 7, 4096) {
     my $req = "PUT /up/chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"

@@ -69,14 +69,10 @@ expect(post('/tiny/up', $clean_body, $ct), 200, $clean_body, 'client_body_buffer
 
 # chunked, in small chunks
 {
-    my $chunked = '';
-    for (my $i = 0; $i < length $several; $i += 3) {
-        my $c = substr $several, $i, 3;
-        $chunked .= sprintf("%x\r\n", length $c) . "$c\r\n";
-    }
+    my $chunked = UFTest::chunked($several, 3);
     my $resp = $t->raw("POST /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                        . "Content-Type: $ct\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       . $chunked . "0\r\n\r\n");
+                       . $chunked);
     expect($resp, 403, undef, 'chunked multipart');
 }
 

@@ -105,14 +105,10 @@ expect(put('/up/form', $clean_form, $ct), 200, $clean_form,
        'multipart: unrelated images pass');
 
 {
-    my $chunked = '';
-    for (my $i = 0; $i < length $resized; $i += 7000) {
-        my $c = substr $resized, $i, 7000;
-        $chunked .= sprintf("%x\r\n", length $c) . "$c\r\n";
-    }
+    my $chunked = UFTest::chunked($resized, 7000);
     my $resp = $t->raw("PUT /up/chunked.jpg HTTP/1.1\r\nHost: x\r\n"
                        . "Connection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       . $chunked . "0\r\n\r\n");
+                       . $chunked);
     expect($resp, 403, undef, 'chunked');
 }
 

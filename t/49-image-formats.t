@@ -127,13 +127,9 @@ for my $f (sort keys %copy) {
     expect($t->request('POST', '/up/form', $form, 'Content-Type' => $ct), 403, undef,
            "$f in a multipart part");
 
-    my $chunked = '';
-    for (my $i = 0; $i < length $copy{$f}; $i += 5000) {
-        my $c = substr $copy{$f}, $i, 5000;
-        $chunked .= sprintf("%x\r\n", length $c) . "$c\r\n";
-    }
+    my $chunked = UFTest::chunked($copy{$f}, 5000);
     expect($t->raw("PUT /up/$name HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                   . "Transfer-Encoding: chunked\r\n\r\n$chunked" . "0\r\n\r\n"),
+                   . "Transfer-Encoding: chunked\r\n\r\n$chunked"),
            403, undef, "$f, chunked");
 }
 

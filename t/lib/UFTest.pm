@@ -413,6 +413,17 @@ sub status {
 }
 
 # a multipart/form-data body: parts are [name, filename|undef, content]
+# a body in chunked transfer coding, in chunks of $size bytes
+sub chunked {
+    my ($body, $size) = @_;
+    my $out = '';
+    for (my $i = 0; $i < length $body; $i += $size) {
+        my $c = substr $body, $i, $size;
+        $out .= sprintf("%x\r\n", length $c) . "$c\r\n";
+    }
+    return $out . "0\r\n\r\n";
+}
+
 sub multipart {
     my ($boundary, @parts) = @_;
     my $body = '';
