@@ -14,11 +14,9 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
-files=${FILES:-100000}
-rescan=${RESCAN:-1000000}
-lines=${LINES:-10000000}
-work=$(mktemp -d /tmp/uf-scan-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$top/bench/lib.sh"
+# how much of each part: a count of 0 skips it
+files=${FILES:-100000} rescan=${RESCAN:-1000000} lines=${LINES:-10000000}
 
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 

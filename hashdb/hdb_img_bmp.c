@@ -38,24 +38,11 @@ typedef struct {
 static int
 hdb_img_bmp_sniff(const unsigned char *p, size_t len)
 {
-    int  rc;
+    /* "BM", then at 14 the DIB header's size: 12, 40, 52, 56, 108, 124 */
+    static const char  pat[] = "BM????????????[\x0c\x28\x34\x38\x6c\x7c]"
+                               "\0\0\0";
 
-    rc = hdb_media_magic(p, len, 0, "BM", 2);
-    if (rc != 1) {
-        return rc;
-    }
-
-    if (len < 18) {
-        return HDB_MEDIA_MORE;
-    }
-
-    /* the DIB header's size: one of the known ones */
-    switch (hdb_le32(p + 14)) {
-    case 12: case 40: case 52: case 56: case 108: case 124:
-        return 1;
-    default:
-        return 0;
-    }
+    return hdb_media_pattern(p, len, pat, sizeof(pat) - 1);
 }
 
 static uint16_t

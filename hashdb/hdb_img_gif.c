@@ -46,18 +46,7 @@ typedef struct {
 static int
 hdb_img_gif_sniff(const unsigned char *p, size_t len)
 {
-    int  rc;
-
-    rc = hdb_media_magic(p, len, 0, "GIF8", 4);
-    if (rc != 1) {
-        return rc;
-    }
-
-    if (len < 6) {
-        return HDB_MEDIA_MORE;
-    }
-
-    return (p[4] == '7' || p[4] == '9') && p[5] == 'a';
+    return hdb_media_pattern(p, len, "GIF8[79]a", sizeof("GIF8[79]a") - 1);
 }
 
 static int

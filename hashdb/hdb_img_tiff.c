@@ -35,22 +35,9 @@ hdb_img_tiff_sniff(const unsigned char *p, size_t len)
     int  rc;
 
     /* classic ("*") and BigTIFF ("+"), either byte order */
-    rc = hdb_media_magic(p, len, 0, "II", 2);
-    if (rc == 1) {
-        return len < 4 ? HDB_MEDIA_MORE
-                       : (p[2] == '*' || p[2] == '+') && p[3] == 0;
-    }
+    rc = hdb_media_pattern(p, len, "II[*+]\0", sizeof("II[*+]\0") - 1);
 
-    if (rc == HDB_MEDIA_MORE) {
-        return rc;
-    }
-
-    rc = hdb_media_magic(p, len, 0, "MM", 2);
-    if (rc != 1) {
-        return rc;
-    }
-
-    return len < 4 ? HDB_MEDIA_MORE : p[2] == 0 && (p[3] == '*' || p[3] == '+');
+    return rc == 0 ? hdb_media_pattern(p, len, "MM\0[*+]", sizeof("MM\0[*+]") - 1) : rc;
 }
 
 static tmsize_t

@@ -21,14 +21,7 @@
 static int
 hdb_img_webp_sniff(const unsigned char *p, size_t len)
 {
-    int  rc;
-
-    rc = hdb_media_magic(p, len, 0, "RIFF", 4);
-    if (rc != 1) {
-        return rc;
-    }
-
-    return hdb_media_magic(p, len, 8, "WEBP", 4);
+    return hdb_media_pattern(p, len, "RIFF????WEBP", sizeof("RIFF????WEBP") - 1);
 }
 
 static int

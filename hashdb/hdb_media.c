@@ -316,6 +316,45 @@ hdb_media_frame_indexed(hdb_media_result_t *out, const hdb_media_limits_t *l,
 }
 
 int
+hdb_media_pattern(const unsigned char *p, size_t len, const char *pat,
+    size_t n)
+{
+    size_t       i, k, e;
+    const char  *set;
+
+    for (i = 0, k = 0; k < n; i++) {
+        if (i >= len) {
+            return HDB_MEDIA_MORE;
+        }
+
+        if (pat[k] == '?') {
+            k++;
+            continue;
+        }
+
+        if (pat[k] == '[') {
+            set = pat + k + 1;
+            for (e = k + 1; e < n && pat[e] != ']'; e++) { /* void */ }
+
+            if (memchr(set, p[i], e - k - 1) == NULL) {
+                return 0;
+            }
+
+            k = e + 1;
+            continue;
+        }
+
+        if ((unsigned char) pat[k] != p[i]) {
+            return 0;
+        }
+
+        k++;
+    }
+
+    return 1;
+}
+
+int
 hdb_media_magic(const unsigned char *p, size_t len, size_t off,
     const void *magic, size_t n)
 {

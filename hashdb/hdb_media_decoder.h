@@ -94,4 +94,12 @@ hdb_le32(const unsigned char *p)
 int hdb_media_magic(const unsigned char *p, size_t len, size_t off,
     const void *magic, size_t n);
 
+/*
+ * p starts with the pattern pat[0 .. n): its bytes as they are, but "?"
+ * for any byte and "[xy]" for one of a set (NULs allowed: n, not a
+ * string).  1, 0, or HDB_MEDIA_MORE when len is too short to tell.
+ */
+int hdb_media_pattern(const unsigned char *p, size_t len, const char *pat,
+    size_t n);
+
 #endif /* HDB_MEDIA_DECODER_H */
