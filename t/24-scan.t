@@ -203,6 +203,17 @@ for my $i (1 .. 3) {
 is($sum, $total, '--shard 1/3, 2/3, 3/3: every file in exactly one part');
 is_deeply([sort @parts], [sort split /\n/, $full], 'and together they find what one scan finds');
 
+# progress: on a terminal only, with an ETA where the list is a file
+unlike($err, qr/\r/, 'stderr not a terminal: no progress line');
+SKIP: {
+    skip 'no script(1)', 2 unless -x '/usr/bin/script';
+    my $list = $t->write_file('list.txt', join('', map { "$_\n" } glob("$tree/photos/2019/*")));
+    my $tty = `script -qec '$UFTest::BUILD/hashdb scan --rate 0.3 --files-from $list $t->{db}' /dev/null`;
+    like($tty, qr/\r\d+ files, [\d.]+ MB \([\d.]+ MB\/s\), \d+ listed, \d+ errors, \d+ %, ETA \d+ s/,
+         'on a terminal: files, MB, MB/s, and with a list file its share done and an ETA');
+    like($tty, qr/\r5 files, .*\n.*hashdb scan: 5 files/s, 'the last progress line, then the summary');
+}
+
 # --rate: 200 KB/s over ~500 KB of files takes more than a second
 my $t0 = time;
 ($rc) = $t->hashdb('scan', '--rate', '0.2', '-j', '2', $t->db, "$tree/photos");

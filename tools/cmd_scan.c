@@ -65,7 +65,9 @@ typedef struct {
     scan_cache_t     *cache;
     unsigned          shard, nshards;   /* 0 .. nshards-1 */
     int               progress;
-    double            shown;            /* when progress was last shown */
+    double            start, shown;     /* the scan's start, the last line */
+    uint64_t          total;            /* files to scan, where known */
+    unsigned          running;          /* workers not yet ended */
 
     pthread_mutex_t   lock;
     pthread_cond_t    more;         /* an item in the queue, or the end */
@@ -131,6 +133,9 @@ scan_worker(void *data)
         pthread_mutex_unlock(&s->lock);
         free(w.buf);
         hdb_digest_free(w.digest);
+        pthread_mutex_lock(&s->lock);
+        s->running--;
+        pthread_mutex_unlock(&s->lock);
         return NULL;
     }
 
@@ -195,6 +200,10 @@ scan_worker(void *data)
     hdb_digest_free(w.digest);
     free(w.buf);
 
+    pthread_mutex_lock(&s->lock);
+    s->running--;
+    pthread_mutex_unlock(&s->lock);
+
     return NULL;
 }
 
@@ -233,10 +242,21 @@ scan_show(scan_t *s, int last)
     s->shown = now;
 
     pthread_mutex_lock(&s->lock);
-    fprintf(stderr, "\r%llu files, %.1f MB, %llu listed, %llu errors%s",
-            (unsigned long long) s->files, s->bytes / 1e6,
-            (unsigned long long) s->listed, (unsigned long long) s->errors,
-            last ? "\n" : "");
+
+    fprintf(stderr, "\r%llu files, %.1f MB (%.1f MB/s), %llu listed, "
+            "%llu errors", (unsigned long long) s->files, s->bytes / 1e6,
+            s->bytes / 1e6 / (now - s->start + 1e-9),
+            (unsigned long long) s->listed, (unsigned long long) s->errors);
+
+    if (s->total && s->files && !last) {
+        /* the time per file so far, for the files left */
+        fprintf(stderr, ", %.0f %%, ETA %.0f s",
+                100.0 * s->files / s->total,
+                (now - s->start) * (double) (s->total - s->files)
+                / (double) s->files);
+    }
+
+    fputs(last ? "\n" : "   ", stderr);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -341,6 +361,33 @@ scan_walk(scan_t *s, char **paths)
     fts_close(fts);
 }
 
+/* the paths a list names, for the progress line's ETA */
+static uint64_t
+scan_list_count(const char *file, int sep)
+{
+    int        c, last;
+    FILE      *in;
+    uint64_t   n;
+
+    in = fopen(file, "r");
+    if (in == NULL) {
+        return 0;
+    }
+
+    n = 0;
+    last = sep;
+
+    while ((c = getc(in)) != EOF) {
+        n += (c == sep && last != sep);
+        last = c;
+    }
+
+    n += (last != sep);
+    fclose(in);
+
+    return n;
+}
+
 static void
 scan_list(scan_t *s, const char *file, int sep)
 {
@@ -401,7 +448,7 @@ cmd_scan(int argc, char **argv)
     uint64_t          pruned;
     hdb_reader_t     *rd;
     unsigned long     v;
-    struct timespec   t0, t1;
+    struct timespec   t0, t1, nap = { 0, 200 * 1000 * 1000 };
 
     static const struct option  opts[] = {
         { "json", no_argument, NULL, 'J' },
@@ -585,9 +632,21 @@ cmd_scan(int argc, char **argv)
     pthread_cond_init(&s.more, NULL);
     pthread_cond_init(&s.room, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    s.start = t0.tv_sec + t0.tv_nsec / 1e9;
+
+    if (s.progress && from && strcmp(from, "-") != 0) {
+        s.total = scan_list_count(from, sep);
+    }
 
     for (unsigned i = 0; i < jobs; i++) {
+        pthread_mutex_lock(&s.lock);
+        s.running++;
+        pthread_mutex_unlock(&s.lock);
+
         if (pthread_create(&threads[i], NULL, scan_worker, &s) != 0) {
+            pthread_mutex_lock(&s.lock);
+            s.running--;
+            pthread_mutex_unlock(&s.lock);
             tool_error("cannot start thread %u", i);
             jobs = i;
             s.errors++;
@@ -608,6 +667,20 @@ cmd_scan(int argc, char **argv)
     s.ended = 1;
     pthread_cond_broadcast(&s.more);
     pthread_mutex_unlock(&s.lock);
+
+    /* the queue drains: the progress line goes on meanwhile */
+    while (s.progress) {
+        pthread_mutex_lock(&s.lock);
+        c = s.running > 0;
+        pthread_mutex_unlock(&s.lock);
+
+        if (!c) {
+            break;
+        }
+
+        nanosleep(&nap, NULL);
+        scan_show(&s, 0);
+    }
 
     for (unsigned i = 0; i < jobs; i++) {
         pthread_join(threads[i], NULL);
