@@ -51,7 +51,14 @@ is(UFTest::status($t->request('POST', '/up/form', $form,
    200, 'a clean multipart upload with a document and a photo passes');
 is(UFTest::status($t->request('GET', '/up/nothing')), 200, 'a GET: nothing hashed');
 
-ok($t->wait_file('ledger.json', qr/"uri":"\/up\/nothing"/), 'both logs written');
+# an urlencoded field whose name (the client's) holds a newline and a quote
+my $value = "a long form value, later listed " x 3;
+(my $pct = $value) =~ s/([^A-Za-z0-9])/sprintf('%%%02X', ord $1)/ge;
+is(UFTest::status($t->request('POST', '/up/form2', "note%0A%22x=$pct",
+                              'Content-Type' => 'application/x-www-form-urlencoded')),
+   200, 'a clean form');
+
+ok($t->wait_file('ledger.json', qr/"uri":"\/up\/form2"/), 'both logs written');
 my $plain = $t->read_file('ledger.log');
 like($plain, qr{PUT /up/other\.txt .* hashes=ufh1:part=body,size=\d+,sha1=${\ sha1_hex($other)}}m,
      'the plain log: the raw body\'s SHA-1');
@@ -60,16 +67,16 @@ like($plain, qr{hashes=ufh1:\S*part=2,size=\d+,name=file,filename=my%20report%20
 like($plain, qr{part=3,size=\d+,name=pic,filename=p\.webp,sha1=\w+,pdq=[0-9a-f]{64}}, 'an image: its PDQ hash too');
 like($plain, qr{"GET /up/nothing HTTP/1\.1" 200 id=\w+ hashes=-$}m, 'nothing hashed: "-"');
 my @json = map { decode_json($_) } split /\n/, $t->read_file('ledger.json');
-is(scalar @json, 3, 'the JSON log is valid JSON, line by line');
+is(scalar @json, 4, 'the JSON log is valid JSON, line by line');
 like($json[1]{hashes}, qr/^ufh1:part=1,.*;part=2,/, 'with the same token, unchanged by escape=json');
 
 # nothing listed yet
 my ($rc, $out, $err) = $t->hashdb('rescan', $t->db, "$dir/ledger.log");
 is($rc, 0, 'rescan before the list names them: exit 0');
-like($err, qr/hashdb rescan: 3 lines, 4 uploaded objects, 0 listed, 0 errors/, 'the summary');
+like($err, qr/hashdb rescan: 4 lines, 6 uploaded objects, 0 listed, 0 errors/, 'the summary (the form: its body and its field)');
 
 # the daily list now names the document and the photo
-$t->listed(source => 'police', category => 'A1', lines => [sha1_hex($doc)]);
+$t->listed(source => 'police', category => 'A1', lines => [sha1_hex($doc), sha1_hex($value)]);
 $t->listed(source => 'police-pdq', format => 'pdq', lines => ["$pdq,100,photo"]);
 
 # a rotated log, gzipped
@@ -79,7 +86,9 @@ $t->write_file('ledger.log.1.gz', memGzip($plain));
                                "$dir/ledger.log.1.gz");
 is($rc, 1, 'after the sync: exit 1');
 my @lines = split /\n/, $out;
-is(scalar @lines, 6, 'the document and the photo, in each of the three logs');
+is(scalar @lines, 9, 'the document, the photo and the form value, in each of the three logs');
+like($out, qr{^\Q$dir\E/ledger\.log:4: part=form\.1 size=\d+ name="note\\x0a\\x22x" sha1:${\ sha1_hex($value)} source=police }m,
+     'a client\'s name is escaped: the report line stays one line');
 like($out, qr{^\Q$dir\E/ledger\.log:2: part=2 size=\d+ name="file" filename="my report \x{c3}\x{a9}\.txt" sha1:${\ sha1_hex($doc)} source=police category=A1 listed=\S+ \| 127\.0\.0\.1 .*"POST /up/form HTTP/1\.1" 200 id=\w+ hashes=ufh1:}m,
      'the document: log, line, part, names, digest, source, and the log line');
 like($out, qr{^\Q$dir\E/ledger\.log\.1\.gz:2: part=3 .* pdq:\w+ entry=pdq:$pdq distance=\d+ source=police-pdq }m,
@@ -88,7 +97,9 @@ unlike($out, qr/other\.txt/, 'the never-listed upload is not reported');
 
 ($rc, $out) = $t->hashdb('rescan', '--json', $t->db, "$dir/ledger.json");
 my @r = map { decode_json($_) } split /\n/, $out;
-is(scalar @r, 2, '--json: two findings, each a JSON object');
+is(scalar @r, 3, '--json: three findings, each a JSON object');
+my ($f) = grep { $_->{part} eq 'form.1' } @r;
+is($f->{name}, "note\n\"x", 'in JSON the name is the name, escaped as JSON');
 is_deeply([$r[0]{fields}{uri}, $r[0]{part}, $r[0]{name}, $r[0]{match}, $r[0]{source}],
           ['/up/form', '2', 'file', 'sha1:' . sha1_hex($doc), 'police'],
           'with the line\'s own fields (the request, its id), the part and the entry');

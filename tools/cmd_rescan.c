@@ -43,27 +43,6 @@ typedef struct {
     uint64_t       lines, uploads, listed, errors;
 } rescan_t;
 
-static void
-rescan_json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            fprintf(out, "\\%c", *p);
-
-        } else if (*p < 0x20 || *p >= 0x7f) {
-            /* not UTF-8 checked: bytes past ASCII as code points */
-            fprintf(out, "\\u%04x", *p);
-
-        } else {
-            fputc(*p, out);
-        }
-    }
-
-    fputc('"', out);
-}
-
 /* whether the line could be a JSON object: braces and quotes balanced */
 static int
 rescan_is_object(const char *s)
@@ -116,13 +95,13 @@ rescan_report(rescan_t *rs, const char *log, uint64_t lineno,
 
     if (rs->json) {
         fputs("{\"log\":", stdout);
-        rescan_json_string(stdout, log);
+        tool_json_string(stdout, log);
         printf(",\"line_number\":%llu,\"part\":", (unsigned long long) lineno);
-        rescan_json_string(stdout, part);
+        tool_json_string(stdout, part);
         printf(",\"size\":%s,\"name\":", size[0] ? size : "0");
-        rescan_json_string(stdout, name);
+        tool_json_string(stdout, name);
         fputs(",\"filename\":", stdout);
-        rescan_json_string(stdout, filename);
+        tool_json_string(stdout, filename);
         printf(",\"match\":\"%s\"", match);
         if (pdq) {
             printf(",\"entry\":\"pdq:%s\",\"distance\":%u", entry, m->distance);
@@ -130,12 +109,12 @@ rescan_report(rescan_t *rs, const char *log, uint64_t lineno,
             printf(",\"entry\":\"%s\",\"distance\":0", match);
         }
         fputs(",\"source\":", stdout);
-        rescan_json_string(stdout, m->source);
+        tool_json_string(stdout, m->source);
         fputs(",\"category\":", stdout);
-        rescan_json_string(stdout, m->category);
+        tool_json_string(stdout, m->category);
         printf(",\"listed\":\"%s\",\"allowed\":%s,\"line\":", listed,
                m->allowed ? "true" : "false");
-        rescan_json_string(stdout, line);
+        tool_json_string(stdout, line);
         if (rescan_is_object(line)) {
             fputs(",\"fields\":", stdout);
             fputs(line, stdout);
@@ -146,11 +125,16 @@ rescan_report(rescan_t *rs, const char *log, uint64_t lineno,
 
     printf("%s:%llu: part=%s size=%s", log, (unsigned long long) lineno,
            part, size);
+    /* the names are the client's: escaped, so that a line stays a line */
     if (name[0]) {
-        printf(" name=\"%s\"", name);
+        fputs(" name=\"", stdout);
+        tool_text_escaped(stdout, name);
+        fputc('"', stdout);
     }
     if (filename[0]) {
-        printf(" filename=\"%s\"", filename);
+        fputs(" filename=\"", stdout);
+        tool_text_escaped(stdout, filename);
+        fputc('"', stdout);
     }
     printf(" %s", match);
     if (pdq) {

@@ -107,81 +107,13 @@ scan_report_link(scan_report_t *rp, const char *path, const struct stat *st)
 }
 
 static void
-scan_text_path(FILE *out, const char *p)
-{
-    for ( /* void */ ; *p; p++) {
-        unsigned char  c = (unsigned char) *p;
-
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-            fprintf(out, "\\x%02x", c);
-
-        } else {
-            fputc(c, out);
-        }
-    }
-}
-
-/* the length of the UTF-8 sequence at p, or 0 if it is none */
-static size_t
-scan_utf8(const unsigned char *p)
-{
-    size_t  n;
-
-    if (p[0] < 0x80) {
-        return 1;
-    }
-
-    n = p[0] >= 0xf0 && p[0] < 0xf5 ? 4
-        : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
-
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-    }
-
-    return n;
-}
-
-static void
-scan_json_string(FILE *out, const char *s, int *lossy)
-{
-    size_t                n;
-    const unsigned char  *p = (const unsigned char *) s;
-
-    fputc('"', out);
-
-    while (*p) {
-        if (*p == '"' || *p == '\\') {
-            fprintf(out, "\\%c", *p++);
-
-        } else if (*p < 0x20 || *p == 0x7f) {
-            fprintf(out, "\\u%04x", *p++);
-
-        } else if ((n = scan_utf8(p)) == 0) {
-            fputs("\\ufffd", out);
-            p++;
-            *lossy = 1;
-
-        } else {
-            fwrite(p, 1, n, out);
-            p += n;
-        }
-    }
-
-    fputc('"', out);
-}
-
-static void
 scan_json_path(FILE *out, const char *key, const char *path)
 {
-    int    lossy = 0;
     char   hex[3];
 
     fprintf(out, "\"%s\":", key);
-    scan_json_string(out, path, &lossy);
 
-    if (lossy) {
+    if (tool_json_string(out, path)) {
         fprintf(out, ",\"%s_hex\":\"", key);
         for (const unsigned char *p = (const unsigned char *) path; *p; p++) {
             snprintf(hex, sizeof(hex), "%02x", *p);
@@ -195,7 +127,6 @@ static void
 scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
     size_t npaths)
 {
-    int          lossy;
     char         listed[32], mtime[32], entry[HDB_PDQ_HEX_LEN + 1];
     FILE        *out = rp->out;
     const char  *path = npaths ? paths[0] : r->path;
@@ -215,9 +146,8 @@ scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
             if (npaths > 1) {
                 fputs(",\"paths\":[", out);
                 for (size_t k = 0; k < npaths; k++) {
-                    lossy = 0;
                     fputs(k ? "," : "", out);
-                    scan_json_string(out, paths[k], &lossy);
+                    tool_json_string(out, paths[k]);
                 }
                 fputc(']', out);
             }
@@ -239,16 +169,15 @@ scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
             }
 
             fputs(",\"source\":", out);
-            lossy = 0;
-            scan_json_string(out, h->m.source, &lossy);
+            tool_json_string(out, h->m.source);
             fputs(",\"category\":", out);
-            scan_json_string(out, h->m.category, &lossy);
+            tool_json_string(out, h->m.category);
             fprintf(out, ",\"listed\":\"%s\",\"allowed\":%s}\n", listed,
                     h->m.allowed ? "true" : "false");
             continue;
         }
 
-        scan_text_path(out, path);
+        tool_text_escaped(out, path);
         fprintf(out, ": %s", h->match);
 
         if (h->pdq) {
@@ -266,7 +195,7 @@ scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
 
         for (size_t k = 1; k < npaths; k++) {
             fputs(" also=\"", out);
-            scan_text_path(out, paths[k]);
+            tool_text_escaped(out, paths[k]);
             fputc('"', out);
         }
 

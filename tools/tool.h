@@ -5,6 +5,8 @@
 #ifndef TOOL_H
 #define TOOL_H
 
+#include <stdio.h>
+
 #include "hashdb.h"
 
 /* exit codes, as grep and diff use them */
@@ -24,6 +26,13 @@ int tool_parse_digest(const char *arg, hdb_type_t *type,
     unsigned char *digest);
 /* a time as ISO 8601 UTC ("2026-12-01T04:00:00Z"), "-" for none */
 void tool_format_time(int64_t t, char *buf, size_t size);
+/*
+ * Outside strings in reports (tool_text.c): text with control bytes,
+ * quotes and backslashes as \xHH; a JSON string, quoted, valid UTF-8
+ * (a byte that is not becomes U+FFFD: returns 1 when one was).
+ */
+void tool_text_escaped(FILE *out, const char *s);
+int tool_json_string(FILE *out, const char *s);
 /* --distance N, 0 .. HDB_PDQ_DISTANCE_MAX; TOOL_OK or TOOL_FAILED */
 int tool_parse_distance(const char *arg, unsigned *distance);
 
