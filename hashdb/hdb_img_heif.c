@@ -56,7 +56,7 @@ hdb_heif_brand(const unsigned char *p, size_t len)
     uint32_t  b;
     int       rc;
 
-    rc = hdb_media_magic(p, len, 4, "ftyp", 4);
+    rc = hdb_media_pattern(p, len, "????ftyp", 8);
     if (rc != 1) {
         return rc;
     }

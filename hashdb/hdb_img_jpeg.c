@@ -14,7 +14,7 @@
 static int
 hdb_img_jpeg_sniff(const unsigned char *p, size_t len)
 {
-    return hdb_media_magic(p, len, 0, "\xff\xd8\xff", 3);
+    return hdb_media_pattern(p, len, "\xff\xd8\xff", 3);
 }
 
 static int

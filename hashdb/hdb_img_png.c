@@ -18,7 +18,7 @@
 static int
 hdb_img_png_sniff(const unsigned char *p, size_t len)
 {
-    return hdb_media_magic(p, len, 0, "\x89PNG\r\n\x1a\n", 8);
+    return hdb_media_pattern(p, len, "\x89PNG\r\n\x1a\n", 8);
 }
 
 int

@@ -353,22 +353,3 @@ hdb_media_pattern(const unsigned char *p, size_t len, const char *pat,
 
     return 1;
 }
-
-int
-hdb_media_magic(const unsigned char *p, size_t len, size_t off,
-    const void *magic, size_t n)
-{
-    const unsigned char  *m = magic;
-
-    for (size_t i = 0; i < n; i++) {
-        if (off + i >= len) {
-            return HDB_MEDIA_MORE;
-        }
-
-        if (p[off + i] != m[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
-}

@@ -90,10 +90,6 @@ hdb_le32(const unsigned char *p)
            | (uint32_t) p[1] << 8 | p[0];
 }
 
-/* the first len bytes of p are magic[0 .. n); 1, 0 or HDB_MEDIA_MORE */
-int hdb_media_magic(const unsigned char *p, size_t len, size_t off,
-    const void *magic, size_t n);
-
 /*
  * p starts with the pattern pat[0 .. n): its bytes as they are, but "?"
  * for any byte and "[xy]" for one of a set (NULs allowed: n, not a
