@@ -398,10 +398,12 @@ hdb_img_gif_hash(const unsigned char *p, size_t len,
      */
     g.indexed = (n == 1);
     g.canvas = malloc((size_t) g.w * g.h * (g.indexed ? 1 : 3));
-    g.saved = g.indexed ? malloc(1) : malloc((size_t) g.w * g.h * 3);
+    g.saved = g.indexed ? NULL : malloc((size_t) g.w * g.h * 3);
     g.line = malloc(65536);
 
-    if (g.canvas == NULL || g.saved == NULL || g.line == NULL) {
+    if (g.canvas == NULL || (g.saved == NULL && !g.indexed)
+        || g.line == NULL)
+    {
         rc = HDB_MEDIA_ENOMEM;
         goto done;
     }

@@ -284,13 +284,15 @@ hdb_media_frame_indexed(hdb_media_result_t *out, const hdb_media_limits_t *l,
     int             rc, rows, cols, si, sj;
     unsigned char  *rgb, *d;
 
-    /* PDQ's step 1: larger than 512 a side is sampled to 512 x 512 */
+    /* PDQ's step 1, done here on the indices: the same pixels sampled */
     rows = height;
     cols = width;
 
-    if (l->pixels == NULL && (width > 512 || height > 512)) {
-        rows = 512;
-        cols = 512;
+    if (l->pixels == NULL
+        && (width > HDB_PDQ_RESIZE || height > HDB_PDQ_RESIZE))
+    {
+        rows = HDB_PDQ_RESIZE;
+        cols = HDB_PDQ_RESIZE;
     }
 
     rgb = malloc((size_t) rows * cols * 3);

@@ -10,7 +10,7 @@
 
 #define PDQ_SIDE      64
 #define PDQ_DCT       16
-#define PDQ_RESIZE    512
+#define PDQ_RESIZE    HDB_PDQ_RESIZE
 
 static float  pdq_dct[PDQ_DCT][PDQ_SIDE];
 static int    pdq_dct_ready;

@@ -18,6 +18,13 @@ typedef struct {
     uint16_t  w[16];    /* word i holds DCT row i; bit j is column j */
 } hdb_pdq_hash_t;
 
+/*
+ * The reference's step 1: an image wider or taller than this is sampled
+ * to this many pixels a side, nearest neighbour (pixel j of n comes from
+ * j * side / n).  A decoder that samples itself (hdb_media.c) must agree.
+ */
+#define HDB_PDQ_RESIZE  512
+
 /* the variants, in the reference's order */
 enum {
     HDB_PDQ_ORIG = 0, HDB_PDQ_ROT90, HDB_PDQ_ROT180, HDB_PDQ_ROT270,
