@@ -156,6 +156,10 @@ my ($nfiles) = $err =~ /: (\d+) files/;
 like($err, qr/ $nfiles from the cache/, 'the next scan reads none: every file from the cache');
 is_deeply([sort split /\n/, $out], [sort split /\n/, $full], 'and finds the same');
 
+($rc, $out, $err) = $t->hashdb('scan', '--cache', "$dir/no/such/dir/cache", $t->db, $tree);
+ok($rc == 2 && $err =~ m{\Q$dir\E/no/such/dir/cache: No such file or directory}, 'a cache that cannot be opened: exit 2, named');
+is($out, '', 'and nothing scanned');
+
 # a list updated: the cached hashes are checked against the new set
 put('docs/later.txt', "listed only later\n");
 $t->hashdb('scan', '--cache', $cache, $t->db, $tree);

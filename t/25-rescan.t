@@ -105,6 +105,12 @@ is_deeply([$r[0]{fields}{uri}, $r[0]{part}, $r[0]{name}, $r[0]{match}, $r[0]{sou
           'with the line\'s own fields (the request, its id), the part and the entry');
 ok($r[0]{fields}{id} && $r[0]{fields}{client} eq '127.0.0.1', 'request id and client for the report');
 
+# a gzipped log cut short: what could be read is read, the cut is an error
+$t->write_file('cut.log.gz', substr(memGzip("nothing here\n" x 1000), 0, 40));
+($rc, $out, $err) = $t->hashdb('rescan', $t->db, "$dir/cut.log.gz");
+is($rc, 2, 'a truncated gzipped log: exit 2');
+like($err, qr{^hashdb: \Q$dir\E/cut\.log\.gz: unexpected end of file$}m, 'named once, with zlib\'s reason');
+
 ($rc, $out, $err) = $t->hashdb('rescan', $t->db, "$dir/missing.log");
 is($rc, 2, 'a log that cannot be read: exit 2');
 like($err, qr/missing\.log: No such file or directory/, 'named with the reason');

@@ -276,7 +276,12 @@ rescan_log(rescan_t *rs, const char *path)
     msg = gzerror(gz, &err);
 
     if (err != Z_OK && err != Z_STREAM_END) {
-        tool_error("%s: %s", path, err == Z_ERRNO ? strerror(errno) : msg);
+        /* zlib's own message names the file already */
+        if (err == Z_ERRNO) {
+            tool_error("%s: %s", path, strerror(errno));
+        } else {
+            tool_error("%s", msg);
+        }
         rs->errors++;
     }
 
