@@ -22,7 +22,8 @@ UF_LDFLAGS  := $(SAN_FLAGS)
 
 HDB_SRCS    := $(wildcard hashdb/*.c)
 HDB_LIBS    := -llmdb -lcrypto -lturbojpeg -lspng -lgif -lwebpdemux -lwebp \
-               -lheif -ltiff -lz -lm -lpthread
+               -lheif -ltiff -lavformat -lavcodec -lswscale -lavutil \
+               -lz -lm -lpthread
 HDB_HDRS    := $(wildcard hashdb/*.h)
 TOOL_SRCS   := $(wildcard tools/*.c)
 MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
@@ -45,6 +46,7 @@ FUZZ_SECONDS ?= 60
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev \
                zlib1g-dev libspng-dev libgif-dev libwebp-dev libheif-dev libtiff-dev \
+               libavformat-dev libavcodec-dev libswscale-dev ffmpeg \
                libheif-examples webp wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
                golang-go nodejs npm chromium

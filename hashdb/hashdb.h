@@ -58,6 +58,25 @@ typedef enum {
 #define HDB_MEDIA_TOTAL_PIXELS_DEFAULT  (256 * 1024 * 1024)
 
 /*
+ * Video: one frame hashed per second (vPDQ's interval, what lists use),
+ * at most two hours declared, 7200 frames hashed and 432 000 decoded
+ * (two hours at 60 frames a second).
+ */
+#define HDB_VIDEO_INTERVAL_DEFAULT      1.0
+#define HDB_VIDEO_SECONDS_DEFAULT       7200
+#define HDB_VIDEO_FRAMES_DEFAULT        7200
+#define HDB_VIDEO_DECODED_DEFAULT       432000
+
+/*
+ * vPDQ's matching rule (the reference's): frames match within 31 bits,
+ * frames of quality under 50 are not counted, and a video matches a
+ * listed one when 80 % of the listed video's unique frames and 0 % of
+ * the upload's have a match.
+ */
+#define HDB_VPDQ_PC_DEFAULT             80
+#define HDB_VPDQ_PQ_DEFAULT             0
+
+/*
  * The name of PDQ variant 0 .. HDB_PDQ_VARIANTS - 1, as log lines write
  * it: "as-is", "rot90", "rot180", "rot270", "flipx", "flipy",
  * "flip-plus1", "flip-minus1" (the reference's order).

@@ -23,6 +23,11 @@ static const hdb_media_decoder_t  *hdb_media_decoders[] = {
     &hdb_img_avif,
     &hdb_img_bmp,
     &hdb_img_tiff,
+    /* after HEIF and AVIF, whose brands an ISO file names first */
+    &hdb_vid_mp4,
+    &hdb_vid_mkv,
+    &hdb_vid_avi,
+    &hdb_vid_mpegts,
     NULL
 };
 
@@ -60,6 +65,19 @@ hdb_media_name(int type)
     }
 
     return "none";
+}
+
+void
+hdb_media_limits_default(hdb_media_limits_t *l)
+{
+    memset(l, 0, sizeof(hdb_media_limits_t));
+    l->max_pixels = HDB_MEDIA_PIXELS_DEFAULT;
+    l->max_frames = HDB_MEDIA_FRAMES_DEFAULT;
+    l->max_total_pixels = HDB_MEDIA_TOTAL_PIXELS_DEFAULT;
+    l->interval = HDB_VIDEO_INTERVAL_DEFAULT;
+    l->max_seconds = HDB_VIDEO_SECONDS_DEFAULT;
+    l->max_video_frames = HDB_VIDEO_FRAMES_DEFAULT;
+    l->max_decoded = HDB_VIDEO_DECODED_DEFAULT;
 }
 
 int
@@ -104,7 +122,8 @@ hdb_media_free(hdb_media_result_t *r)
 {
     free(r->frames);
     r->frames = NULL;
-    r->nframes = 0;     /* type, sizes and why stay for the error's report */
+    r->nframes = 0;
+    r->nalloc = 0;     /* type, sizes and why stay for the error's report */
 }
 
 const char *
@@ -125,6 +144,9 @@ hdb_media_strerror(int rc, const hdb_media_result_t *r)
         break;
     case HDB_MEDIA_ENOMEM:
         return "out of memory";
+    case HDB_MEDIA_ETIME:
+        what = "not decoded in the time allowed";
+        break;
     default:
         return "unknown media error";
     }
@@ -224,7 +246,17 @@ hdb_media_frame(hdb_media_result_t *out, const hdb_media_limits_t *l,
     const unsigned char *px, int width, int height, int channels,
     size_t stride, unsigned index, double time)
 {
+    return hdb_media_frame_flags(out, l, px, width, height, channels, stride,
+                                 index, time, 0);
+}
+
+int
+hdb_media_frame_flags(hdb_media_result_t *out, const hdb_media_limits_t *l,
+    const unsigned char *px, int width, int height, int channels,
+    size_t stride, unsigned index, double time, unsigned flags)
+{
     int                 q;
+    size_t              n;
     hdb_pdq_hash_t      hash, v[HDB_PDQ_VARIANTS];
     hdb_media_frame_t  *f;
 
@@ -252,18 +284,26 @@ hdb_media_frame(hdb_media_result_t *out, const hdb_media_limits_t *l,
         free(rgb);
     }
 
-    q = hdb_pdq_hash_image(px, width, height, channels, stride, &hash, v);
+    q = hdb_pdq_hash_image(px, width, height, channels, stride, flags, &hash,
+                           v);
     if (q < 0) {
         return HDB_MEDIA_ENOMEM;
     }
 
-    f = realloc(out->frames, (out->nframes + 1) * sizeof(hdb_media_frame_t));
-    if (f == NULL) {
-        return HDB_MEDIA_ENOMEM;
+    if (out->nframes == out->nalloc) {
+        /* a video brings hundreds: grown by half each time */
+        n = out->nalloc ? out->nalloc + out->nalloc / 2 + 1 : 1;
+
+        f = realloc(out->frames, n * sizeof(hdb_media_frame_t));
+        if (f == NULL) {
+            return HDB_MEDIA_ENOMEM;
+        }
+
+        out->frames = f;
+        out->nalloc = (unsigned) n;
     }
 
-    out->frames = f;
-    f += out->nframes++;
+    f = out->frames + out->nframes++;
 
     f->quality = q;
     f->index = index;

@@ -13,8 +13,9 @@
  * (hdb_img_jpeg.c, TurboJPEG), PNG (hdb_img_png.c, libspng), GIF
  * (hdb_img_gif.c, giflib), WebP (hdb_img_webp.c, libwebp), HEIF and AVIF
  * (hdb_img_heif.c, libheif), BMP (hdb_img_bmp.c, our own), TIFF
- * (hdb_img_tiff.c, libtiff).  The PDQ
- * arithmetic (hdb_pdq.c) knows no format.
+ * (hdb_img_tiff.c, libtiff); video in MP4/MOV/3GP, Matroska/WebM, AVI
+ * and MPEG-TS (hdb_vid_ffmpeg.c, FFmpeg), sampled as vPDQ samples it.
+ * The PDQ arithmetic (hdb_pdq.c) knows no format.
  *
  * Pixels are hashed as a viewer shows them, in RGB as Pillow's
  * convert('RGB') gives them: palette expanded, grey replicated, alpha
@@ -36,6 +37,7 @@
 #define HDB_MEDIA_ETOOLARGE  (-2)   /* over a limit: pixels, bytes, frames */
 #define HDB_MEDIA_ECORRUPT   (-3)   /* the decoder refused it */
 #define HDB_MEDIA_ENOMEM     (-4)
+#define HDB_MEDIA_ETIME      (-5)   /* the deadline passed */
 
 typedef enum {
     HDB_MEDIA_NONE = 0,             /* not a format we decode */
@@ -46,11 +48,22 @@ typedef enum {
     HDB_MEDIA_HEIF,                 /* HEIC and other HEIF brands */
     HDB_MEDIA_AVIF,
     HDB_MEDIA_BMP,
-    HDB_MEDIA_TIFF
+    HDB_MEDIA_TIFF,
+    HDB_MEDIA_MP4,                  /* ISO base media: MP4, MOV, M4V, 3GP */
+    HDB_MEDIA_MKV,                  /* Matroska, WebM */
+    HDB_MEDIA_AVI,
+    HDB_MEDIA_MPEGTS
 } hdb_media_type_t;
 
-/* hdb_media_sniff() needs at most this many bytes to decide */
-#define HDB_MEDIA_SNIFF_MAX   32
+/* the video containers, HDB_MEDIA_MP4 .. HDB_MEDIA_MPEGTS */
+#define hdb_media_is_video(type)                                              \
+    ((type) >= HDB_MEDIA_MP4 && (type) <= HDB_MEDIA_MPEGTS)
+
+/*
+ * hdb_media_sniff() needs at most this many bytes to decide: an MPEG-TS
+ * stream is told by the sync bytes of its first three 188-byte packets.
+ */
+#define HDB_MEDIA_SNIFF_MAX   384
 
 /* hdb_media_sniff(): too few bytes yet to tell */
 #define HDB_MEDIA_MORE        (-1)
@@ -88,6 +101,21 @@ typedef struct {
     uint64_t   max_total_pixels;/* pixels decoded over all frames; 0: none */
     int        exact;           /* the reference's decoding path, not the
                                    fast one (JPEG: a few bits apart) */
+
+    /*
+     * Video.  Frames are sampled on vPDQ's grid, one per interval
+     * seconds (0: every frame): "exact" decodes every frame and keeps
+     * those the reference keeps; "keyframes" decodes only the key
+     * frames and keeps the first in each interval, several times
+     * cheaper and a few bits from the reference's hashes.
+     */
+    int        keyframes;       /* 1: keyframe sampling, 0: exact */
+    double     interval;        /* seconds per hash (vPDQ: 1) */
+    unsigned   max_seconds;     /* longest duration declared; 0: none */
+    unsigned   max_video_frames;/* most frames hashed; 0: none */
+    uint64_t   max_decoded;     /* most frames decoded; 0: none */
+    int64_t    deadline;        /* CLOCK_MONOTONIC, ns: past it, the video
+                                   is given up (HDB_MEDIA_ETIME); 0: none */
     hdb_media_pixels_pt   pixels;
     void                 *pixels_data;
 } hdb_media_limits_t;
@@ -103,13 +131,20 @@ typedef struct {
 typedef struct {
     int                  type;      /* hdb_media_type_t */
     unsigned             nframes;   /* hashed */
+    unsigned             nalloc;    /* frames[] has room for */
     unsigned             total;     /* frames in the file (1 for a still) */
     uint64_t             pixels;    /* decoded, over all frames */
     int                  width;     /* of the image or the canvas */
     int                  height;
+    double               duration;  /* video: seconds, as declared */
+    double               fps;       /* video: the stream's frame rate */
+    const char          *codec;     /* video: the codec's short name */
     hdb_media_frame_t   *frames;    /* malloc()ed: hdb_media_free() */
     char                 why[128];  /* the decoder's words on an error */
 } hdb_media_result_t;
+
+/* the defaults of hashdb.h into *l: HDB_MEDIA_*_DEFAULT, HDB_VIDEO_* */
+void hdb_media_limits_default(hdb_media_limits_t *l);
 
 /*
  * Decodes the file in p[0 .. len) under the limits and hashes its frames

@@ -37,6 +37,10 @@ extern const hdb_media_decoder_t  hdb_img_heif;
 extern const hdb_media_decoder_t  hdb_img_avif;
 extern const hdb_media_decoder_t  hdb_img_bmp;
 extern const hdb_media_decoder_t  hdb_img_tiff;
+extern const hdb_media_decoder_t  hdb_vid_mp4;
+extern const hdb_media_decoder_t  hdb_vid_mkv;
+extern const hdb_media_decoder_t  hdb_vid_avi;
+extern const hdb_media_decoder_t  hdb_vid_mpegts;
 
 /*
  * The declared size of an image or a frame, before any pixel is
@@ -61,6 +65,12 @@ int hdb_media_sampled(const hdb_media_limits_t *l, unsigned i, unsigned n);
 int hdb_media_frame(hdb_media_result_t *out, const hdb_media_limits_t *l,
     const unsigned char *px, int width, int height, int channels,
     size_t stride, unsigned index, double time);
+
+/* the same with hdb_pdq_hash_image()'s flags: HDB_PDQ_WHOLE for video */
+int hdb_media_frame_flags(hdb_media_result_t *out,
+    const hdb_media_limits_t *l, const unsigned char *px, int width,
+    int height, int channels, size_t stride, unsigned index, double time,
+    unsigned flags);
 
 /*
  * The same for a still of palette indices (rows of width bytes): only

@@ -300,16 +300,16 @@ hdb_pdq_hash_pixels(const unsigned char *px, int width, int height, int channels
     hdb_pdq_hash_t *hash, hdb_pdq_hash_t *variants)
 {
     return hdb_pdq_hash_image(px, width, height, channels,
-                              (size_t) width * channels, hash, variants);
+                              (size_t) width * channels, 0, hash, variants);
 }
 
 int
 hdb_pdq_hash_image(const unsigned char *px, int width, int height,
-    int channels, size_t stride, hdb_pdq_hash_t *hash,
+    int channels, size_t stride, unsigned flags, hdb_pdq_hash_t *hash,
     hdb_pdq_hash_t *variants)
 {
     int      rows, cols, q;
-    int      sj[PDQ_RESIZE];
+    int     *sj;
     float   *luma, *work;
     size_t   n;
 
@@ -317,20 +317,23 @@ hdb_pdq_hash_image(const unsigned char *px, int width, int height,
     rows = height;
     cols = width;
 
-    if (width > PDQ_RESIZE || height > PDQ_RESIZE) {
+    if ((width > PDQ_RESIZE || height > PDQ_RESIZE)
+        && !(flags & HDB_PDQ_WHOLE))
+    {
         rows = PDQ_RESIZE;
         cols = PDQ_RESIZE;
     }
 
     n = (size_t) rows * cols;
-    luma = malloc(2 * n * sizeof(float));
+    luma = malloc(2 * n * sizeof(float) + (size_t) cols * sizeof(int));
     if (luma == NULL) {
         return -1;
     }
 
     work = luma + n;
+    sj = (int *) (work + n);
 
-    /* step 2; cols <= 512, and the source columns are the same on every row */
+    /* step 2; the source columns are the same on every row */
     for (int j = 0; j < cols; j++) {
         sj[j] = (int) ((long long) j * width / cols);
     }

@@ -59,10 +59,15 @@ int hdb_pdq_hash_pixels(const unsigned char *px, int width, int height,
 /*
  * The same with rows of stride bytes, and 4 channels (RGBA: the alpha
  * is not looked at, as the reference's tooling drops it).  Only the
- * pixels nearest-neighbour sampling reads are touched.
+ * pixels nearest-neighbour sampling reads are touched.  With flags
+ * HDB_PDQ_WHOLE a large image is hashed at its own size, not resized:
+ * vPDQ's reference hashes video frames so (its hashes of every sample
+ * video are reproduced bit for bit that way, and only that way).
  */
+#define HDB_PDQ_WHOLE  0x1
+
 int hdb_pdq_hash_image(const unsigned char *px, int width, int height,
-    int channels, size_t stride, hdb_pdq_hash_t *hash,
+    int channels, size_t stride, unsigned flags, hdb_pdq_hash_t *hash,
     hdb_pdq_hash_t *variants);
 
 #endif /* HDB_PDQ_H */

