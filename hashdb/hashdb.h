@@ -84,6 +84,7 @@ typedef enum {
 const char *hdb_pdq_variant_name(unsigned variant);
 
 #define HDB_SOURCE_MAX      64
+#define HDB_VIDEO_NAME_MAX  200
 #define HDB_CATEGORY_MAX    8
 
 /* a lookup found nothing: LMDB's MDB_NOTFOUND, checked in hdb_env.c */
@@ -187,6 +188,9 @@ typedef struct {
     unsigned char  listed[HDB_PDQ_SIZE];
     unsigned       distance;
     unsigned       variant;
+
+    /* a still that matched a frame of a listed video: the video's name */
+    char           video[HDB_VIDEO_NAME_MAX + 1];
 } hdb_match_t;
 
 /**
@@ -231,7 +235,10 @@ int hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
  * PDQ near matches: the listed hash nearest to any of the n variants
  * (hashes of the upload in the PDQ byte order: the reference's hex,
  * decoded), within max_distance and within the stricter distance a source
- * may set.  Fills *match (listed, distance, variant) and returns 0;
+ * may set.  A frame of a listed video is listed material as a still too
+ * (match->video names its video) unless its source says otherwise
+ * (HDB_SOURCE_NO_STILLS).  Fills *match (listed, distance, variant) and
+ * returns 0;
  * HDB_NOTFOUND when none is that close; an LMDB error otherwise.  The
  * multi-index lookup behind it is described in hdb_pdq_ix.h.
  */
@@ -240,10 +247,58 @@ int hdb_reader_pdq_match(hdb_reader_t *rd,
     const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
     unsigned max_distance, hdb_match_t *match);
 
+/*
+ * Videos (vPDQ).  An upload's frames match a listed video by the
+ * reference's rule: frames of quality under "quality" are dropped on the
+ * upload's side (the listed side dropped them when it was imported), each
+ * side is taken as its set of unique hashes, and the video matches when
+ * at least pc % of the listed video's frames are within "distance" of a
+ * frame of the upload and at least pq % of the upload's frames are
+ * within it of a frame of the listed video.
+ */
+typedef struct {
+    unsigned char  hash[HDB_PDQ_SIZE];
+    int            quality;
+    double         time;            /* seconds from the start */
+} hdb_vpdq_frame_t;
+
+typedef struct {
+    unsigned  distance;             /* HDB_PDQ_DISTANCE_DEFAULT */
+    unsigned  quality;              /* HDB_PDQ_QUALITY_DEFAULT */
+    unsigned  pc;                   /* HDB_VPDQ_PC_DEFAULT */
+    unsigned  pq;                   /* HDB_VPDQ_PQ_DEFAULT */
+} hdb_vpdq_rule_t;
+
+typedef struct {
+    hdb_match_t  m;                 /* source, category, added, allowed;
+                                       listed and distance: the upload's
+                                       first matched frame's nearest */
+    char         video[HDB_VIDEO_NAME_MAX + 1];
+    unsigned     listed_frames;     /* the listed video's unique frames */
+    unsigned     listed_matched;    /* of them, matched */
+    unsigned     frames;            /* the upload's counted frames */
+    unsigned     matched;           /* of them, matched */
+    double       time;              /* the upload's first matched frame */
+} hdb_vpdq_match_t;
+
+/**
+ * The listed video that the n frames match best by the rule (the highest
+ * share of its frames matched), found through the PDQ index: each of the
+ * upload's unique frames is one query for every listed frame within the
+ * distance, and only the videos so found are counted.  Fills *match and
+ * returns 0; HDB_NOTFOUND when no video matches; ENOMEM or an LMDB error
+ * otherwise.
+ */
+int hdb_reader_vpdq_match(hdb_reader_t *rd, const hdb_vpdq_frame_t *frames,
+    size_t n, const hdb_vpdq_rule_t *rule, hdb_vpdq_match_t *match);
+
 /* sources, for stats */
 
 /* the source is kept, but its entries are not matched */
 #define HDB_SOURCE_DISABLED  0x1u
+/* the frames of its videos match videos only, not stills (see
+   hdb_reader_pdq_match()) */
+#define HDB_SOURCE_NO_STILLS 0x2u
 
 typedef struct {
     char      name[HDB_SOURCE_MAX + 1];
@@ -257,6 +312,7 @@ typedef struct {
     int64_t   updated;
     uint64_t  seq;
     unsigned  pdq_distance;     /* the source's own PDQ limit; 0: none */
+    uint64_t  videos;           /* listed videos */
 } hdb_source_t;
 
 /** Called for each source; a non-zero return stops the walk. */
@@ -314,6 +370,34 @@ int hdb_writer_begin(hdb_t *db, const char *source, int mode,
  * hdb_writer_abort(), hdb_grow() and the write again.
  */
 int hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row);
+
+/* a listed video (vPDQ): its frames' PDQ hashes under its list's id */
+
+typedef struct {
+    const char           *name;     /* 1 .. HDB_VIDEO_NAME_MAX bytes, no
+                                       control characters */
+    const char           *category; /* NULL: none */
+    int64_t               added;    /* 0: now */
+    size_t                nframes;
+    const unsigned char (*frames)[HDB_PDQ_SIZE];
+                                    /* in any order, repeats allowed: the
+                                       video is its set of unique frames.
+                                       Low-quality frames are the caller's
+                                       to drop (hashdb drops those under
+                                       HDB_PDQ_QUALITY_DEFAULT) */
+} hdb_video_t;
+
+/**
+ * Lists the video under its name in the source, replacing what the
+ * source listed under that name before (counted in stats as existing when
+ * its frames are the same).  Its frames join the PDQ index.  Returns 0,
+ * HDB_ENAME (bad name or category), EINVAL (no frames) or an LMDB error,
+ * as hdb_writer_add().
+ */
+int hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *video);
+
+/** Takes the named video off the source: 0, or as hdb_writer_add(). */
+int hdb_writer_remove_video(hdb_writer_t *w, const char *name);
 
 /** Removes the row's entries from the source; as hdb_writer_add(). */
 int hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row);

@@ -15,6 +15,7 @@ _Static_assert(HDB_NOTFOUND == MDB_NOTFOUND,
 
 static int hdb_open_dbs(hdb_t *db, MDB_txn *txn);
 static int hdb_check_schema(hdb_t *db, MDB_txn *txn);
+static int hdb_open_video_dbs(hdb_t *db, MDB_txn *txn);
 
 int
 hdb_open(hdb_t **out, const char *path, unsigned flags)
@@ -164,8 +165,44 @@ hdb_open_dbs(hdb_t *db, MDB_txn *txn)
                           &db->pdq_id);
     }
 
+    if (rc == 0) {
+        rc = hdb_open_video_dbs(db, txn);
+    }
+
     /* a missing named database: an empty environment, or not ours */
     return rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE ? HDB_ESCHEMA : rc;
+}
+
+/*
+ * The video tables came after schema 2's first sets: a writer makes them
+ * where they are missing; a reader that finds none matches no video
+ * (db->video stays 0; nginx sees them from its next reload).
+ */
+static int
+hdb_open_video_dbs(hdb_t *db, MDB_txn *txn)
+{
+    int       rc;
+    unsigned  create;
+
+    create = (db->flags & HDB_OPEN_RDONLY) ? 0 : MDB_CREATE;
+
+    rc = mdb_dbi_open(txn, HDB_DB_VIDEO, create | MDB_INTEGERKEY, &db->video);
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_VIDEO_NAME, create, &db->video_name);
+    }
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, HDB_DB_VPDQ,
+                          create | MDB_DUPSORT | MDB_DUPFIXED, &db->vpdq);
+    }
+
+    if (rc == MDB_NOTFOUND && !create) {
+        db->video = 0;
+        db->video_name = 0;
+        db->vpdq = 0;
+        return 0;
+    }
+
+    return rc;
 }
 
 static int

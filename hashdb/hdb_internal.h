@@ -21,6 +21,9 @@ struct hdb {
     MDB_dbi    types[HDB_NTYPES];
     MDB_dbi    pdq_ix;
     MDB_dbi    pdq_id;
+    MDB_dbi    video;           /* 0 when the set has no video tables */
+    MDB_dbi    video_name;
+    MDB_dbi    vpdq;
     char      *path;
 };
 
@@ -75,5 +78,53 @@ int hdb_pdq_touch(hdb_pdq_pending_t **p, const unsigned char *hash,
     int was_indexed);
 void hdb_pdq_pending_free(hdb_pdq_pending_t *p);
 int hdb_pdq_index_commit(hdb_t *db, MDB_txn *txn, hdb_pdq_pending_t *p);
+
+/*
+ * Whether the PDQ hash is listed, as an image ("pdq") or as a frame of a
+ * video ("vpdq"): what the index holds.  1, 0, or an LMDB error (< 0).
+ */
+int hdb_pdq_listed(hdb_t *db, MDB_txn *txn, const unsigned char *hash);
+
+/*
+ * Every listed hash within max_distance of hash (as is), through the
+ * index: near() is called with each, possibly more than once with the
+ * same one (a hash is filed in 16 tables); a non-zero return stops the
+ * query and is returned.
+ */
+typedef int (*hdb_pdq_near_pt)(void *data, const unsigned char *listed,
+    unsigned distance);
+
+int hdb_pdq_near(hdb_reader_t *rd, const unsigned char *hash,
+    unsigned max_distance, hdb_pdq_near_pt near, void *data);
+
+/*
+ * A still (an image upload, a frame compared as an image) at distance d
+ * of the listed frame hash: the first listed video of an enabled source
+ * that has it, lets its frames match stills and allows that distance,
+ * into *m (video, source, category, listed, distance).  0, MDB_NOTFOUND
+ * or an LMDB error.
+ */
+int hdb_video_still(hdb_reader_t *rd, const unsigned char *listed,
+    unsigned d, hdb_match_t *m);
+
+/* the writer, shared by hdb_writer.c and hdb_video_write.c */
+struct hdb_writer {
+    hdb_t                  *db;
+    MDB_txn                *txn;
+    MDB_cursor             *cur[HDB_NTYPES];
+    struct hdb_source_rec   rec;
+    char                    name[HDB_SOURCE_MAX + 1];
+    int                     mode;
+    uint32_t                generation;     /* stamped on entries */
+    uint64_t                seq_before;
+    hdb_write_stats_t       stats;
+    int64_t                 now;
+    hdb_pdq_pending_t      *pdq;        /* index changes, made at commit */
+};
+
+int hdb_valid_category(const char *category);
+
+/* the end of a full sync for videos: those it did not list go */
+int hdb_video_sweep(hdb_writer_t *w);
 
 #endif /* HDB_INTERNAL_H */

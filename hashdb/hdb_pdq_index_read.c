@@ -96,6 +96,9 @@ typedef struct {
     unsigned        limit;      /* matches must be closer than this */
     int             found;
     hdb_match_t    *match;
+    hdb_pdq_near_pt near;       /* every hash within the limit, not the
+                                   nearest: hdb_pdq_near() */
+    void           *data;
 } hdb_pdq_query_t;
 
 /* a block of the reader's snapshot, from its cache or from LMDB */
@@ -165,6 +168,10 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
         return 0;
     }
 
+    if (q->near) {
+        return q->near(q->data, listed, d);
+    }
+
     rc = mdb_cursor_open(q->txn, q->rd->db->types[HDB_PDQ], &cur);
     if (rc != 0) {
         return rc;
@@ -212,6 +219,17 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
     }
 
     mdb_cursor_close(cur);
+
+    if (rc == MDB_NOTFOUND && !q->found) {
+        /* no image lists it: a frame of a listed video may */
+        rc = hdb_video_still(q->rd, listed, d, q->match);
+
+        if (rc == 0) {
+            q->match->variant = variant_no;
+            q->found = 1;
+            q->limit = d;
+        }
+    }
 
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -304,15 +322,11 @@ hdb_pdq_query_variant(hdb_pdq_query_t *q, const unsigned char *variant,
     return 0;
 }
 
-int
-hdb_reader_pdq_match(hdb_reader_t *rd,
-    const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
-    unsigned max_distance, hdb_match_t *match)
+/* the reader's block cache for its snapshot: see hdb_reader_begin() */
+static int
+hdb_pdq_query_begin(hdb_reader_t *rd, unsigned max_distance, size_t *nmasks)
 {
-    int               rc;
-    size_t            nmasks, txnid;
-    hdb_pdq_probe_t  *probes;
-    hdb_pdq_query_t   q;
+    size_t  txnid;
 
     if (max_distance > HDB_PDQ_DISTANCE_MAX) {
         return EINVAL;
@@ -329,7 +343,6 @@ hdb_reader_pdq_match(hdb_reader_t *rd,
         rd->pdq_txnid = HDB_TXNID_NONE;
     }
 
-    /* the block pointers hold for one snapshot: see hdb_reader_begin() */
     txnid = mdb_txn_id(rd->txn);
 
     if (rd->pdq_txnid != txnid) {
@@ -339,14 +352,31 @@ hdb_reader_pdq_match(hdb_reader_t *rd,
     }
 
     /* the radius per word: see the top of this file */
-    nmasks = max_distance < 16 ? 1 : max_distance < 32 ? 17 : 137;
+    *nmasks = max_distance < 16 ? 1 : max_distance < 32 ? 17 : 137;
 
+    return 0;
+}
+
+int
+hdb_reader_pdq_match(hdb_reader_t *rd,
+    const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
+    unsigned max_distance, hdb_match_t *match)
+{
+    int               rc;
+    size_t            nmasks;
+    hdb_pdq_probe_t  *probes;
+    hdb_pdq_query_t   q;
+
+    rc = hdb_pdq_query_begin(rd, max_distance, &nmasks);
+    if (rc != 0) {
+        return rc;
+    }
+
+    memset(&q, 0, sizeof(q));
     q.rd = rd;
     q.txn = rd->txn;
     q.limit = max_distance + 1;
-    q.found = 0;
     q.match = match;
-    rc = 0;
 
     probes = malloc(HDB_PDQ_PROBES_MAX * sizeof(hdb_pdq_probe_t));
     if (probes == NULL) {
@@ -369,4 +399,36 @@ hdb_reader_pdq_match(hdb_reader_t *rd,
     }
 
     return hdb_reader_allow_check(rd, HDB_PDQ, match->listed, match);
+}
+
+int
+hdb_pdq_near(hdb_reader_t *rd, const unsigned char *hash,
+    unsigned max_distance, hdb_pdq_near_pt near, void *data)
+{
+    int               rc;
+    size_t            nmasks;
+    hdb_pdq_probe_t  *probes;
+    hdb_pdq_query_t   q;
+
+    rc = hdb_pdq_query_begin(rd, max_distance, &nmasks);
+    if (rc != 0) {
+        return rc;
+    }
+
+    memset(&q, 0, sizeof(q));
+    q.rd = rd;
+    q.txn = rd->txn;
+    q.limit = max_distance + 1;
+    q.near = near;
+    q.data = data;
+
+    probes = malloc(HDB_PDQ_PROBES_MAX * sizeof(hdb_pdq_probe_t));
+    if (probes == NULL) {
+        return ENOMEM;
+    }
+
+    rc = hdb_pdq_query_variant(&q, hash, 0, nmasks, probes);
+    free(probes);
+
+    return rc;
 }

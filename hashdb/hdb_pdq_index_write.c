@@ -349,6 +349,24 @@ hdb_pdq_next_ids(hdb_t *db, MDB_txn *txn, size_t n, uint32_t *first)
 }
 
 int
+hdb_pdq_listed(hdb_t *db, MDB_txn *txn, const unsigned char *hash)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    key.mv_data = (void *) hash;
+    key.mv_size = HDB_PDQ_SIZE;
+
+    rc = mdb_get(txn, db->types[HDB_PDQ], &key, &val);
+
+    if (rc == MDB_NOTFOUND && db->vpdq) {
+        rc = mdb_get(txn, db->vpdq, &key, &val);
+    }
+
+    return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
 hdb_pdq_index_commit(hdb_t *db, MDB_txn *txn, hdb_pdq_pending_t *p)
 {
     int                rc;
@@ -396,15 +414,11 @@ hdb_pdq_index_commit(hdb_t *db, MDB_txn *txn, hdb_pdq_pending_t *p)
             /* later touches of the same hash */
         }
 
-        key.mv_data = p->touch[i].hash;
-        key.mv_size = HDB_PDQ_SIZE;
-
-        rc = mdb_get(txn, db->types[HDB_PDQ], &key, &val);
-        if (rc != 0 && rc != MDB_NOTFOUND) {
+        now = hdb_pdq_listed(db, txn, p->touch[i].hash);
+        if (now < 0) {
+            rc = now;
             goto done;
         }
-
-        now = rc == 0;
 
         if (now == (int) p->touch[i].was_indexed) {
             continue;

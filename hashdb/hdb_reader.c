@@ -94,7 +94,7 @@ hdb_plan_source(const hdb_source_t *src, void *data)
     }
 
     /* PDQ finds what no digest does: it is never covered by one */
-    if (src->count[HDB_PDQ]) {
+    if (src->count[HDB_PDQ] || src->videos) {
         *plan |= HDB_TYPE_BIT(HDB_PDQ);
     }
 

@@ -37,6 +37,23 @@
  *   "keys"       key source name -> n * 32 bytes: the raw Ed25519 public
  *                keys whose signatures the source's updates must carry
  *
+ *   "video"      key uint32_t video number (MDB_INTEGERKEY) -> struct
+ *                hdb_video_rec, then its nframes unique 32-byte frame
+ *                hashes, then its name (the id its list gives it)
+ *
+ *   "video_name" key big-endian source id + the video's name -> uint32_t
+ *                video number: a list names its videos, we number them
+ *
+ *   "vpdq"       key 32-byte frame hash -> big-endian uint32_t video
+ *                numbers, MDB_DUPSORT | MDB_DUPFIXED: the listed videos
+ *                with that frame.  A frame hash is filed in "pdq_ix" like
+ *                a listed image's ("pdq"): the index holds every hash that
+ *                "pdq" or "vpdq" lists, so that one query finds both.
+ *
+ *                The three video databases are made by the first writer
+ *                that opens a set of schema 2 without them: a reader that
+ *                finds none matches no video.
+ *
  * Integers other than the big-endian source ids are in host byte order:
  * LMDB files are not portable between byte orders anyway.
  */
@@ -57,6 +74,9 @@
 #define HDB_DB_KEYS        "keys"
 #define HDB_DB_PDQ_IX      "pdq_ix"
 #define HDB_DB_PDQ_ID      "pdq_id"
+#define HDB_DB_VIDEO       "video"
+#define HDB_DB_VIDEO_NAME  "video_name"
+#define HDB_DB_VPDQ        "vpdq"
 
 /* names of the per-type databases, indexed by hdb_type_t */
 extern const char *const hdb_type_db_names[HDB_NTYPES];
@@ -72,7 +92,17 @@ struct hdb_source_rec {
     int64_t   updated;              /* unix time of the last change */
     uint64_t  seq;                  /* sequence of the last signed update */
     uint32_t  pdq_distance;         /* stricter PDQ limit; 0: none */
-    uint32_t  reserved;
+    uint32_t  videos;               /* listed videos (vPDQ) */
+};
+
+struct hdb_video_rec {
+    unsigned char  source_id[4];            /* big-endian */
+    uint32_t       added;                   /* unix time */
+    char           category[HDB_CATEGORY_MAX];   /* NUL-padded */
+    uint32_t       generation;              /* sync that last listed it */
+    uint32_t       nframes;                 /* unique frame hashes */
+    uint32_t       name_len;
+    uint32_t       reserved;
 };
 
 struct hdb_entry_rec {

@@ -157,4 +157,5 @@ hdb_source_from_rec(hdb_source_t *src, const char *name, size_t len,
     src->updated = rec->updated;
     src->seq = rec->seq;
     src->pdq_distance = rec->pdq_distance;
+    src->videos = rec->videos;
 }

@@ -11,20 +11,6 @@
 
 #include "hdb_internal.h"
 
-struct hdb_writer {
-    hdb_t                  *db;
-    MDB_txn                *txn;
-    MDB_cursor             *cur[HDB_NTYPES];
-    struct hdb_source_rec   rec;
-    char                    name[HDB_SOURCE_MAX + 1];
-    int                     mode;
-    uint32_t                generation;     /* stamped on entries */
-    uint64_t                seq_before;
-    hdb_write_stats_t       stats;
-    int64_t                 now;
-    hdb_pdq_pending_t      *pdq;        /* index changes, made at commit */
-};
-
 static int hdb_name_char(int c);
 
 static int
@@ -52,7 +38,7 @@ hdb_valid_name(const char *name)
     return 1;
 }
 
-static int
+int
 hdb_valid_category(const char *category)
 {
     size_t  len = strlen(category);
@@ -271,14 +257,14 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
     }
 
     if (type == HDB_PDQ) {
-        /* the first source to list a PDQ hash files it in the index */
-        rc = mdb_get(w->txn, w->db->types[type], &key, &val);
+        /* the first to list a PDQ hash (image or frame) files it */
+        rc = hdb_pdq_listed(w->db, w->txn, digest);
 
-        if (rc == MDB_NOTFOUND) {
+        if (rc == 0) {
             rc = hdb_pdq_touch(&w->pdq, digest, 0);
         }
 
-        if (rc != 0) {
+        if (rc < 0) {
             return rc;
         }
     }
@@ -355,18 +341,11 @@ hdb_writer_add(hdb_writer_t *w, const hdb_row_t *row)
 static int
 hdb_writer_unindex(hdb_writer_t *w, hdb_type_t type, const MDB_val *key)
 {
-    int     rc;
-    size_t  n;
-
     if (type != HDB_PDQ) {
         return 0;
     }
 
-    rc = mdb_cursor_count(w->cur[type], &n);
-    if (rc != 0 || n > 1) {
-        return rc;
-    }
-
+    /* the commit sees whether any image or frame entry is left */
     return hdb_pdq_touch(&w->pdq, key->mv_data, 1);
 }
 
@@ -561,6 +540,12 @@ hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats)
 
     if (w->mode == HDB_WRITE_REPLACE) {
         rc = hdb_writer_sweep(w);
+        if (rc != 0) {
+            hdb_writer_abort(w);
+            return rc;
+        }
+
+        rc = hdb_video_sweep(w);
         if (rc != 0) {
             hdb_writer_abort(w);
             return rc;

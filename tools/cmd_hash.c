@@ -58,13 +58,56 @@ static const char  *pdq_variant_names[HDB_PDQ_VARIANTS] = {
  * The PDQ hashes of a whole image in memory (each sampled frame of an
  * animation), and the nearest listed one of each frame.
  */
+/* a video's nearest listed video by vPDQ's rule, at the default rule */
 static int
 hash_video_match(const hdb_media_result_t *r, const char *path,
     const hash_opts_t *o)
 {
-    (void) r;
-    (void) path;
-    (void) o;
+    int                rc;
+    char               hex[HDB_PDQ_HEX_LEN + 1];
+    hdb_vpdq_rule_t    rule;
+    hdb_vpdq_match_t   m;
+    hdb_vpdq_frame_t  *frames;
+
+    frames = malloc((r->nframes ? r->nframes : 1) * sizeof(*frames));
+    if (frames == NULL) {
+        tool_error("%s: out of memory", path);
+        return TOOL_FAILED;
+    }
+
+    for (unsigned k = 0; k < r->nframes; k++) {
+        memcpy(frames[k].hash, r->frames[k].variants[0], HDB_PDQ_SIZE);
+        frames[k].quality = r->frames[k].quality;
+        frames[k].time = r->frames[k].time;
+    }
+
+    rule.distance = o->distance;
+    rule.quality = HDB_PDQ_QUALITY_DEFAULT;
+    rule.pc = HDB_VPDQ_PC_DEFAULT;
+    rule.pq = HDB_VPDQ_PQ_DEFAULT;
+
+    rc = hdb_reader_vpdq_match(o->rd, frames, r->nframes, &rule, &m);
+    free(frames);
+
+    if (rc == HDB_NOTFOUND) {
+        printf("vpdq: no listed video matched  %s\n", path);
+        return TOOL_OK;
+    }
+
+    if (rc != 0) {
+        tool_error("%s", hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    hdb_hex_encode(m.m.listed, HDB_PDQ_SIZE, hex);
+    printf("vpdq: listed video \"%s\"  %s  source=%s category=%s "
+           "listed_frames=%u/%u (%u%%) frames=%u/%u (%u%%) time=%.3f "
+           "pdq:%s distance=%u%s\n", m.video, path, m.m.source,
+           m.m.category[0] ? m.m.category : "-", m.listed_matched,
+           m.listed_frames, m.listed_matched * 100 / m.listed_frames,
+           m.matched, m.frames, m.frames ? m.matched * 100 / m.frames : 0,
+           m.time, hex, m.m.distance, m.m.allowed ? " allowed" : "");
+
     return TOOL_OK;
 }
 
@@ -154,9 +197,10 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
 
         hdb_hex_encode(m.listed, HDB_PDQ_SIZE, hex);
         printf("pdq: listed pdq:%s  %s  source=%s category=%s distance=%u "
-               "variant=%s%s%s\n", hex, path, m.source,
+               "variant=%s%s%s%s%s\n", hex, path, m.source,
                m.category[0] ? m.category : "-", m.distance,
                pdq_variant_names[m.variant], frame,
+               m.video[0] ? " video=" : "", m.video,
                m.allowed ? " allowed" : "");
     }
 

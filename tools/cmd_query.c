@@ -241,13 +241,14 @@ print_source(const hdb_source_t *src, void *data)
     if (st->json) {
         printf("%s\n    {\"name\": \"%s\", \"files\": %llu, \"md5\": %llu, "
                "\"sha1\": %llu, \"sha256\": %llu, \"pdq\": %llu, "
-               "\"pdq_distance\": %u, \"complete\": ",
+               "\"pdq_distance\": %u, \"videos\": %llu, \"complete\": ",
                st->n++ ? "," : "", src->name,
                (unsigned long long) src->files,
                (unsigned long long) src->count[HDB_MD5],
                (unsigned long long) src->count[HDB_SHA1],
                (unsigned long long) src->count[HDB_SHA256],
-               (unsigned long long) src->count[HDB_PDQ], src->pdq_distance);
+               (unsigned long long) src->count[HDB_PDQ], src->pdq_distance,
+               (unsigned long long) src->videos);
         json_types(src->complete);
         printf(", \"created\": \"%s\", \"updated\": \"%s\", \"seq\": %llu, "
                "\"disabled\": %s, \"keys\": %zu}", created, updated,
@@ -265,11 +266,12 @@ print_source(const hdb_source_t *src, void *data)
                  (unsigned long long) src->count[HDB_PDQ]);
     }
 
-    printf("%-24s %10llu %10llu %10llu %10llu %10s  %-20s %6llu %4zu  "
+    printf("%-24s %10llu %10llu %10llu %10llu %10s %8llu  %-20s %6llu %4zu  "
            "%s%s\n", src->name, (unsigned long long) src->files,
            (unsigned long long) src->count[HDB_MD5],
            (unsigned long long) src->count[HDB_SHA1],
-           (unsigned long long) src->count[HDB_SHA256], pdq, updated,
+           (unsigned long long) src->count[HDB_SHA256], pdq,
+           (unsigned long long) src->videos, updated,
            (unsigned long long) src->seq, src->keys,
            src->complete ? complete : "-",
            (src->flags & HDB_SOURCE_DISABLED) ? " (disabled)" : "");
@@ -355,9 +357,9 @@ cmd_stats(int argc, char **argv)
             printf("computes:  %s\n", types);
             printf("allowed:   %llu digests on the allow list\n\n",
                    (unsigned long long) st.allowed);
-            printf("%-24s %10s %10s %10s %10s %10s  %-20s %6s %4s  %s\n",
+            printf("%-24s %10s %10s %10s %10s %10s %8s  %-20s %6s %4s  %s\n",
                    "source", "files", "md5", "sha1", "sha256", "pdq",
-                   "updated", "seq", "keys", "complete");
+                   "videos", "updated", "seq", "keys", "complete");
         }
 
         rc = hdb_reader_sources(rd, print_source, &st);

@@ -19,7 +19,11 @@
 #include <lmdb.h>
 #include <openssl/evp.h>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include "list_format.h"
+#include "list_vpdq.h"
 #include "signature.h"
 #include "tool.h"
 
@@ -34,7 +38,9 @@ typedef struct {
 static const char  update_usage_tail[] =
     "  --source NAME    the list: 1-64 letters, digits, '.', '_', '-'\n"
     "  --category C     a label stored with each entry (up to 8 chars)\n"
-    "  --format F       auto (default), hex, csv, typed, clamav or pdq\n"
+    "  --format F       auto (default), hex, csv, typed, clamav, pdq or vpdq\n"
+    "  --video-id ID    a one-video vpdq list's id (default: its file name\n"
+    "                   without the extension)\n"
     "  --sig FILE       the list's signature (default: LIST.sig)\n"
     "  --unsigned       apply a list that has no signature\n"
     "  --pdq-min-quality Q\n"
@@ -48,7 +54,10 @@ static const char  update_usage_tail[] =
     "optionally category, added, id, op), typed (\"<type> <hash>\"),\n"
     "clamav (\"hash:size:name\", .hdb/.hsb), pdq (\"hash[,quality[,name]]\"\n"
     "as pdq-photo-hasher writes; typed and csv lists may hold pdq too: a\n"
-    "64-digit hash is a SHA-256 unless its type says pdq).  A signed list\n"
+    "64-digit hash is a SHA-256 unless its type says pdq), vpdq (videos:\n"
+    "the reference's frame,quality,hash,seconds lines for one video, a\n"
+    "csv with a header naming video and hash columns for many, or a\n"
+    "directory of one-video files, unsigned).  A signed list\n"
     "must verify against a key trusted for the source (hashdb trust) and\n"
     "carry a sequence number above the last one applied.  A bad line or\n"
     "signature refuses the whole list; nothing is applied.\n";
@@ -86,7 +95,38 @@ typedef struct {
     int                  pdq_min_quality;
     long                 pdq_distance;      /* -1: leave as it is */
     uint64_t             low_quality;       /* PDQ hashes skipped */
+    const char          *video_id;          /* --video-id */
+    char                 video_name[HDB_VIDEO_NAME_MAX + 1];
+    uint64_t             flat_videos;       /* no frame of quality */
 } update_t;
+
+/* the parser of the list's format: hash lists or vPDQ's videos */
+typedef struct {
+    list_parser_t   list;
+    vpdq_parser_t   vpdq;
+} update_parser_t;
+
+static void
+update_parser_init(update_t *u, update_parser_t *p)
+{
+    list_parser_init(&p->list, u->fmt, u->cmd->delta, u->category);
+    vpdq_parser_init(&p->vpdq, u->cmd->delta, u->pdq_min_quality,
+                     u->category, u->video_name[0] ? u->video_name : NULL);
+}
+
+/* a line, or the end (line NULL): LIST_ROW with *row or *video set */
+static int
+update_parse(update_t *u, update_parser_t *p, char *line, size_t len,
+    list_row_t *row, vpdq_video_t *video, const char **why)
+{
+    if (u->fmt == LIST_FMT_VPDQ) {
+        return line ? vpdq_parse_line(&p->vpdq, line, len, video, why)
+                    : vpdq_parse_end(&p->vpdq, video, why);
+    }
+
+    return line ? list_parse_line(&p->list, line, len, row, why)
+                : list_parse_end(&p->list, row);
+}
 
 static void
 progress(update_t *u, const char *what, uint64_t n, int done)
@@ -97,6 +137,141 @@ progress(update_t *u, const char *what, uint64_t n, int done)
 
     fprintf(stderr, "\r%s: %s: %llu lines%s", tool_name, what,
             (unsigned long long) n, done ? "\n" : "");
+}
+
+static int
+update_is_dir(const char *path)
+{
+    struct stat  st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
+update_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * A directory of one-video vPDQ files as one many-video list: "video,
+ * frame,quality,hash,seconds" lines in a temporary file, the files in
+ * name order, each named by its base name.
+ */
+static FILE *
+update_spool_dir(const char *dir)
+{
+    int             ok;
+    DIR            *d;
+    FILE           *out, *in;
+    char           *line, **names, **grown, path[4096];
+    char            name[HDB_VIDEO_NAME_MAX + 1];
+    size_t          n, cap, lcap;
+    ssize_t         len;
+    struct dirent  *e;
+
+    d = opendir(dir);
+    out = tmpfile();
+
+    if (d == NULL || out == NULL) {
+        tool_error("%s: %s", dir, strerror(errno));
+        if (d) {
+            closedir(d);
+        }
+        if (out) {
+            fclose(out);
+        }
+        return NULL;
+    }
+
+    names = NULL;
+    n = 0;
+    cap = 0;
+    ok = 1;
+
+    while (ok && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            grown = realloc(names, cap * sizeof(char *));
+            ok = grown != NULL;
+            if (!ok) {
+                break;
+            }
+            names = grown;
+        }
+
+        names[n] = strdup(e->d_name);
+        ok = names[n++] != NULL;
+    }
+
+    closedir(d);
+    qsort(names, n, sizeof(char *), update_name_cmp);
+
+    fputs("video,frame,quality,hash,timestamp\n", out);
+    line = NULL;
+    lcap = 0;
+
+    for (size_t i = 0; ok && i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+
+        if (update_is_dir(path)) {
+            continue;
+        }
+
+        in = fopen(path, "r");
+        if (in == NULL) {
+            tool_error("%s: %s; nothing applied", path, strerror(errno));
+            ok = 0;
+            break;
+        }
+
+        vpdq_name_from_path(names[i], name, sizeof(name));
+
+        while ((len = getline(&line, &lcap, in)) > 0) {
+            if (line[0] == '#' || line[0] == '\n') {
+                continue;
+            }
+
+            /* a name with a comma or a quote is quoted, as csv quotes */
+            fputc('"', out);
+            for (const char *c = name; *c; c++) {
+                if (*c == '"') {
+                    fputc('"', out);
+                }
+                fputc(*c, out);
+            }
+            fputs("\",", out);
+            fwrite(line, 1, (size_t) len, out);
+
+            if (line[len - 1] != '\n') {
+                fputc('\n', out);
+            }
+        }
+
+        fclose(in);
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        free(names[i]);
+    }
+
+    free(names);
+    free(line);
+
+    if (!ok || ferror(out)) {
+        if (ok) {
+            tool_error("%s: cannot spool: %s", dir, strerror(errno));
+        }
+        fclose(out);
+        return NULL;
+    }
+
+    rewind(out);
+    return out;
 }
 
 /* pass 1: every line parses; the file's SHA-256 for the signature */
@@ -110,7 +285,8 @@ update_check(update_t *u)
     const char  *why;
     list_row_t   row;
     EVP_MD_CTX  *md;
-    list_parser_t  p;
+    vpdq_video_t     video;
+    update_parser_t  p;
 
     line = NULL;
     cap = 0;
@@ -122,7 +298,7 @@ update_check(update_t *u)
         return TOOL_FAILED;
     }
 
-    list_parser_init(&p, u->fmt, u->cmd->delta, u->category);
+    update_parser_init(u, &p);
     u->lines = 0;
     u->rows = 0;
     rc = TOOL_OK;
@@ -141,7 +317,7 @@ update_check(update_t *u)
             why = "line longer than 4096 bytes";
             rc = LIST_BAD;
         } else {
-            rc = list_parse_line(&p, line, len, &row, &why);
+            rc = update_parse(u, &p, line, len, &row, &video, &why);
         }
 
         if (rc == LIST_BAD) {
@@ -155,8 +331,16 @@ update_check(update_t *u)
         u->rows += rc == LIST_ROW;
     }
 
-    u->rows += list_parse_end(&p, &row) == LIST_ROW;
+    rc = update_parse(u, &p, NULL, 0, &row, &video, &why);
     progress(u, "checking", u->lines, 1);
+
+    if (rc == LIST_BAD) {
+        tool_error("%s: %s; nothing applied", u->file, why);
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    u->rows += rc == LIST_ROW;
 
     if (ferror(u->in)) {
         tool_error("%s: %s; nothing applied", u->file, strerror(errno));
@@ -170,6 +354,7 @@ update_check(update_t *u)
 done:
 
     EVP_MD_CTX_free(md);
+    vpdq_parser_free(&p.vpdq);
     free(line);
     return rc;
 }
@@ -262,7 +447,8 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     const char     *why;
     list_row_t      row;
     hdb_writer_t   *w;
-    list_parser_t   p;
+    vpdq_video_t    video;
+    update_parser_t p;
 
     rc = hdb_writer_begin(db, u->source, u->cmd->mode, &w);
     if (rc != 0) {
@@ -287,14 +473,15 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     lineno = 0;
     rc = 0;
     u->low_quality = 0;
-    list_parser_init(&p, u->fmt, u->cmd->delta, u->category);
+    u->flat_videos = 0;
+    update_parser_init(u, &p);
     rewind(u->in);
 
     for ( ;; ) {
         n = getline(&line, &cap, u->in);
 
         if (n < 0) {
-            prc = list_parse_end(&p, &row);
+            prc = update_parse(u, &p, NULL, 0, &row, &video, &why);
         } else {
             lineno++;
             progress(u, "applying", lineno, 0);
@@ -302,7 +489,33 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
             if (len && line[len - 1] == '\n') {
                 len--;
             }
-            prc = list_parse_line(&p, line, len, &row, &why);
+            prc = update_parse(u, &p, line, len, &row, &video, &why);
+        }
+
+        if (prc == LIST_ROW && u->fmt == LIST_FMT_VPDQ) {
+            u->low_quality += video.low;
+
+            if (video.remove) {
+                rc = hdb_writer_remove_video(w, video.name);
+
+            } else if (video.nframes == 0) {
+                /* nothing of it would count: every frame is flat */
+                u->flat_videos++;
+
+            } else {
+                rc = hdb_writer_add_video(w, &(hdb_video_t) {
+                    .name = video.name,
+                    .category = video.category[0] ? video.category : NULL,
+                    .nframes = video.nframes,
+                    .frames = (const unsigned char (*)[HDB_PDQ_SIZE])
+                              video.frames });
+            }
+
+            if (rc != 0) {
+                break;
+            }
+
+            prc = LIST_SKIP;
         }
 
         if (prc == LIST_ROW && !row.remove && row.quality >= 0
@@ -332,6 +545,7 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     }
 
     free(line);
+    vpdq_parser_free(&p.vpdq);
     progress(u, "applying", lineno, 1);
 
     if (rc != 0) {
@@ -364,6 +578,7 @@ cmd_update(int argc, char **argv)
         { "unsigned", no_argument, NULL, 'u' },
         { "pdq-min-quality", required_argument, NULL, 'Q' },
         { "pdq-distance", required_argument, NULL, 'D' },
+        { "video-id", required_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -407,13 +622,16 @@ cmd_update(int argc, char **argv)
         case 's':
             u.source = optarg;
             break;
+        case 'V':
+            u.video_id = optarg;
+            break;
         case 'c':
             u.category = optarg;
             break;
         case 'f':
             if (list_format_from_name(optarg, &u.fmt) != 0) {
-                tool_error("--format %s: use auto, hex, csv, typed, clamav "
-                           "or pdq", optarg);
+                tool_error("--format %s: use auto, hex, csv, typed, clamav, "
+                           "pdq or vpdq", optarg);
                 return TOOL_FAILED;
             }
             break;
@@ -461,7 +679,27 @@ cmd_update(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    if (strcmp(u.file, "-") == 0) {
+    if (u.video_id) {
+        snprintf(u.video_name, sizeof(u.video_name), "%s", u.video_id);
+
+    } else if (strcmp(u.file, "-") != 0) {
+        vpdq_name_from_path(u.file, u.video_name, sizeof(u.video_name));
+    }
+
+    if (u.fmt == LIST_FMT_VPDQ && update_is_dir(u.file)) {
+        if (!u.unsigned_ok) {
+            tool_error("%s: a directory of vPDQ files cannot carry a "
+                       "signature: sign a many-video list, or use "
+                       "--unsigned", u.file);
+            return TOOL_FAILED;
+        }
+
+        u.in = update_spool_dir(u.file);
+        if (u.in == NULL) {
+            return TOOL_FAILED;
+        }
+
+    } else if (strcmp(u.file, "-") == 0) {
         if (!u.unsigned_ok && u.sig_path == NULL) {
             tool_error("a list on standard input needs --sig FILE or "
                        "--unsigned");
@@ -548,6 +786,12 @@ cmd_update(int argc, char **argv)
         tool_error("%s: %s; nothing applied", u.db_path, hdb_strerror(rc));
         rc = TOOL_FAILED;
         goto done;
+    }
+
+    if (u.flat_videos) {
+        printf("%s: %llu videos without a frame of quality %d or more "
+               "skipped\n", u.source, (unsigned long long) u.flat_videos,
+               u.pdq_min_quality);
     }
 
     printf("%s: %s of %s: %llu rows, %llu entries added, %llu removed, "

@@ -10,7 +10,7 @@
 #include "list_format.h"
 
 static const char  *fmt_names[] = { "auto", "hex", "csv", "typed", "clamav",
-                                    "pdq" };
+                                    "pdq", "vpdq" };
 
 int
 list_format_from_name(const char *name, list_fmt_t *fmt)
@@ -357,8 +357,8 @@ parse_clamav(char *s, size_t n, list_row_t *row, const char **why)
 }
 
 /* splits a CSV line in place; quoted fields may hold commas and "" */
-static int
-csv_split(char *s, size_t n, char **f, size_t *fl, int max)
+int
+list_csv_split(char *s, size_t n, char **f, size_t *fl, int max)
 {
     int     nf = 0;
     size_t  i = 0, o;
@@ -425,7 +425,7 @@ csv_header(list_parser_t *p, char *s, size_t n, const char **why)
     char    *f[CSV_MAX_COLS];
     size_t   fl[CSV_MAX_COLS];
 
-    nf = csv_split(s, n, f, fl, CSV_MAX_COLS);
+    nf = list_csv_split(s, n, f, fl, CSV_MAX_COLS);
 
     for (int i = 0; i < nf; i++) {
         hdb_type_t  t;
@@ -520,7 +520,7 @@ csv_row(list_parser_t *p, char *s, size_t n, list_row_t *row, char *id,
 
 #define FIELD(c) ((c) >= 0 && (c) < nf ? fl[c] : 0)
 
-    nf = csv_split(s, n, f, fl, CSV_MAX_COLS);
+    nf = list_csv_split(s, n, f, fl, CSV_MAX_COLS);
 
     if (p->col_hash >= 0 && FIELD(p->col_hash)) {
         if (add_typed_digest(&row->row, f[p->col_type], FIELD(p->col_type),

@@ -39,7 +39,8 @@ typedef enum {
     LIST_FMT_CSV,
     LIST_FMT_TYPED,
     LIST_FMT_CLAMAV,
-    LIST_FMT_PDQ
+    LIST_FMT_PDQ,
+    LIST_FMT_VPDQ           /* videos: list_vpdq.h */
 } list_fmt_t;
 
 typedef struct {
@@ -73,6 +74,12 @@ int list_parse_line(list_parser_t *p, char *line, size_t len,
 int list_parse_end(list_parser_t *p, list_row_t *row);
 
 int list_format_from_name(const char *name, list_fmt_t *fmt);
+
+/*
+ * Splits the CSV line s[0 .. n) in place into at most max fields (f[i],
+ * fl[i] bytes; quoted fields may hold commas and ""); their number.
+ */
+int list_csv_split(char *s, size_t n, char **f, size_t *fl, int max);
 const char *list_format_name(list_fmt_t fmt);
 
 #endif /* LIST_FORMAT_H */
