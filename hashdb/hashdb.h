@@ -247,6 +247,14 @@ int hdb_reader_pdq_match(hdb_reader_t *rd,
     const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
     unsigned max_distance, hdb_match_t *match);
 
+/** Listed images only, not the frames of listed videos: a video's frame. */
+#define HDB_MATCH_IMAGES  0x1u
+
+/** hdb_reader_pdq_match() with HDB_MATCH_* flags. */
+int hdb_reader_pdq_match_flags(hdb_reader_t *rd,
+    const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
+    unsigned max_distance, unsigned flags, hdb_match_t *match);
+
 /*
  * Videos (vPDQ).  An upload's frames match a listed video by the
  * reference's rule: frames of quality under "quality" are dropped on the
@@ -267,6 +275,13 @@ typedef struct {
     unsigned  quality;              /* HDB_PDQ_QUALITY_DEFAULT */
     unsigned  pc;                   /* HDB_VPDQ_PC_DEFAULT */
     unsigned  pq;                   /* HDB_VPDQ_PQ_DEFAULT */
+    int       sparse;               /* the upload's frames are key frames
+                                       only (HDB_VIDEO_KEYFRAMES): they
+                                       cannot cover pc % of a video listed
+                                       at one frame a second, so pc
+                                       applies to the upload's frames, and
+                                       at least two listed frames (or all
+                                       of a shorter video) must match */
 } hdb_vpdq_rule_t;
 
 typedef struct {

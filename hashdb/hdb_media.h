@@ -31,6 +31,25 @@
 
 #include "hashdb.h"
 
+/*
+ * How a video's frames are sampled:
+ *
+ * EXACT      every frame is decoded, and those the reference keeps are
+ *            hashed: its hashes, bit for bit.
+ * FAST       frames that no other frame refers to (most B-frames) are not
+ *            decoded, nor is the loop filter run; the first frame decoded
+ *            in each interval is hashed: a frame or two from the
+ *            reference's, and its pixels a little blurred, for about half
+ *            the decoding.
+ * KEYFRAMES  only key frames are decoded (the other packets are not even
+ *            read into the decoder), the first in each interval hashed:
+ *            far cheaper, but key frames come every 2 to 10 s, so only
+ *            that share of a listed video's frames can be matched.
+ */
+#define HDB_VIDEO_EXACT       0
+#define HDB_VIDEO_FAST        1
+#define HDB_VIDEO_KEYFRAMES   2
+
 /* hdb_media_hash() results */
 #define HDB_MEDIA_OK          0
 #define HDB_MEDIA_EFORMAT    (-1)   /* no format this library decodes */
@@ -103,13 +122,10 @@ typedef struct {
                                    fast one (JPEG: a few bits apart) */
 
     /*
-     * Video.  Frames are sampled on vPDQ's grid, one per interval
-     * seconds (0: every frame): "exact" decodes every frame and keeps
-     * those the reference keeps; "keyframes" decodes only the key
-     * frames and keeps the first in each interval, several times
-     * cheaper and a few bits from the reference's hashes.
+     * Video.  Frames are sampled on vPDQ's grid, one per interval seconds
+     * (0: every frame), by one of the HDB_VIDEO_* samplings below.
      */
-    int        keyframes;       /* 1: keyframe sampling, 0: exact */
+    int        sampling;
     double     interval;        /* seconds per hash (vPDQ: 1) */
     unsigned   max_seconds;     /* longest duration declared; 0: none */
     unsigned   max_video_frames;/* most frames hashed; 0: none */

@@ -98,6 +98,7 @@ typedef struct {
     hdb_match_t    *match;
     hdb_pdq_near_pt near;       /* every hash within the limit, not the
                                    nearest: hdb_pdq_near() */
+    unsigned        flags;      /* HDB_MATCH_* */
     void           *data;
 } hdb_pdq_query_t;
 
@@ -220,7 +221,7 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
 
     mdb_cursor_close(cur);
 
-    if (rc == MDB_NOTFOUND && !q->found) {
+    if (rc == MDB_NOTFOUND && !(q->flags & HDB_MATCH_IMAGES)) {
         /* no image lists it: a frame of a listed video may */
         rc = hdb_video_still(q->rd, listed, d, q->match);
 
@@ -362,6 +363,15 @@ hdb_reader_pdq_match(hdb_reader_t *rd,
     const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
     unsigned max_distance, hdb_match_t *match)
 {
+    return hdb_reader_pdq_match_flags(rd, variants, n, max_distance, 0,
+                                      match);
+}
+
+int
+hdb_reader_pdq_match_flags(hdb_reader_t *rd,
+    const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
+    unsigned max_distance, unsigned flags, hdb_match_t *match)
+{
     int               rc;
     size_t            nmasks;
     hdb_pdq_probe_t  *probes;
@@ -377,6 +387,7 @@ hdb_reader_pdq_match(hdb_reader_t *rd,
     q.txn = rd->txn;
     q.limit = max_distance + 1;
     q.match = match;
+    q.flags = flags;
 
     probes = malloc(HDB_PDQ_PROBES_MAX * sizeof(hdb_pdq_probe_t));
     if (probes == NULL) {

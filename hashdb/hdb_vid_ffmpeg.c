@@ -14,10 +14,14 @@
  * - exact: every frame is decoded, and decoder frame n (from 0) is kept
  *   when n % int(interval * avg_frame_rate) == 0, at time n / fps: the
  *   reference's frames, bit for bit where the RGB conversion is the same;
+ * - fast: frames no other frame refers to are not decoded, nor the loop
+ *   filter run, and the first frame decoded in each interval is kept at
+ *   its presentation time;
  * - keyframes: only key frames are decoded (non-key packets are not even
- *   sent to the decoder), and the first key frame of each interval is
- *   kept at its presentation time.  A key frame near second k is close to
- *   the reference's frame k; how close is measured in bench/vpdq_*.
+ *   sent to the decoder), the first of each interval kept.
+ *
+ * How close the fast samplings come to the reference's hashes, and what
+ * they cost, is measured by bench/vpdq.sh.
  *
  * Kept frames are converted to RGB24 by swscale with SWS_AREA, the
  * reference's conversion, at the frame's own size, and hashed whole, as
@@ -291,6 +295,31 @@ hdb_vid_averror(hdb_vid_t *v, int err, const char *what)
     return HDB_MEDIA_ECORRUPT;
 }
 
+/*
+ * Audio and nothing else: a container of streams that are all audio (or
+ * subtitles, data), not a broken file whose streams could not be read.
+ */
+static int
+hdb_vid_audio(const AVFormatContext *fmt)
+{
+    int  audio = 0;
+
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        switch (fmt->streams[i]->codecpar->codec_type) {
+        case AVMEDIA_TYPE_AUDIO:
+            audio = 1;
+            break;
+        case AVMEDIA_TYPE_SUBTITLE:
+        case AVMEDIA_TYPE_DATA:
+            break;
+        default:
+            return 0;
+        }
+    }
+
+    return audio;
+}
+
 static int
 hdb_vid_open(hdb_vid_t *v, hdb_vid_src_t *src)
 {
@@ -359,14 +388,16 @@ hdb_vid_open(hdb_vid_t *v, hdb_vid_src_t *src)
 
     rc = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
 
-    if (rc == AVERROR_STREAM_NOT_FOUND) {
+    if (rc == AVERROR_STREAM_NOT_FOUND && hdb_vid_audio(fmt)) {
         /* audio in a video container: not something PDQ hashes */
         v->out->why[0] = '\0';
         return HDB_MEDIA_EFORMAT;
     }
 
     if (rc < 0) {
-        return hdb_vid_averror(v, rc, "no video stream decodable");
+        return hdb_vid_averror(v, rc, rc == AVERROR_STREAM_NOT_FOUND
+                                      ? "no stream" : "no video stream "
+                                                      "decodable");
     }
 
     v->stream = rc;
@@ -438,8 +469,9 @@ hdb_vid_open(hdb_vid_t *v, hdb_vid_src_t *src)
 
     v->dec->pkt_timebase = v->tb;
 
-    if (v->l->keyframes) {
+    if (v->l->sampling == HDB_VIDEO_KEYFRAMES) {
         v->dec->skip_frame = AVDISCARD_NONKEY;
+
     }
 
     rc = avcodec_open2(v->dec, codec, NULL);
@@ -459,13 +491,49 @@ hdb_vid_open(hdb_vid_t *v, hdb_vid_src_t *src)
     return v->frame && v->pkt ? HDB_MEDIA_OK : HDB_MEDIA_ENOMEM;
 }
 
+/* seconds from the stream's start of a timestamp; frame n's if none */
+static double
+hdb_vid_time(hdb_vid_t *v, int64_t pts, uint64_t n)
+{
+    double  t;
+
+    t = pts == AV_NOPTS_VALUE ? (double) n / v->fps
+                              : (double) (pts - v->start) * av_q2d(v->tb);
+
+    return t > 0 ? t : 0;
+}
+
+/*
+ * Fast sampling: a packet whose frame is one the grid keeps is decoded
+ * whole; any other is decoded only if other frames refer to it, and
+ * without its loop filter.  The decoder runs in this thread (no frame
+ * threads), so the setting holds for this packet.
+ */
+static void
+hdb_vid_fast(hdb_vid_t *v, const AVPacket *pkt)
+{
+    int64_t  n;
+
+    n = pkt->pts == AV_NOPTS_VALUE ? -1
+        : llround(hdb_vid_time(v, pkt->pts, 0) * v->fps);
+
+    if (n < 0 || n % (int64_t) v->every == 0) {
+        v->dec->skip_frame = AVDISCARD_DEFAULT;
+        v->dec->skip_loop_filter = AVDISCARD_DEFAULT;
+
+    } else {
+        v->dec->skip_frame = AVDISCARD_NONREF;
+        v->dec->skip_loop_filter = AVDISCARD_ALL;
+    }
+}
+
 /* one decoded frame: kept or not, then converted and hashed */
 static int
 hdb_vid_frame(hdb_vid_t *v, AVFrame *f)
 {
     int       rc, w, h, stride;
     double    t;
-    int64_t   pts, slot;
+    int64_t   slot;
     uint64_t  n;
     unsigned  index;
     size_t    size;
@@ -478,13 +546,8 @@ hdb_vid_frame(hdb_vid_t *v, AVFrame *f)
                               (unsigned long long) v->l->max_decoded);
     }
 
-    if (v->l->keyframes) {
-        pts = f->best_effort_timestamp;
-        t = pts == AV_NOPTS_VALUE ? (double) n / v->fps
-                                  : (double) (pts - v->start) * av_q2d(v->tb);
-        if (t < 0) {
-            t = 0;
-        }
+    if (v->l->sampling == HDB_VIDEO_KEYFRAMES) {
+        t = hdb_vid_time(v, f->best_effort_timestamp, n);
 
         slot = v->l->interval > 0 ? (int64_t) floor(t / v->l->interval)
                                   : (int64_t) n;
@@ -494,6 +557,19 @@ hdb_vid_frame(hdb_vid_t *v, AVFrame *f)
 
         v->slot = slot;
         index = (unsigned) llround(t * v->fps);
+
+    } else if (v->l->sampling == HDB_VIDEO_FAST) {
+        /* the frame's number from its time: frames were skipped */
+        t = hdb_vid_time(v, f->best_effort_timestamp, n);
+        slot = llround(t * v->fps);
+
+        if (slot % (int64_t) v->every != 0 || slot <= v->slot) {
+            return HDB_MEDIA_OK;
+        }
+
+        v->slot = slot;
+        index = (unsigned) slot;
+        t = (double) slot / v->fps;
 
     } else {
         if (n % v->every != 0) {
@@ -603,10 +679,15 @@ hdb_vid_decode(hdb_vid_t *v)
         }
 
         if (v->pkt->stream_index != v->stream
-            || (v->l->keyframes && !(v->pkt->flags & AV_PKT_FLAG_KEY)))
+            || (v->l->sampling == HDB_VIDEO_KEYFRAMES
+                && !(v->pkt->flags & AV_PKT_FLAG_KEY)))
         {
             av_packet_unref(v->pkt);
             continue;
+        }
+
+        if (v->l->sampling == HDB_VIDEO_FAST) {
+            hdb_vid_fast(v, v->pkt);
         }
 
         rc = avcodec_send_packet(v->dec, v->pkt);

@@ -318,9 +318,16 @@ hdb_vpdq_judge(hdb_reader_t *rd, const hdb_vpdq_pair_t *p, size_t n,
         }
     }
 
-    if (cm == 0
-        || cm * 100 < (size_t) rule->pc * rec.nframes
-        || qm * 100 < (size_t) rule->pq * nq)
+    if (rule->sparse) {
+        if (qm * 100 < (size_t) rule->pc * nq
+            || cm < (rec.nframes < 2 ? rec.nframes : 2))
+        {
+            return 0;
+        }
+
+    } else if (cm == 0
+               || cm * 100 < (size_t) rule->pc * rec.nframes
+               || qm * 100 < (size_t) rule->pq * nq)
     {
         return 0;
     }

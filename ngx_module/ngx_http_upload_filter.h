@@ -103,6 +103,12 @@ typedef struct {
     ngx_uint_t                 pdq_max_frames;
     size_t                     pdq_max_size;
     ngx_msec_t                 budget;
+    size_t                     video_max_size;
+    ngx_msec_t                 video_budget;
+    time_t                     video_max_duration;
+    ngx_uint_t                 video_sampling;  /* HDB_VIDEO_* */
+    ngx_uint_t                 vpdq_pc;         /* percent */
+    ngx_uint_t                 vpdq_pq;
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
     ngx_flag_t                 no_threads;     /* thread_pool off */
@@ -153,6 +159,7 @@ struct ngx_http_upload_filter_image_s {
     u_char                             *decoded;    /* "" or " decoded=" */
 
     ngx_uint_t                          ledger;     /* its entry */
+    int                                 type;       /* sniffed; MORE */
 
     /* what the thread found */
     int                                 rc;         /* HDB_MEDIA_* */
@@ -201,6 +208,7 @@ typedef struct {
     ngx_str_t                           category;
     ngx_str_t                           entry;      /* the listed hash */
     ngx_str_t                           distance;
+    ngx_str_t                           video;      /* the listed video */
 
     ngx_array_t                        *ledger;     /* what was hashed */
 
@@ -209,6 +217,8 @@ typedef struct {
     ngx_http_upload_filter_task_t      *task;
     ngx_event_t                         budget;
     ngx_msec_t                          pdq_start;
+    ngx_msec_t                          budget_ms;  /* the one that runs */
+    ngx_uint_t                          budget_video;
 
     ngx_http_upload_filter_state_e      state;
 
@@ -253,6 +263,8 @@ typedef struct {
     const u_char                       *decoded;    /* "" or " decoded=..." */
     const char                         *format;     /* of an image: "png" */
     ngx_int_t                           frame;      /* of an animation; -1 */
+    double                              time;       /* of a video's frame */
+    const hdb_vpdq_match_t             *video;      /* a vPDQ match */
 } ngx_http_upload_filter_site_t;
 
 /* ngx_http_upload_filter_verdict.c */

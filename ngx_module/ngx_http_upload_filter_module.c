@@ -34,6 +34,8 @@ static char *ngx_http_upload_filter_db(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upload_filter_on_error(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_filter_vpdq_match(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 #if (NGX_THREADS)
 static char *ngx_http_upload_filter_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -73,6 +75,14 @@ static ngx_conf_num_bounds_t  ngx_http_upload_filter_quality_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_frames_bounds = {
     ngx_conf_check_num_bounds, 1, 10000
+};
+
+
+static ngx_conf_enum_t  ngx_http_upload_filter_samplings[] = {
+    { ngx_string("exact"), HDB_VIDEO_EXACT },
+    { ngx_string("fast"), HDB_VIDEO_FAST },
+    { ngx_string("keyframes"), HDB_VIDEO_KEYFRAMES },
+    { ngx_null_string, 0 }
 };
 
 
@@ -211,6 +221,41 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       offsetof(ngx_http_upload_filter_loc_conf_t, budget),
       NULL },
 
+    { ngx_string("upload_filter_video_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, video_max_size),
+      NULL },
+
+    { ngx_string("upload_filter_video_budget"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, video_budget),
+      NULL },
+
+    { ngx_string("upload_filter_video_max_duration"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, video_max_duration),
+      NULL },
+
+    { ngx_string("upload_filter_video_sampling"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, video_sampling),
+      &ngx_http_upload_filter_samplings },
+
+    { ngx_string("upload_filter_vpdq_match"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_upload_filter_vpdq_match,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
 #if (NGX_THREADS)
     { ngx_string("upload_filter_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -340,6 +385,12 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->pdq_max_frames = NGX_CONF_UNSET_UINT;
     conf->pdq_max_size = NGX_CONF_UNSET_SIZE;
     conf->budget = NGX_CONF_UNSET_MSEC;
+    conf->video_max_size = NGX_CONF_UNSET_SIZE;
+    conf->video_budget = NGX_CONF_UNSET_MSEC;
+    conf->video_max_duration = NGX_CONF_UNSET;
+    conf->video_sampling = NGX_CONF_UNSET_UINT;
+    conf->vpdq_pc = NGX_CONF_UNSET_UINT;
+    conf->vpdq_pq = NGX_CONF_UNSET_UINT;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
     conf->no_threads = 0;
@@ -393,6 +444,21 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->pdq_max_size, prev->pdq_max_size,
                               32 * 1024 * 1024);
     ngx_conf_merge_msec_value(conf->budget, prev->budget, 1000);
+    ngx_conf_merge_size_value(conf->video_max_size, prev->video_max_size,
+                              128 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->video_budget, prev->video_budget, 30000);
+    ngx_conf_merge_sec_value(conf->video_max_duration,
+                             prev->video_max_duration,
+                             HDB_VIDEO_SECONDS_DEFAULT);
+    ngx_conf_merge_uint_value(conf->video_sampling, prev->video_sampling,
+                              HDB_VIDEO_FAST);
+
+    if (conf->vpdq_pc == NGX_CONF_UNSET_UINT) {
+        conf->vpdq_pc = prev->vpdq_pc == NGX_CONF_UNSET_UINT
+                        ? HDB_VPDQ_PC_DEFAULT : prev->vpdq_pc;
+        conf->vpdq_pq = prev->vpdq_pq == NGX_CONF_UNSET_UINT
+                        ? HDB_VPDQ_PQ_DEFAULT : prev->vpdq_pq;
+    }
 
 #if (NGX_THREADS)
     if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
@@ -516,6 +582,48 @@ ngx_http_upload_filter_on_error(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* upload_filter_vpdq_match PC PQ: the percentages of vPDQ's rule */
+static char *
+ngx_http_upload_filter_vpdq_match(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_filter_loc_conf_t *ulcf = conf;
+
+    ngx_int_t    n[2];
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (ulcf->vpdq_pc != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < 2; i++) {
+        n[i] = ngx_atoi(value[i + 1].data, value[i + 1].len);
+
+        if (n[i] == NGX_ERROR || n[i] > 100) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": a percentage from 0 to 100",
+                               &value[i + 1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (n[0] == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a listed video's share must be over 0%%: "
+                           "any video would match");
+        return NGX_CONF_ERROR;
+    }
+
+    ulcf->vpdq_pc = (ngx_uint_t) n[0];
+    ulcf->vpdq_pq = (ngx_uint_t) n[1];
 
     return NGX_CONF_OK;
 }

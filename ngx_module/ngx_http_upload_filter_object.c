@@ -259,6 +259,8 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
     site.decoded = obj->decoded;
     site.format = NULL;
     site.frame = -1;
+    site.time = -1;
+    site.video = NULL;
 
     return ngx_http_upload_filter_report(ctx, &m, digest, NULL, &site);
 }

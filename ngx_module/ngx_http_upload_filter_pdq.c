@@ -18,9 +18,20 @@
  * decoded for the whole upload, upload_filter_pdq_max_frames the frames
  * hashed per animation.
  *
+ * Videos (MP4, MOV, 3GP, WebM, MKV, AVI, MPEG-TS) go the same way, kept
+ * up to upload_filter_video_max_size and sampled as vPDQ samples them
+ * (upload_filter_video_sampling): their frames are matched against the
+ * listed videos by vPDQ's rule (upload_filter_vpdq_match), and each
+ * against the listed images, since a still of listed material is listed
+ * material.  An upload with a video gets upload_filter_video_budget
+ * instead of upload_filter_budget, and the decoder itself stops when it
+ * runs out, so that a thread is not kept busy for a verdict nobody waits
+ * for.
+ *
  * Bodies that a content handler reads itself (WebDAV PUT, static
  * locations) are judged inside the request body filter, where nothing can
- * wait for a thread: there the hashing runs in the event loop.
+ * wait for a thread: there the hashing runs in the event loop, and a
+ * video gets no more than upload_filter_budget.
  */
 
 #include "ngx_http_upload_filter.h"
@@ -36,8 +47,31 @@ struct ngx_http_upload_filter_task_s {
 };
 
 
+/* the unhashable case's reason, by format ($upload_filter_reason) */
+static const char  *ngx_http_upload_filter_unhashable[] = {
+    [HDB_MEDIA_NONE] = "image cannot be hashed",
+    [HDB_MEDIA_JPEG] = "JPEG cannot be hashed",
+    [HDB_MEDIA_PNG] = "PNG cannot be hashed",
+    [HDB_MEDIA_GIF] = "GIF cannot be hashed",
+    [HDB_MEDIA_WEBP] = "WebP cannot be hashed",
+    [HDB_MEDIA_HEIF] = "HEIF cannot be hashed",
+    [HDB_MEDIA_AVIF] = "AVIF cannot be hashed",
+    [HDB_MEDIA_BMP] = "BMP cannot be hashed",
+    [HDB_MEDIA_TIFF] = "TIFF cannot be hashed",
+    [HDB_MEDIA_MP4] = "MP4 video cannot be hashed",
+    [HDB_MEDIA_MKV] = "Matroska/WebM video cannot be hashed",
+    [HDB_MEDIA_AVI] = "AVI video cannot be hashed",
+    [HDB_MEDIA_MPEGTS] = "MPEG-TS video cannot be hashed"
+};
+
+
 static void ngx_http_upload_filter_pdq_limits(
-    ngx_http_upload_filter_loc_conf_t *conf, hdb_media_limits_t *limits);
+    ngx_http_upload_filter_loc_conf_t *conf, hdb_media_limits_t *limits,
+    ngx_msec_t budget);
+static ngx_uint_t ngx_http_upload_filter_has_video(
+    ngx_http_upload_filter_image_t *j);
+static ngx_int_t ngx_http_upload_filter_video_judge(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j);
 static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
     const hdb_media_limits_t *limits);
 static void ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
@@ -74,7 +108,11 @@ ngx_http_upload_filter_image_begin(ngx_http_upload_filter_ctx_t *ctx,
 
     obj->image = j;
 
-    if (size_hint && size_hint <= ctx->conf->pdq_max_size) {
+    j->type = HDB_MEDIA_MORE;
+
+    if (size_hint && size_hint <= ngx_max(ctx->conf->pdq_max_size,
+                                          ctx->conf->video_max_size))
+    {
         /* a raw body announces its size: one allocation, if an image */
         j->cap = size_hint;
     }
@@ -87,7 +125,7 @@ ngx_int_t
 ngx_http_upload_filter_image_feed(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, const u_char *p, size_t len)
 {
-    size_t                          cap, n;
+    size_t                          cap, n, max;
     u_char                         *data;
     ngx_http_upload_filter_image_t  *j = obj->image;
 
@@ -100,18 +138,29 @@ ngx_http_upload_filter_image_feed(ngx_http_upload_filter_ctx_t *ctx,
         n = ngx_min(len, HDB_MEDIA_SNIFF_MAX - j->len);
         ngx_memcpy(j->head + j->len, p, n);
 
-        if (hdb_media_sniff(j->head, j->len + n) == HDB_MEDIA_NONE) {
+        j->type = hdb_media_sniff(j->head, j->len + n);
+
+        if (j->type == HDB_MEDIA_NONE) {
             ngx_http_upload_filter_image_free(j);
             obj->image = NULL;
             return NGX_OK;
         }
     }
 
-    if (j->len + len > ctx->conf->pdq_max_size) {
-        /* too large to keep: the image is reported as unhashable */
+    /* a video is kept up to its own limit; undecided, up to the larger */
+    max = hdb_media_is_video(j->type) ? ctx->conf->video_max_size
+          : j->type == HDB_MEDIA_MORE ? ngx_max(ctx->conf->video_max_size,
+                                                ctx->conf->pdq_max_size)
+          : ctx->conf->pdq_max_size;
+
+    if (j->len + len > max) {
+        /* too large to keep: reported as unhashable */
         j->rc = HDB_MEDIA_ETOOLARGE;
+        j->media.type = j->type;
         ngx_snprintf((u_char *) j->media.why, sizeof(j->media.why) - 1,
-                     "image larger than upload_filter_pdq_max_size%Z");
+                     "%s larger than upload_filter_%s_max_size%Z",
+                     hdb_media_is_video(j->type) ? "video" : "image",
+                     hdb_media_is_video(j->type) ? "video" : "pdq");
         ngx_free(j->data);
         j->data = NULL;
         return NGX_OK;
@@ -120,7 +169,7 @@ ngx_http_upload_filter_image_feed(ngx_http_upload_filter_ctx_t *ctx,
     if (j->len + len > j->cap || j->data == NULL) {
         cap = ngx_max(j->cap, 2 * (j->len + len));
         cap = ngx_max(cap, 65536);
-        cap = ngx_min(cap, ctx->conf->pdq_max_size);
+        cap = ngx_min(cap, max);
 
         data = ngx_alloc(cap, ctx->request->connection->log);
         if (data == NULL) {
@@ -218,14 +267,40 @@ ngx_http_upload_filter_image_free(ngx_http_upload_filter_image_t *j)
 }
 
 
+/*
+ * The decoders' limits; a video's deadline is the budget from now (the
+ * thread may start later, but the verdict is owed from now).
+ */
 static void
 ngx_http_upload_filter_pdq_limits(ngx_http_upload_filter_loc_conf_t *conf,
-    hdb_media_limits_t *limits)
+    hdb_media_limits_t *limits, ngx_msec_t budget)
 {
-    ngx_memzero(limits, sizeof(hdb_media_limits_t));
+    struct timespec  ts;
+
+    hdb_media_limits_default(limits);
     limits->max_pixels = conf->pdq_max_pixels;
     limits->max_frames = (unsigned) conf->pdq_max_frames;
     limits->max_total_pixels = conf->pdq_max_total_pixels;
+    limits->sampling = (int) conf->video_sampling;
+    limits->max_seconds = (unsigned) conf->video_max_duration;
+
+    if (budget && clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
+        limits->deadline = (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec
+                           + (int64_t) budget * 1000000;
+    }
+}
+
+
+static ngx_uint_t
+ngx_http_upload_filter_has_video(ngx_http_upload_filter_image_t *j)
+{
+    for ( /* void */ ; j; j = j->next) {
+        if (hdb_media_is_video(j->type)) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -248,7 +323,7 @@ ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
             continue;
         }
 
-        if (limits->max_total_pixels) {
+        if (limits->max_total_pixels && !hdb_media_is_video(j->type)) {
             if (used >= limits->max_total_pixels) {
                 j->rc = HDB_MEDIA_ETOOLARGE;
                 ngx_snprintf((u_char *) j->media.why,
@@ -262,7 +337,16 @@ ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
         }
 
         j->rc = hdb_media_hash(j->data, j->len, &l, &j->media);
-        used += j->media.pixels;
+
+        if (!hdb_media_is_video(j->type)) {
+            /* a video's frames are bounded by its own limits */
+            used += j->media.pixels;
+        }
+
+        if (j->rc == HDB_MEDIA_EFORMAT && hdb_media_is_video(j->type)) {
+            /* a container without a video stream (audio): not media */
+            j->rc = HDB_MEDIA_OK;
+        }
 
     next:
 
@@ -273,18 +357,6 @@ ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
 }
 
 
-/* the unhashable case's reason, by format ($upload_filter_reason) */
-static const char  *ngx_http_upload_filter_unhashable[] = {
-    [HDB_MEDIA_NONE] = "image cannot be hashed",
-    [HDB_MEDIA_JPEG] = "JPEG cannot be hashed",
-    [HDB_MEDIA_PNG] = "PNG cannot be hashed",
-    [HDB_MEDIA_GIF] = "GIF cannot be hashed",
-    [HDB_MEDIA_WEBP] = "WebP cannot be hashed",
-    [HDB_MEDIA_HEIF] = "HEIF cannot be hashed",
-    [HDB_MEDIA_AVIF] = "AVIF cannot be hashed",
-    [HDB_MEDIA_BMP] = "BMP cannot be hashed",
-    [HDB_MEDIA_TIFF] = "TIFF cannot be hashed"
-};
 
 
 /* the hashes against the hash set, in the event loop */
@@ -303,7 +375,20 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     for (j = list; j && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED;
          j = j->next)
     {
-        if (j->rc == HDB_MEDIA_OK && j->media.nframes) {
+        if (j->rc == HDB_MEDIA_OK && hdb_media_is_video(j->media.type)) {
+            if (ngx_http_upload_filter_video_judge(ctx, j) != NGX_OK) {
+                return;
+            }
+
+            continue;
+        }
+
+        if (j->rc == HDB_MEDIA_OK && j->media.nframes == 0) {
+            /* no video stream in a video container: nothing to hash */
+            continue;
+        }
+
+        if (j->rc == HDB_MEDIA_OK) {
             for (k = 0; k < j->media.nframes; k++) {
                 ngx_http_upload_filter_ledger_pdq(ctx, j->ledger,
                                               j->media.frames[k].variants[0]);
@@ -379,10 +464,20 @@ ngx_http_upload_filter_pdq_lookup(ngx_http_upload_filter_ctx_t *ctx,
 
     rc = hdb_reader_begin(umcf->reader);
     if (rc == 0) {
-        rc = hdb_reader_pdq_match(umcf->reader,
-                                  (const unsigned char (*)[HDB_PDQ_SIZE])
-                                  f->variants, HDB_PDQ_VARIANTS,
-                                  (unsigned) ctx->conf->pdq_distance, &m);
+        /*
+         * A video's frame, as is, against the listed images only: its
+         * match with a listed video's frames is vPDQ's rule to decide.
+         */
+        rc = hdb_media_is_video(j->media.type)
+             ? hdb_reader_pdq_match_flags(umcf->reader,
+                                    (const unsigned char (*)[HDB_PDQ_SIZE])
+                                    f->variants, 1,
+                                    (unsigned) ctx->conf->pdq_distance,
+                                    HDB_MATCH_IMAGES, &m)
+             : hdb_reader_pdq_match(umcf->reader,
+                                    (const unsigned char (*)[HDB_PDQ_SIZE])
+                                    f->variants, HDB_PDQ_VARIANTS,
+                                    (unsigned) ctx->conf->pdq_distance, &m);
         hdb_reader_end(umcf->reader);
     }
 
@@ -407,12 +502,135 @@ ngx_http_upload_filter_pdq_lookup(ngx_http_upload_filter_ctx_t *ctx,
     site.decoded = j->decoded;
     site.format = hdb_media_name(j->media.type);
     site.frame = j->media.total > 1 ? (ngx_int_t) f->index : -1;
+    site.time = hdb_media_is_video(j->media.type) ? f->time : -1;
+    site.video = NULL;
 
     if (ngx_http_upload_filter_report(ctx, &m, digest, f, &site) != NGX_OK) {
         return NGX_DONE;
     }
 
     return ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED ? NGX_DONE : NGX_OK;
+}
+
+
+/*
+ * A video's frames: vPDQ's rule against the listed videos, then each
+ * unique frame against the listed images.  NGX_OK to go on, NGX_DONE
+ * when rejected or the set is unreadable.
+ */
+static ngx_int_t
+ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_image_t *j)
+{
+    int                                  rc;
+    char                                 hex[HDB_PDQ_HEX_LEN + 1];
+    char                                 digest[sizeof("pdq:")
+                                                + HDB_PDQ_HEX_LEN];
+    unsigned                             k, n;
+    hdb_vpdq_rule_t                      rule;
+    hdb_vpdq_match_t                     vm;
+    hdb_vpdq_frame_t                    *frames;
+    hdb_media_frame_t                   *f;
+    ngx_http_upload_filter_site_t        site;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_upload_filter_worker;
+    n = j->media.nframes;
+
+    for (k = 0; k < n; k++) {
+        ngx_http_upload_filter_ledger_pdq(ctx, j->ledger,
+                                          j->media.frames[k].variants[0]);
+    }
+
+    frames = ngx_alloc(ngx_max(n, 1) * sizeof(hdb_vpdq_frame_t),
+                       ctx->request->connection->log);
+    if (frames == NULL) {
+        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
+                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
+                                    "no memory for a video's frames");
+        return NGX_DONE;
+    }
+
+    for (k = 0; k < n; k++) {
+        ngx_memcpy(frames[k].hash, j->media.frames[k].variants[0],
+                   HDB_PDQ_SIZE);
+        frames[k].quality = j->media.frames[k].quality;
+        frames[k].time = j->media.frames[k].time;
+    }
+
+    rule.distance = (unsigned) ctx->conf->pdq_distance;
+    rule.quality = (unsigned) ctx->conf->pdq_min_quality;
+    rule.pc = (unsigned) ctx->conf->vpdq_pc;
+    rule.pq = (unsigned) ctx->conf->vpdq_pq;
+    rule.sparse = ctx->conf->video_sampling == HDB_VIDEO_KEYFRAMES;
+
+    rc = hdb_reader_begin(umcf->reader);
+    if (rc == 0) {
+        rc = hdb_reader_vpdq_match(umcf->reader, frames, n, &rule, &vm);
+        hdb_reader_end(umcf->reader);
+    }
+
+    ngx_free(frames);
+
+    if (rc != 0 && rc != HDB_NOTFOUND) {
+        ngx_http_upload_filter_unreadable(ctx, rc);
+        return NGX_DONE;
+    }
+
+    if (rc == 0) {
+        hdb_hex_encode(vm.m.listed, HDB_PDQ_SIZE, hex);
+        ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
+
+        ngx_memzero(&site, sizeof(site));
+        site.where = j->where;
+        site.name = j->name;
+        site.name_len = j->name_len;
+        site.filename = j->filename;
+        site.filename_len = j->filename_len;
+        site.size = (off_t) j->len;
+        site.decoded = j->decoded;
+        site.format = hdb_media_name(j->media.type);
+        site.frame = -1;
+        site.time = vm.time;
+        site.video = &vm;
+
+        /* the upload's first matched frame, for the quality logged */
+        f = j->media.frames;
+        for (k = 0; k < n; k++) {
+            if (j->media.frames[k].time == vm.time) {
+                f = &j->media.frames[k];
+                break;
+            }
+        }
+
+        if (ngx_http_upload_filter_report(ctx, &vm.m, digest, f, &site)
+            != NGX_OK)
+        {
+            return NGX_DONE;
+        }
+
+        if (ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED) {
+            return NGX_DONE;
+        }
+    }
+
+    /* a still of a listed image in the video */
+    for (k = 0; k < n; k++) {
+        if (k && ngx_memcmp(j->media.frames[k].variants[0],
+                            j->media.frames[k - 1].variants[0],
+                            HDB_PDQ_SIZE) == 0)
+        {
+            continue;
+        }
+
+        if (ngx_http_upload_filter_pdq_lookup(ctx, j, &j->media.frames[k])
+            != NGX_OK)
+        {
+            return NGX_DONE;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -426,7 +644,7 @@ ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx)
     list = ctx->images;
     ctx->images = NULL;
 
-    ngx_http_upload_filter_pdq_limits(ctx->conf, &limits);
+    ngx_http_upload_filter_pdq_limits(ctx->conf, &limits, ctx->conf->budget);
     ngx_http_upload_filter_pdq_hash(list, &limits);
     ngx_http_upload_filter_pdq_judge(ctx, list);
     ngx_http_upload_filter_image_free(list);
@@ -443,6 +661,7 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx)
 {
 #if (NGX_THREADS)
+    ngx_msec_t                      budget;
     ngx_thread_task_t              *task;
     ngx_http_upload_filter_task_t  *t;
 
@@ -466,7 +685,9 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     t->task = task;
     t->ctx = ctx;
     t->images = ctx->images;
-    ngx_http_upload_filter_pdq_limits(ctx->conf, &t->limits);
+    budget = ngx_http_upload_filter_has_video(ctx->images)
+             ? ctx->conf->video_budget : ctx->conf->budget;
+    ngx_http_upload_filter_pdq_limits(ctx->conf, &t->limits, budget);
 
     task->ctx = t;
     task->handler = ngx_http_upload_filter_pdq_thread;
@@ -489,11 +710,14 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     r->aio = 1;
     r->write_event_handler = ngx_http_upload_filter_pdq_continue;
 
-    if (ctx->conf->budget) {
+    ctx->budget_ms = budget;
+    ctx->budget_video = ngx_http_upload_filter_has_video(t->images);
+
+    if (budget) {
         ctx->budget.handler = ngx_http_upload_filter_pdq_timeout;
         ctx->budget.data = ctx;
         ctx->budget.log = r->connection->log;
-        ngx_add_timer(&ctx->budget, ctx->conf->budget);
+        ngx_add_timer(&ctx->budget, budget);
     }
 
     return NGX_AGAIN;
@@ -566,6 +790,7 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
 static void
 ngx_http_upload_filter_pdq_timeout(ngx_event_t *ev)
 {
+    ngx_uint_t                     video;
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_upload_filter_ctx_t  *ctx = ev->data;
@@ -584,15 +809,20 @@ ngx_http_upload_filter_pdq_timeout(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
 
+    video = ctx->budget_video;
+
     ngx_log_error(NGX_LOG_WARN, c->log, 0,
                   "upload_filter: no PDQ verdict %M ms after the body "
-                  "(upload_filter_budget %M ms)",
-                  ngx_current_msec - ctx->pdq_start, ctx->conf->budget);
+                  "(upload_filter_%sbudget %M ms)",
+                  ngx_current_msec - ctx->pdq_start, video ? "video_" : "",
+                  ctx->budget_ms);
 
     ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
                                 NGX_HTTP_UPLOAD_FILTER_TIMEOUT,
-                                "verdict not reached within "
-                                "upload_filter_budget");
+                                video ? "verdict not reached within "
+                                        "upload_filter_video_budget"
+                                      : "verdict not reached within "
+                                        "upload_filter_budget");
 
     r->write_event_handler(r);
     ngx_http_run_posted_requests(c);

@@ -1,6 +1,6 @@
 /*
  * The variables: $upload_filter_result, _match, _source, _category,
- * _entry, _distance, _reason, _hashes, for access_log and the rest of the
+ * _entry, _distance, _video, _reason, _hashes, for access_log and the rest of the
  * configuration.  They read the request's verdict, which survives
  * internal redirects.
  */
@@ -41,6 +41,8 @@ static ngx_http_variable_t  ngx_http_upload_filter_vars[] = {
                                ngx_http_upload_filter_ctx_str(entry)),
     ngx_http_upload_filter_var("upload_filter_distance",
                                ngx_http_upload_filter_ctx_str(distance)),
+    ngx_http_upload_filter_var("upload_filter_video",
+                               ngx_http_upload_filter_ctx_str(video)),
     ngx_http_upload_filter_var("upload_filter_reason",
                                NGX_HTTP_UPLOAD_FILTER_VAR_REASON),
     ngx_http_upload_filter_var("upload_filter_hashes",

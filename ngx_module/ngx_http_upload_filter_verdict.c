@@ -42,7 +42,8 @@ ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
 
     p = ngx_pnalloc(ctx->request->pool,
                     len + sizeof("pdq:") + 2 * HDB_PDQ_SIZE + HDB_SOURCE_MAX
-                    + HDB_CATEGORY_MAX + NGX_INT_T_LEN);
+                    + HDB_CATEGORY_MAX + NGX_INT_T_LEN
+                    + ngx_strlen(m->video));
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -73,6 +74,10 @@ ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
     ctx->distance.data = p;
     p = ngx_sprintf(p, "%ui", (ngx_uint_t) m->distance);
     ctx->distance.len = p - ctx->distance.data;
+
+    ctx->video.data = p;
+    p = ngx_cpymem(p, m->video, ngx_strlen(m->video));
+    ctx->video.len = p - ctx->video.data;
 
     ctx->result = m->allowed ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
                              : NGX_HTTP_UPLOAD_FILTER_MATCH;
@@ -183,11 +188,15 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
     const ngx_http_upload_filter_site_t *site)
 {
     char                 entry[HDB_PDQ_HEX_LEN + 1];
-    u_char              *reason, *name, *filename;
+    u_char              *reason, *name, *filename, *video;
     u_char               pdq[sizeof(" entry=pdq: distance= variant= quality=")
                              + HDB_PDQ_HEX_LEN + 3 * NGX_INT_T_LEN + 16],
-                         image[sizeof(" format= frame=") + 16 + NGX_INT_T_LEN];
+                         image[sizeof(" format= frame= time=") + 16
+                               + 2 * NGX_INT_T_LEN + 8],
+                         vpdq[sizeof(" listed_frames=/ (%) frames=/ (%)")
+                              + 6 * NGX_INT_T_LEN];
     const char          *action;
+    ngx_uint_t           sec, msec;
     ngx_pool_t          *pool;
     ngx_http_request_t  *r;
 
@@ -213,8 +222,57 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
 
     pdq[0] = '\0';
     image[0] = '\0';
+    vpdq[0] = '\0';
+    video = NULL;
 
-    if (frame) {
+    if (m->video[0]) {
+        video = ngx_http_upload_filter_escape(pool, (u_char *) m->video,
+                                              ngx_strlen(m->video));
+        if (video == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (site->video) {
+        ngx_snprintf(vpdq, sizeof(vpdq) - 1,
+                     " listed_frames=%ui/%ui (%ui%%) frames=%ui/%ui (%ui%%)%Z",
+                     (ngx_uint_t) site->video->listed_matched,
+                     (ngx_uint_t) site->video->listed_frames,
+                     (ngx_uint_t) (site->video->listed_matched * 100
+                                   / site->video->listed_frames),
+                     (ngx_uint_t) site->video->matched,
+                     (ngx_uint_t) site->video->frames,
+                     (ngx_uint_t) (site->video->frames
+                                   ? site->video->matched * 100
+                                     / site->video->frames : 0));
+    }
+
+    if (frame && site->time >= 0) {
+        /* a video's frame: when, in seconds and milliseconds */
+        sec = (ngx_uint_t) site->time;
+        msec = (ngx_uint_t) ((site->time - sec) * 1000 + 0.5);
+        if (msec == 1000) {
+            sec++;
+            msec = 0;
+        }
+
+        if (site->frame >= 0) {
+            ngx_snprintf(image, sizeof(image) - 1,
+                         " format=%s frame=%i time=%ui.%03ui%Z",
+                         site->format, site->frame, sec, msec);
+        } else {
+            ngx_snprintf(image, sizeof(image) - 1,
+                         " format=%s time=%ui.%03ui%Z", site->format, sec,
+                         msec);
+        }
+
+        hdb_hex_encode(m->listed, HDB_PDQ_SIZE, entry);
+        ngx_snprintf(pdq, sizeof(pdq) - 1,
+                     " entry=pdq:%s distance=%ui variant=%s quality=%d%Z",
+                     entry, (ngx_uint_t) m->distance,
+                     hdb_pdq_variant_name(m->variant), frame->quality);
+
+    } else if (frame) {
         if (site->frame >= 0) {
             ngx_snprintf(image, sizeof(image) - 1, " format=%s frame=%i%Z",
                          site->format, site->frame);
@@ -248,9 +306,11 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "upload_filter: match action=%s digest=%s%s "
-                  "source=\"%s\" category=\"%s\"%s%s%s part=%s%s%s%s%s%s "
-                  "size=%O%s%s",
+                  "source=\"%s\" category=\"%s\"%s%s%s%s%s%s%s "
+                  "part=%s%s%s%s%s%s size=%O%s%s",
                   action, digest, pdq, m->source, m->category,
+                  video ? " video=\"" : "", video ? (char *) video : "",
+                  video ? "\"" : "", vpdq,
                   reason ? " allowed=\"" : "",
                   reason ? (char *) reason : "", reason ? "\"" : "",
                   site->where,

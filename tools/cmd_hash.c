@@ -14,7 +14,7 @@
 
 static const char  hash_usage[] =
     "usage: hashdb hash [--db DB [--distance N]] [--variants] [--exact]\n"
-    "                   [--frames N] [--sampling exact|keyframes]\n"
+    "                   [--frames N] [--sampling exact|fast|keyframes]\n"
     "                   [--interval SECONDS] [--format vpdq] FILE...\n"
     "       hashdb hash --formats\n"
     "\n"
@@ -31,8 +31,9 @@ static const char  hash_usage[] =
     "For a video (MP4, MOV, 3GP, WebM, MKV, AVI, MPEG-TS), one line per\n"
     "sampled frame (\"frame=N time=T\"), one per --interval seconds\n"
     "(default 1, vPDQ's; 0: every frame); --sampling exact (the default)\n"
-    "decodes every frame and keeps the reference's, keyframes decodes only\n"
-    "key frames (several times faster, a few bits apart).  --format vpdq\n"
+    "decodes every frame and keeps the reference's, fast skips the frames\n"
+    "nothing refers to and the loop filter, keyframes decodes key frames\n"
+    "only (see README: Video).  --format vpdq\n"
     "writes the reference's vPDQ lines instead (frame,quality,hash,time),\n"
     "for a list of one video.  With --db, a video's nearest listed video\n"
     "and its match percentages are printed.\n"
@@ -41,7 +42,7 @@ static const char  hash_usage[] =
 typedef struct {
     int            variants;
     int            exact;
-    int            keyframes;
+    int            sampling;
     int            vpdq;        /* --format vpdq */
     double         interval;
     unsigned       frames;
@@ -85,6 +86,7 @@ hash_video_match(const hdb_media_result_t *r, const char *path,
     rule.quality = HDB_PDQ_QUALITY_DEFAULT;
     rule.pc = HDB_VPDQ_PC_DEFAULT;
     rule.pq = HDB_VPDQ_PQ_DEFAULT;
+    rule.sparse = o->sampling == HDB_VIDEO_KEYFRAMES;
 
     rc = hdb_reader_vpdq_match(o->rd, frames, r->nframes, &rule, &m);
     free(frames);
@@ -128,7 +130,7 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
     limits.max_frames = o->frames;
     limits.max_total_pixels = 4 * (uint64_t) HDB_MEDIA_TOTAL_PIXELS_DEFAULT;
     limits.exact = o->exact;
-    limits.keyframes = o->keyframes;
+    limits.sampling = o->sampling;
     limits.interval = o->interval;
 
     rc = hdb_media_hash(img, len, &limits, &r);
@@ -333,13 +335,9 @@ cmd_hash(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "d:D:vef:Fh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (strcmp(optarg, "exact") != 0
-                && strcmp(optarg, "keyframes") != 0)
-            {
-                tool_error("--sampling: exact or keyframes, not %s", optarg);
+            if (tool_parse_sampling(optarg, &o.sampling) != TOOL_OK) {
                 return TOOL_FAILED;
             }
-            o.keyframes = optarg[0] == 'k';
             break;
         case 'i':
             o.interval = strtod(optarg, &end);

@@ -103,6 +103,22 @@ tool_format_time(int64_t t, char *buf, size_t size)
 }
 
 int
+tool_parse_sampling(const char *arg, int *sampling)
+{
+    static const char  *names[] = { "exact", "fast", "keyframes" };
+
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(arg, names[i]) == 0) {
+            *sampling = i;      /* HDB_VIDEO_EXACT, _FAST, _KEYFRAMES */
+            return TOOL_OK;
+        }
+    }
+
+    tool_error("--sampling: exact, fast or keyframes, not %s", arg);
+    return TOOL_FAILED;
+}
+
+int
 tool_parse_distance(const char *arg, unsigned *distance)
 {
     char           *end;

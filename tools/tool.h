@@ -36,6 +36,9 @@ int tool_json_string(FILE *out, const char *s);
 /* --distance N, 0 .. HDB_PDQ_DISTANCE_MAX; TOOL_OK or TOOL_FAILED */
 int tool_parse_distance(const char *arg, unsigned *distance);
 
+/* --sampling exact|fast|keyframes into an HDB_VIDEO_* value */
+int tool_parse_sampling(const char *arg, int *sampling);
+
 int cmd_init(int argc, char **argv);
 int cmd_update(int argc, char **argv);      /* import, sync, apply */
 int cmd_lookup(int argc, char **argv);
