@@ -31,7 +31,7 @@ MOD_SRCS    := $(wildcard ngx_module/*.c) $(wildcard ngx_module/*.h)
 UF_SRCS     := $(wildcard ngx_module/uf_*.c)
 UF_HDRS     := $(wildcard ngx_module/uf_*.h)
 # the image decoders' fuzz targets: fuzz/fuzz_NAME.c each
-IMG_FUZZ    := png gif webp heif bmp tiff
+IMG_FUZZ    := png gif webp heif bmp tiff video
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)) \
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
                $(BUILD)/unit/replay_jpeg $(BUILD)/unit/replay_inspect \
@@ -94,10 +94,12 @@ $(BUILD)/unit/replay_decoders: \
 	    $(UF_SRCS) $(UF_LDFLAGS) -lz
 
 $(BUILD)/unit/replay_list: fuzz/fuzz_list.c fuzz/standalone.c tools/list_format.c \
-                           tools/list_format.h $(HDB_SRCS) $(HDB_HDRS)
+                           tools/list_vpdq.c tools/list_format.h \
+                           tools/list_vpdq.h $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_list.c fuzz/standalone.c \
-	    tools/list_format.c $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
+	    tools/list_format.c tools/list_vpdq.c $(HDB_SRCS) $(UF_LDFLAGS) \
+	    $(HDB_LIBS)
 
 $(BUILD)/unit/replay_ledger: fuzz/fuzz_ledger.c fuzz/standalone.c \
                              tools/ledger_parse.c $(HDB_SRCS) $(HDB_HDRS)
@@ -124,7 +126,7 @@ build-fuzz/fuzz_decoders: build-fuzz/fuzz_%: \
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lz
 
-build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c $(HDB_SRCS)
+build-fuzz/fuzz_list: fuzz/fuzz_list.c tools/list_format.c tools/list_vpdq.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
 

@@ -1,6 +1,8 @@
 /*
  * libFuzzer target: the hash-list parsers of hashdb, every format, as
- * full lists and as deltas.  The input is split into lines.
+ * full lists and as deltas, and the vPDQ lists (list_vpdq.c): one video
+ * or many.  The input is split into lines.  Checked for a video: a name,
+ * and its frames within what was read.
  */
 
 #include <stdint.h>
@@ -8,6 +10,47 @@
 #include <string.h>
 
 #include "list_format.h"
+#include "list_vpdq.h"
+
+static void
+fuzz_vpdq(char *buf, const uint8_t *data, size_t size, int delta,
+    const char *name)
+{
+    int            rc;
+    size_t         start, lines;
+    const char    *why;
+    vpdq_video_t   v;
+    vpdq_parser_t  p;
+
+    memcpy(buf, data, size);
+    vpdq_parser_init(&p, delta, 50, "cat", name);
+    start = 0;
+    lines = 0;
+    rc = LIST_SKIP;
+
+    for (size_t i = 0; i <= size && rc != LIST_BAD; i++) {
+        if (i < size && buf[i] != '\n') {
+            continue;
+        }
+
+        rc = vpdq_parse_line(&p, buf + start, i - start, &v, &why);
+        lines++;
+        start = i + 1;
+
+        if (rc == LIST_ROW && (v.name[0] == '\0' || v.nframes > lines)) {
+            abort();
+        }
+    }
+
+    if (rc != LIST_BAD) {
+        rc = vpdq_parse_end(&p, &v, &why);
+        if (rc == LIST_ROW && (v.name[0] == '\0' || v.nframes > lines)) {
+            abort();
+        }
+    }
+
+    vpdq_parser_free(&p);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,6 +89,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
             (void) list_parse_end(&p, &row);
         }
+    }
+
+    for (int delta = 0; delta < 2; delta++) {
+        fuzz_vpdq(buf, data, size, delta, NULL);
+        fuzz_vpdq(buf, data, size, delta, "video");
     }
 
     free(buf);

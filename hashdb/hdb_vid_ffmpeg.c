@@ -42,7 +42,9 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/common.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/mem.h>
 #include <libswscale/swscale.h>
 
 #include "hdb_media_decoder.h"
@@ -51,6 +53,7 @@
 #define HDB_VID_IOBUF       65536
 #define HDB_VID_PROBESIZE   (4 << 20)       /* bytes read to find streams */
 #define HDB_VID_ANALYZE     (5 * AV_TIME_BASE)
+#define HDB_VID_ALIGN       64              /* swscale's output rows */
 
 static const char  hdb_vid_formats[] =
     "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts";
@@ -320,6 +323,44 @@ hdb_vid_audio(const AVFormatContext *fmt)
     return audio;
 }
 
+/*
+ * The streams' parameters, which FFmpeg finds by decoding a few frames of
+ * each: with decoders of one thread, as ours (left to themselves they
+ * start a thread per core, per file).
+ */
+static int
+hdb_vid_find_streams(AVFormatContext *fmt)
+{
+    int             rc;
+    unsigned        n;
+    AVDictionary  **opts;
+
+    n = fmt->nb_streams;
+    opts = n ? av_calloc(n, sizeof(AVDictionary *)) : NULL;
+
+    if (n && opts == NULL) {
+        return AVERROR(ENOMEM);
+    }
+
+    rc = 0;
+
+    for (unsigned i = 0; rc >= 0 && i < n; i++) {
+        rc = av_dict_set(&opts[i], "threads", "1", 0);
+    }
+
+    if (rc >= 0) {
+        rc = avformat_find_stream_info(fmt, opts);
+    }
+
+    for (unsigned i = 0; i < n; i++) {
+        av_dict_free(&opts[i]);
+    }
+
+    av_free(opts);
+
+    return rc;
+}
+
 static int
 hdb_vid_open(hdb_vid_t *v, hdb_vid_src_t *src)
 {
@@ -381,7 +422,7 @@ hdb_vid_open(hdb_vid_t *v, hdb_vid_src_t *src)
 
     v->fmt = fmt;
 
-    rc = avformat_find_stream_info(fmt, NULL);
+    rc = hdb_vid_find_streams(fmt);
     if (rc < 0) {
         return hdb_vid_averror(v, rc, "no stream found");
     }
@@ -607,12 +648,16 @@ hdb_vid_frame(hdb_vid_t *v, AVFrame *f)
                               ? av_get_pix_fmt_name(f->format) : "?");
     }
 
-    stride = w * 3;
-    size = (size_t) stride * h;
+    /*
+     * swscale's SIMD writes whole vectors: rows aligned, and room past
+     * the last one (valgrind saw it write 16 bytes into a 2 x 1 frame)
+     */
+    stride = FFALIGN(w * 3, HDB_VID_ALIGN);
+    size = (size_t) stride * h + HDB_VID_ALIGN;
 
     if (size > v->rgb_size) {
-        free(v->rgb);
-        v->rgb = malloc(size);
+        av_free(v->rgb);
+        v->rgb = av_malloc(size);
         v->rgb_size = v->rgb ? size : 0;
 
         if (v->rgb == NULL) {
@@ -765,7 +810,7 @@ hdb_vid_hash(const unsigned char *p, size_t len,
     hdb_vid_why = NULL;
 
     sws_freeContext(v.sws);
-    free(v.rgb);
+    av_free(v.rgb);
     av_frame_free(&v.frame);
     av_packet_free(&v.pkt);
     avcodec_free_context(&v.dec);

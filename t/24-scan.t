@@ -218,6 +218,42 @@ SKIP: {
     like($tty, qr/\r5 files, .*\n.*hashdb scan: 5 files/s, 'the last progress line, then the summary');
 }
 
+# videos: a listed video, and a re-encoded copy, found by vPDQ; with
+# --cache, a video listed after the first scan is found without reading
+# it again
+SKIP: {
+    skip 'no ffmpeg', 7 unless `ffmpeg -version 2>/dev/null` =~ /ffmpeg/;
+    my $vdir = "$dir/videos";
+    my $chair = "$UFTest::ROOT/t/data/video/chair-orig-22-sd-bar.mp4";
+    put('videos/orig.mp4', $t->read_file($chair));
+    system('ffmpeg', '-v', 'error', '-y', '-i', $chair, '-vf', 'scale=240:360', '-c:v', 'libx264',
+           '-preset', 'ultrafast', '-an', "$tree/videos/half.mp4") == 0 or die 'ffmpeg';
+    put('videos/door.mp4', $t->read_file("$UFTest::ROOT/t/data/video/doorknob-hd-no-bar.mp4"));
+    my $vdb = "$dir/vdb";
+    $t->hashdb('init', $vdb);
+    $t->hashdb('import', $vdb, '--source', 'vids', '--unsigned', '--format', 'vpdq',
+               "$UFTest::ROOT/t/data/video/hashes-1fps/chair-orig-22-sd-bar.txt");
+    my $cache = "$dir/video.cache";
+    ($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, $vdb, "$tree/videos");
+    is($rc, 1, 'videos: something listed');
+    like($out, qr{^\S+/videos/orig\.mp4: pdq:\w+ entry=pdq:\w+ distance=0 variant=as-is format=mp4 time=0\.000 video="chair-orig-22-sd-bar" listed_frames=23/23 frames=23/23 source=vids }m,
+         'the listed video, with its shares');
+    like($out, qr{^\S+/videos/half\.mp4: .* video="chair-orig-22-sd-bar" listed_frames=2\d/23 }m,
+         'a copy at half size');
+    unlike($out, qr{door\.mp4}, 'an unrelated video is not');
+
+    $t->hashdb('import', $vdb, '--source', 'vids', '--unsigned', '--format', 'vpdq',
+               "$UFTest::ROOT/t/data/video/hashes-1fps/doorknob-hd-no-bar.txt");
+    ($rc, $out, $err) = $t->hashdb('scan', '--cache', $cache, $vdb, "$tree/videos");
+    like($out, qr{^\S+/videos/door\.mp4: .* video="doorknob-hd-no-bar" }m,
+         'listed after the first scan: found from the cache');
+    like($err, qr/3 files, .* 3 from the cache/, 'without reading a video again');
+
+    ($rc, $out) = $t->hashdb('scan', '--json', $vdb, "$tree/videos/orig.mp4");
+    like($out, qr/"time":0\.000,"video":"chair-orig-22-sd-bar","listed_frames":23,"listed_frames_matched":23,/,
+         '--json names the video and its shares');
+}
+
 # --rate: 200 KB/s over ~500 KB of files takes more than a second
 my $t0 = time;
 ($rc) = $t->hashdb('scan', '--rate', '0.2', '-j', '2', $t->db, "$tree/photos");

@@ -26,7 +26,8 @@
 
 static const char  scan_usage[] =
     "usage: hashdb scan DB [--json] [-j N] [--follow] [--cross-devices]\n"
-    "                   [--distance N] [--max-image SIZE] [--cache FILE]\n"
+    "                   [--distance N] [--max-image SIZE] [--max-video SIZE]\n"
+    "                   [--sampling exact|fast|keyframes] [--cache FILE]\n"
     "                   [--prune] [--shard I/N] [--rate MB/S] [--progress]\n"
     "                   (PATH... | --files-from FILE [--null])\n"
     "\n"
@@ -34,14 +35,17 @@ static const char  scan_usage[] =
     "standard input, one per line or NUL-separated with --null) with the\n"
     "digests the hash set can match, and every image (JPEG, PNG, GIF,\n"
     "WebP, HEIC, AVIF, BMP, TIFF; told by its content) by PDQ, frame by\n"
-    "frame, and prints each file that is listed:\n"
+    "frame, and every video (MP4, MOV, WebM, MKV, AVI, MPEG-TS) by vPDQ\n"
+    "(one frame a second, --sampling as hashdb hash, default exact, matched\n"
+    "by the reference's rule), and prints each file that is listed:\n"
     "    PATH: TYPE:HEX source=S category=C listed=DATE\n"
     "(--json: one JSON object per line).  Symbolic links are not followed\n"
     "unless --follow, other file systems not entered unless\n"
     "--cross-devices; special files are skipped; a file with several hard\n"
     "links is read once and reported with every path.  Files are never\n"
     "written.  -j N: N threads (default: the cores).  --distance: PDQ\n"
-    "(default 31); --max-image: largest image decoded (default 64m).\n"
+    "(default 31); --max-image: largest image decoded (default 64m);\n"
+    "--max-video: largest video (default 512m).\n"
     "--cache FILE keeps each file's hashes (by device, inode, size, mtime,\n"
     "ctime): a file unchanged since is not read again, its hashes are\n"
     "looked up in the set as it is now; --prune then drops the records\n"
@@ -53,6 +57,28 @@ static const char  scan_usage[] =
     "1 something listed, 2 errors (and nothing listed).\n";
 
 #define SCAN_QUEUE  1024
+
+/* a size: digits and an optional k, m or g */
+static int
+scan_parse_size(const char *arg, size_t *size)
+{
+    char           *end;
+    unsigned long   v;
+
+    v = strtoul(arg, &end, 10);
+
+    if (end == arg || v == 0 || (*end && end[1] != '\0')
+        || (*end && strchr("kKmMgG", *end) == NULL))
+    {
+        return TOOL_FAILED;
+    }
+
+    *size = v << (*end == 'k' || *end == 'K' ? 10
+                  : *end == 'm' || *end == 'M' ? 20
+                  : *end ? 30 : 0);
+
+    return TOOL_OK;
+}
 
 typedef struct {
     char         *path;
@@ -199,6 +225,7 @@ scan_worker(void *data)
     hdb_reader_free(w.rd);
     hdb_digest_free(w.digest);
     free(w.buf);
+    free(w.video.frames);
 
     pthread_mutex_lock(&s->lock);
     s->running--;
@@ -457,6 +484,8 @@ cmd_scan(int argc, char **argv)
         { "cross-devices", no_argument, NULL, 'X' },
         { "distance", required_argument, NULL, 'D' },
         { "max-image", required_argument, NULL, 'M' },
+        { "max-video", required_argument, NULL, 'V' },
+        { "sampling", required_argument, NULL, 's' },
         { "files-from", required_argument, NULL, 'T' },
         { "null", no_argument, NULL, '0' },
         { "cache", required_argument, NULL, 'C' },
@@ -473,6 +502,7 @@ cmd_scan(int argc, char **argv)
     s.opts.distance = HDB_PDQ_DISTANCE_DEFAULT;
     s.opts.min_quality = HDB_PDQ_QUALITY_DEFAULT;
     s.opts.max_image = 64u << 20;
+    s.opts.max_video = 512u << 20;
     s.opts.one_fs = 1;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     jobs = ncpu > 0 ? (unsigned) ncpu : 1;
@@ -509,17 +539,20 @@ cmd_scan(int argc, char **argv)
             }
             break;
         case 'M':
-            v = strtoul(optarg, &end, 10);
-            if (end == optarg || v == 0
-                || (*end && end[1] != '\0')
-                || (*end && strchr("kKmMgG", *end) == NULL))
+        case 'V':
+            if (scan_parse_size(optarg, c == 'M' ? &s.opts.max_image
+                                                 : &s.opts.max_video)
+                != TOOL_OK)
             {
-                tool_error("--max-image: not a size: %s", optarg);
+                tool_error("--max-%s: not a size: %s",
+                           c == 'M' ? "image" : "video", optarg);
                 return TOOL_FAILED;
             }
-            s.opts.max_image = v << (*end == 'k' || *end == 'K' ? 10
-                                     : *end == 'm' || *end == 'M' ? 20
-                                     : *end ? 30 : 0);
+            break;
+        case 's':
+            if (tool_parse_sampling(optarg, &s.opts.sampling) != TOOL_OK) {
+                return TOOL_FAILED;
+            }
             break;
         case 'T':
             from = optarg;

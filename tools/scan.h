@@ -23,10 +23,21 @@ typedef struct {
     unsigned        distance;       /* PDQ */
     unsigned        min_quality;
     size_t          max_image;      /* bytes of an image kept to decode */
+    size_t          max_video;      /* of a video */
     int             json;
     int             follow;
     int             one_fs;
+    int             sampling;       /* a video's: HDB_VIDEO_* */
 } scan_opts_t;
+
+/* a video's frames (as is, with quality and time): a worker's buffer */
+typedef struct {
+    hdb_vpdq_frame_t  *frames;
+    size_t             cap;
+} scan_video_t;
+
+/* room for n frames in *v: 0, or ENOMEM */
+int scan_video_room(scan_video_t *v, size_t n);
 
 /* the hashes of one file: what a scan computes, and what --cache keeps */
 #define SCAN_FRAMES_MAX  HDB_MEDIA_FRAMES_DEFAULT
@@ -46,6 +57,8 @@ typedef struct {
     unsigned        total;          /* frames in the file */
     unsigned        nframes;        /* hashed */
     scan_frame_t    frames[SCAN_FRAMES_MAX];
+    unsigned        nvideo;         /* a video's frames, instead */
+    const hdb_vpdq_frame_t  *video; /* in the worker's scan_video_t */
 } scan_hashes_t;
 
 /* one listed thing found in a file: a digest, or a frame's PDQ hash */
@@ -54,6 +67,9 @@ typedef struct {
     hdb_match_t     m;
     int             pdq;
     int             frame;          /* -1: a still */
+    double          time;           /* of a video's frame; -1 */
+    int             vpdq;           /* a video match, by the rule: */
+    unsigned        listed_matched, listed_frames, matched, frames;
 } scan_hit_t;
 
 #define SCAN_HITS_MAX  8
@@ -88,7 +104,7 @@ int scan_cache_reader(scan_cache_t *c, scan_cache_reader_t **rd);
 void scan_cache_reader_free(scan_cache_reader_t *rd);
 /* 0: *h holds the file's cached hashes; HDB_NOTFOUND: none, or stale */
 int scan_cache_get(scan_cache_reader_t *rd, const struct stat *st,
-    scan_hashes_t *h);
+    scan_hashes_t *h, scan_video_t *video);
 /* queued; written in batches, and by scan_cache_flush() (one thread) */
 int scan_cache_put(scan_cache_t *c, const struct stat *st,
     const scan_hashes_t *h);
@@ -106,6 +122,7 @@ typedef struct {
     hdb_digest_t   *digest;
     unsigned char  *buf;
     size_t          bufsize;
+    scan_video_t    video;
 } scan_worker_t;
 
 /*

@@ -24,11 +24,11 @@
 
 #include "scan.h"
 
-#define SCAN_CACHE_VERSION  1
+#define SCAN_CACHE_VERSION  2     /* 2: a video's frames */
 #define SCAN_CACHE_BATCH    4096
 #define SCAN_CACHE_MAP      ((size_t) 1 << 40)  /* sparse: grows as used */
 
-/* the fixed part of a record; then digests, then frames */
+/* the fixed part of a record; then digests, frames, a video's frames */
 typedef struct {
     uint8_t    version;
     uint8_t    types;
@@ -40,6 +40,8 @@ typedef struct {
     int64_t    ctime_ns;
     uint32_t   total;
     uint32_t   nframes;
+    uint32_t   nvideo;
+    uint32_t   reserved;
 } scan_cache_head_t;
 
 typedef struct {
@@ -340,7 +342,7 @@ scan_cache_key(const struct stat *st, scan_cache_key_t *k)
 
 int
 scan_cache_get(scan_cache_reader_t *rd, const struct stat *st,
-    scan_hashes_t *h)
+    scan_hashes_t *h, scan_video_t *video)
 {
     int                    rc;
     size_t                 need;
@@ -367,12 +369,15 @@ scan_cache_get(scan_cache_reader_t *rd, const struct stat *st,
     memcpy(&hd, val.mv_data, sizeof(hd));
     p = (const unsigned char *) val.mv_data + sizeof(hd);
 
-    need = sizeof(hd) + (size_t) hd.nframes * sizeof(scan_frame_t);
+    need = sizeof(hd) + (size_t) hd.nframes * sizeof(scan_frame_t)
+           + (size_t) hd.nvideo * sizeof(hdb_vpdq_frame_t);
     for (int t = 0; t < HDB_NDIGESTS; t++) {
         need += (hd.types & HDB_TYPE_BIT(t)) ? hdb_type_size(t) : 0;
     }
 
     if (hd.version != SCAN_CACHE_VERSION || hd.nframes > SCAN_FRAMES_MAX
+        || hd.nvideo > HDB_VIDEO_FRAMES_DEFAULT
+        || scan_video_room(video, hd.nvideo) != 0
         || val.mv_size != need || hd.size != (uint64_t) st->st_size
         || hd.mtime_ns != scan_ns(&st->st_mtim)
         || hd.ctime_ns != scan_ns(&st->st_ctim))
@@ -398,6 +403,14 @@ scan_cache_get(scan_cache_reader_t *rd, const struct stat *st,
     }
 
     memcpy(h->frames, p, (size_t) hd.nframes * sizeof(scan_frame_t));
+    p += (size_t) hd.nframes * sizeof(scan_frame_t);
+
+    if (hd.nvideo) {
+        memcpy(video->frames, p, hd.nvideo * sizeof(hdb_vpdq_frame_t));
+        h->video = video->frames;
+        h->nvideo = hd.nvideo;
+    }
+
     mdb_txn_reset(rd->txn);
 
     return 0;
@@ -475,8 +488,10 @@ scan_cache_put(scan_cache_t *c, const struct stat *st, const scan_hashes_t *h)
     hd.ctime_ns = scan_ns(&st->st_ctim);
     hd.total = h->total;
     hd.nframes = h->nframes;
+    hd.nvideo = h->nvideo;
 
-    len = sizeof(hd) + (size_t) h->nframes * sizeof(scan_frame_t);
+    len = sizeof(hd) + (size_t) h->nframes * sizeof(scan_frame_t)
+          + (size_t) h->nvideo * sizeof(hdb_vpdq_frame_t);
     for (int t = 0; t < HDB_NDIGESTS; t++) {
         len += (hd.types & HDB_TYPE_BIT(t)) ? hdb_type_size(t) : 0;
     }
@@ -497,6 +512,11 @@ scan_cache_put(scan_cache_t *c, const struct stat *st, const scan_hashes_t *h)
     }
 
     memcpy(p, h->frames, (size_t) h->nframes * sizeof(scan_frame_t));
+    p += (size_t) h->nframes * sizeof(scan_frame_t);
+
+    if (h->nvideo) {
+        memcpy(p, h->video, h->nvideo * sizeof(hdb_vpdq_frame_t));
+    }
 
     pthread_mutex_lock(&c->lock);
 

@@ -19,21 +19,68 @@
 
 #include "scan.h"
 
+int
+scan_video_room(scan_video_t *v, size_t n)
+{
+    hdb_vpdq_frame_t  *grown;
+
+    if (n <= v->cap) {
+        return 0;
+    }
+
+    grown = realloc(v->frames, n * sizeof(hdb_vpdq_frame_t));
+    if (grown == NULL) {
+        return ENOMEM;
+    }
+
+    v->frames = grown;
+    v->cap = n;
+
+    return 0;
+}
+
 static void
-scan_media(const unsigned char *img, size_t len, scan_hashes_t *h)
+scan_media(scan_worker_t *w, const scan_opts_t *o, const unsigned char *img,
+    size_t len, scan_hashes_t *h)
 {
     hdb_media_limits_t   l;
     hdb_media_result_t   media;
 
-    memset(&l, 0, sizeof(l));
-    l.max_pixels = HDB_MEDIA_PIXELS_DEFAULT;
+    hdb_media_limits_default(&l);
     l.max_frames = SCAN_FRAMES_MAX;
-    l.max_total_pixels = HDB_MEDIA_TOTAL_PIXELS_DEFAULT;
+    l.sampling = o->sampling;
 
     h->media = 1;
     h->media_rc = hdb_media_hash(img, len, &l, &media);
     h->format = media.type;
     h->total = media.total;
+
+    if (h->media_rc == HDB_MEDIA_EFORMAT && hdb_media_is_video(media.type)) {
+        /* audio in a video container: nothing to hash */
+        h->media_rc = HDB_MEDIA_OK;
+        h->format = HDB_MEDIA_NONE;
+    }
+
+    if (hdb_media_is_video(media.type)) {
+        /* a video's frames are matched as is, by vPDQ's rule */
+        if (media.nframes && scan_video_room(&w->video, media.nframes) != 0)
+        {
+            h->media_rc = HDB_MEDIA_ENOMEM;
+            media.nframes = 0;
+        }
+
+        for (unsigned k = 0; k < media.nframes; k++) {
+            memcpy(w->video.frames[k].hash, media.frames[k].variants[0],
+                   HDB_PDQ_SIZE);
+            w->video.frames[k].quality = media.frames[k].quality;
+            w->video.frames[k].time = media.frames[k].time;
+        }
+
+        h->video = w->video.frames;
+        h->nvideo = media.nframes;
+        hdb_media_free(&media);
+        return;
+    }
 
     for (unsigned k = 0; k < media.nframes && k < SCAN_FRAMES_MAX; k++) {
         h->frames[k].index = media.frames[k].index;
@@ -93,8 +140,11 @@ scan_read(scan_worker_t *w, const scan_opts_t *o, const char *path,
         hdb_digest_update(w->digest, w->buf, (size_t) n);
 
         if (image == -1) {
-            image = hdb_media_sniff(w->buf, (size_t) n) > HDB_MEDIA_NONE
-                    && (size_t) fst.st_size <= o->max_image
+            int  type = hdb_media_sniff(w->buf, (size_t) n);
+
+            image = type > HDB_MEDIA_NONE
+                    && (size_t) fst.st_size <= (hdb_media_is_video(type)
+                                                ? o->max_video : o->max_image)
                     && (o->types & HDB_TYPE_BIT(HDB_PDQ));
         }
 
@@ -147,7 +197,7 @@ scan_read(scan_worker_t *w, const scan_opts_t *o, const char *path,
     h->media_rc = HDB_MEDIA_OK;
 
     if (img) {
-        scan_media(img, len, h);
+        scan_media(w, o, img, len, h);
         free(img);
     }
 
@@ -164,7 +214,8 @@ scan_cached(scan_worker_t *w, const scan_opts_t *o, const struct stat *st,
 {
     unsigned  need;
 
-    if (w->cache == NULL || scan_cache_get(w->cache, st, h) != 0) {
+    if (w->cache == NULL || scan_cache_get(w->cache, st, h, &w->video) != 0)
+    {
         return 0;
     }
 
@@ -195,6 +246,64 @@ scan_hit(scan_result_t *r, const char *match, const hdb_match_t *m, int pdq,
     hit->m = *m;
     hit->pdq = pdq;
     hit->frame = frame;
+    hit->time = -1;
+    hit->vpdq = 0;
+}
+
+/* a video's frames: vPDQ's rule, then each frame as a still */
+static void
+scan_video(scan_worker_t *w, const scan_opts_t *o, scan_result_t *r)
+{
+    char                    hex[HDB_PDQ_HEX_LEN + 1];
+    char                    match[sizeof(r->hits[0].match)];
+    scan_hit_t             *hit;
+    hdb_match_t             m;
+    hdb_vpdq_rule_t         rule;
+    hdb_vpdq_match_t        vm;
+    scan_hashes_t          *h = &r->hashes;
+    const hdb_vpdq_frame_t *f;
+
+    rule.distance = o->distance;
+    rule.quality = o->min_quality;
+    rule.pc = HDB_VPDQ_PC_DEFAULT;
+    rule.pq = HDB_VPDQ_PQ_DEFAULT;
+    rule.sparse = o->sampling == HDB_VIDEO_KEYFRAMES;
+
+    if (hdb_reader_vpdq_match(w->rd, h->video, h->nvideo, &rule, &vm) == 0
+        && r->nhits < SCAN_HITS_MAX)
+    {
+        hdb_hex_encode(vm.m.listed, HDB_PDQ_SIZE, hex);
+        snprintf(match, sizeof(match), "pdq:%s", hex);
+        scan_hit(r, match, &vm.m, 1, -1);
+
+        hit = &r->hits[r->nhits - 1];
+        hit->time = vm.time;
+        hit->vpdq = 1;
+        hit->listed_matched = vm.listed_matched;
+        hit->listed_frames = vm.listed_frames;
+        hit->matched = vm.matched;
+        hit->frames = vm.frames;
+    }
+
+    for (unsigned k = 0; k < h->nvideo; k++) {
+        f = &h->video[k];
+
+        if ((unsigned) f->quality < o->min_quality
+            || hdb_reader_pdq_match_flags(w->rd,
+                                   (const unsigned char (*)[HDB_PDQ_SIZE])
+                                   f->hash, 1, o->distance, HDB_MATCH_IMAGES,
+                                   &m) != 0)
+        {
+            continue;
+        }
+
+        hdb_hex_encode(f->hash, HDB_PDQ_SIZE, hex);
+        snprintf(match, sizeof(match), "pdq:%s", hex);
+        if (r->nhits < SCAN_HITS_MAX) {
+            scan_hit(r, match, &m, 1, -1);
+            r->hits[r->nhits - 1].time = f->time;
+        }
+    }
 }
 
 /* the hashes against the hash set */
@@ -236,6 +345,10 @@ scan_lookup(scan_worker_t *w, const scan_opts_t *o, scan_result_t *r)
         }
     }
 
+    if (h->nvideo && (o->types & HDB_TYPE_BIT(HDB_PDQ))) {
+        scan_video(w, o, r);
+    }
+
     for (unsigned k = 0; k < h->nframes && (o->types & HDB_TYPE_BIT(HDB_PDQ));
          k++)
     {
@@ -262,7 +375,7 @@ void
 scan_file(scan_worker_t *w, const scan_opts_t *o, const char *path,
     const struct stat *st, scan_result_t *r)
 {
-    memset(r, 0, sizeof(scan_result_t));
+    memset(r, 0, sizeof(scan_result_t));   /* the frames stay in w->video */
     r->path = path;
     r->st = *st;
 

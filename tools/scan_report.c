@@ -163,6 +163,19 @@ scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
                 if (h->frame >= 0) {
                     fprintf(out, ",\"frame\":%d", h->frame);
                 }
+                if (h->time >= 0) {
+                    fprintf(out, ",\"time\":%.3f", h->time);
+                }
+                if (h->m.video[0]) {
+                    fputs(",\"video\":", out);
+                    tool_json_string(out, h->m.video);
+                }
+                if (h->vpdq) {
+                    fprintf(out, ",\"listed_frames\":%u,"
+                            "\"listed_frames_matched\":%u,\"frames\":%u,"
+                            "\"frames_matched\":%u", h->listed_frames,
+                            h->listed_matched, h->frames, h->matched);
+                }
 
             } else {
                 fprintf(out, ",\"entry\":\"%s\",\"distance\":0", h->match);
@@ -186,6 +199,19 @@ scan_write(scan_report_t *rp, const scan_result_t *r, char **paths,
                     r->format);
             if (h->frame >= 0) {
                 fprintf(out, " frame=%d", h->frame);
+            }
+            if (h->time >= 0) {
+                fprintf(out, " time=%.3f", h->time);
+            }
+            if (h->m.video[0]) {
+                fputs(" video=\"", out);
+                tool_text_escaped(out, h->m.video);
+                fputc('"', out);
+            }
+            if (h->vpdq) {
+                fprintf(out, " listed_frames=%u/%u frames=%u/%u",
+                        h->listed_matched, h->listed_frames, h->matched,
+                        h->frames);
             }
         }
 
