@@ -243,6 +243,8 @@ bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
 	./bench/media_cost.sh
 	./bench/pdq_latency.sh
 	./bench/pdq_robustness.sh
+	./bench/vpdq.sh
+	./bench/decode_priority.sh
 	./bench/pdq_index.sh
 	./bench/cold_set.sh
 	DURATION=120 ./bench/soak.sh

@@ -471,6 +471,12 @@ int hdb_reader_allowed(hdb_reader_t *rd, hdb_allow_cb cb, void *data);
  */
 int hdb_source_set_disabled(hdb_t *db, const char *source, int disabled);
 
+/**
+ * Sets (on 1) or clears a source's HDB_SOURCE_* flag; as
+ * hdb_source_set_disabled().
+ */
+int hdb_source_set_flag(hdb_t *db, const char *source, unsigned flag, int on);
+
 #define HDB_KEY_SIZE  32    /* an Ed25519 public key */
 
 /**

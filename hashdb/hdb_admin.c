@@ -98,6 +98,12 @@ hdb_allow_remove(hdb_t *db, hdb_type_t type, const unsigned char *digest)
 int
 hdb_source_set_disabled(hdb_t *db, const char *source, int disabled)
 {
+    return hdb_source_set_flag(db, source, HDB_SOURCE_DISABLED, disabled);
+}
+
+int
+hdb_source_set_flag(hdb_t *db, const char *source, unsigned flag, int on)
+{
     int                    rc;
     MDB_val                key, val;
     MDB_txn               *txn;
@@ -123,10 +129,10 @@ hdb_source_set_disabled(hdb_t *db, const char *source, int disabled)
 
     memcpy(&rec, val.mv_data, sizeof(rec));
 
-    if (disabled) {
-        rec.flags |= HDB_SOURCE_DISABLED;
+    if (on) {
+        rec.flags |= flag;
     } else {
-        rec.flags &= ~HDB_SOURCE_DISABLED;
+        rec.flags &= ~flag;
     }
 
     rec.updated = (int64_t) time(NULL);

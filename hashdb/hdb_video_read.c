@@ -240,7 +240,9 @@ hdb_vpdq_unique(const hdb_vpdq_frame_t *frames, size_t n, unsigned quality,
         }
     }
 
-    qsort(q, k, sizeof(hdb_vpdq_q_t), hdb_vpdq_q_cmp);
+    if (k > 1) {
+        qsort(q, k, sizeof(hdb_vpdq_q_t), hdb_vpdq_q_cmp);
+    }
 
     /* sorted by hash then time: the first of a run is its earliest */
     u = 0;
@@ -411,7 +413,10 @@ hdb_reader_vpdq_match(hdb_reader_t *rd, const hdb_vpdq_frame_t *frames,
 
     if (rc == 0) {
         /* by video, then listed frame: one run per candidate video */
-        qsort(c.pairs, c.n, sizeof(hdb_vpdq_pair_t), hdb_vpdq_pair_cmp);
+        if (c.n > 1) {
+            qsort(c.pairs, c.n, sizeof(hdb_vpdq_pair_t),
+                  hdb_vpdq_pair_cmp);
+        }
 
         /* a hash found through several tables is one hit */
         for (i = 0, k = 0; i < c.n; i++) {

@@ -112,8 +112,15 @@ typedef struct {
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
     ngx_flag_t                 no_threads;     /* thread_pool off */
+    ngx_uint_t                 thread_priority;
 #endif
 } ngx_http_upload_filter_loc_conf_t;
+
+
+/* upload_filter_thread_priority */
+#define NGX_HTTP_UPLOAD_FILTER_PRIO_NORMAL  0
+#define NGX_HTTP_UPLOAD_FILTER_PRIO_BATCH   1
+#define NGX_HTTP_UPLOAD_FILTER_PRIO_IDLE    2
 
 
 /*

@@ -86,6 +86,16 @@ static ngx_conf_enum_t  ngx_http_upload_filter_samplings[] = {
 };
 
 
+#if (NGX_THREADS)
+static ngx_conf_enum_t  ngx_http_upload_filter_priorities[] = {
+    { ngx_string("normal"), NGX_HTTP_UPLOAD_FILTER_PRIO_NORMAL },
+    { ngx_string("batch"), NGX_HTTP_UPLOAD_FILTER_PRIO_BATCH },
+    { ngx_string("idle"), NGX_HTTP_UPLOAD_FILTER_PRIO_IDLE },
+    { ngx_null_string, 0 }
+};
+#endif
+
+
 static ngx_command_t  ngx_http_upload_filter_commands[] = {
 
     { ngx_string("upload_filter"),
@@ -257,6 +267,13 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       NULL },
 
 #if (NGX_THREADS)
+    { ngx_string("upload_filter_thread_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, thread_priority),
+      &ngx_http_upload_filter_priorities },
+
     { ngx_string("upload_filter_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_upload_filter_thread_pool,
@@ -394,6 +411,7 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
     conf->no_threads = 0;
+    conf->thread_priority = NGX_CONF_UNSET_UINT;
 #endif
 
     return conf;
@@ -461,6 +479,9 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 
 #if (NGX_THREADS)
+    ngx_conf_merge_uint_value(conf->thread_priority, prev->thread_priority,
+                              NGX_HTTP_UPLOAD_FILTER_PRIO_BATCH);
+
     if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
         conf->thread_pool = prev->thread_pool;
         conf->no_threads = prev->no_threads;

@@ -36,6 +36,10 @@
 
 #include "ngx_http_upload_filter.h"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
 
 
 struct ngx_http_upload_filter_task_s {
@@ -44,6 +48,7 @@ struct ngx_http_upload_filter_task_s {
     ngx_http_upload_filter_image_t     *images;
     hdb_media_limits_t                  limits;
     ngx_uint_t                          detached;
+    ngx_uint_t                          priority;
 };
 
 
@@ -685,6 +690,7 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     t->task = task;
     t->ctx = ctx;
     t->images = ctx->images;
+    t->priority = ctx->conf->thread_priority;
     budget = ngx_http_upload_filter_has_video(ctx->images)
              ? ctx->conf->video_budget : ctx->conf->budget;
     ngx_http_upload_filter_pdq_limits(ctx->conf, &t->limits, budget);
@@ -730,12 +736,50 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
 
 #if (NGX_THREADS)
 
+/*
+ * A pool thread's first task lowers its scheduling priority, for good (a
+ * thread may lower its own, not raise it back): decoding is seconds of
+ * CPU that the event loops' short work must go before.  SCHED_BATCH with
+ * nice 19 yields to them and still runs when the CPUs are busy;
+ * SCHED_IDLE runs only on CPU time nobody else wants.
+ */
+static void
+ngx_http_upload_filter_thread_priority(ngx_uint_t priority, ngx_log_t *log)
+{
+    int                        policy;
+    struct sched_param         sp;
+    static __thread ngx_uint_t  done;
+
+    if (done || priority == NGX_HTTP_UPLOAD_FILTER_PRIO_NORMAL) {
+        return;
+    }
+
+    done = 1;
+    ngx_memzero(&sp, sizeof(sp));
+    policy = priority == NGX_HTTP_UPLOAD_FILTER_PRIO_IDLE ? SCHED_IDLE
+                                                          : SCHED_BATCH;
+
+    /* on Linux, 0 is the calling thread, for both calls */
+    if (sched_setscheduler(0, policy, &sp) == -1
+        || (policy == SCHED_BATCH
+            && setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), 19)
+               == -1))
+    {
+        ngx_log_error(NGX_LOG_WARN, log, ngx_errno,
+                      "upload_filter: the pool thread's priority is not "
+                      "lowered");
+    }
+}
+
+
 static void
 ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log)
 {
     ngx_http_upload_filter_task_t  *t = data;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "upload filter PDQ thread");
+
+    ngx_http_upload_filter_thread_priority(t->priority, log);
 
     ngx_http_upload_filter_pdq_hash(t->images, &t->limits);
 }

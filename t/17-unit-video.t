@@ -80,6 +80,23 @@ is($videos, 9, 'stats count the videos');
 like($out, qr/^vpdq: listed video "chair-orig-22-sd-bar"  \S+  source=dir category=D1 listed_frames=23\/23 \(100%\) frames=23\/23 \(100%\) time=0\.000 pdq:\w+ distance=0$/m,
      'hash --db names the listed video and its shares');
 
+# a still of a listed video matches it, unless its source says no-stills
+my $still = "$t->{dir}/still.png";
+SKIP: {
+    skip 'no ffmpeg', 3 unless `ffmpeg -version 2>/dev/null` =~ /ffmpeg/;
+    system('ffmpeg', '-v', 'error', '-y', '-ss', '10', '-i', "$data/chair-orig-22-sd-bar.mp4",
+           '-frames:v', '1', $still) == 0 or die 'ffmpeg';
+    ($rc, $out) = $t->hashdb('hash', '--db', $db, $still);
+    like($out, qr/^pdq: listed pdq:\w+  \S+  source=dir category=D1 distance=\d+ variant=pdq video=chair-orig-22-sd-bar$/m,
+         'a still taken from a listed video matches its frame');
+    $t->hashdb('no-stills', $db, '--source', 'dir');
+    ($rc, $out) = $t->hashdb('hash', '--db', $db, $still);
+    like($out, qr/^pdq: no listed hash within 31/m, 'not once its source is no-stills');
+    $t->hashdb('stills', $db, '--source', 'dir');
+    ($rc, $out) = $t->hashdb('hash', '--db', $db, $still);
+    like($out, qr/video=chair-orig-22-sd-bar$/m, 'and again with stills');
+}
+
 # many videos in one csv; each video's lines together, or refused
 my $csv = "video,frame,quality,hash,timestamp\n"
         . join('', map { "chair,$_\n" } @{ lines($t->read_file("$data/hashes-1fps/chair-orig-22-sd-bar.txt")) })

@@ -37,8 +37,12 @@ static const char  allow_usage[] =
 static const char  disable_usage[] =
     "usage: hashdb disable DB --source NAME\n"
     "       hashdb enable DB --source NAME\n"
+    "       hashdb no-stills DB --source NAME\n"
+    "       hashdb stills DB --source NAME\n"
     "\n"
-    "A disabled source keeps its entries, but none of them matches.\n";
+    "A disabled source keeps its entries, but none of them matches.  The\n"
+    "frames of a no-stills source's videos match videos only, not images\n"
+    "(by default a still of a listed video is listed material).\n";
 
 static const char  trust_usage[] =
     "usage: hashdb trust DB --source NAME PUBLIC.pem\n"
@@ -340,7 +344,12 @@ cmd_disable(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    rc = hdb_source_set_disabled(db, source, strcmp(argv[0], "disable") == 0);
+    /* disable|enable, and no-stills|stills: a flag set or cleared */
+    rc = strstr(argv[0], "stills")
+         ? hdb_source_set_flag(db, source, HDB_SOURCE_NO_STILLS,
+                               strcmp(argv[0], "no-stills") == 0)
+         : hdb_source_set_disabled(db, source,
+                                   strcmp(argv[0], "disable") == 0);
     hdb_close(db);
 
     if (rc == HDB_NOTFOUND) {

@@ -251,9 +251,10 @@ print_source(const hdb_source_t *src, void *data)
                (unsigned long long) src->videos);
         json_types(src->complete);
         printf(", \"created\": \"%s\", \"updated\": \"%s\", \"seq\": %llu, "
-               "\"disabled\": %s, \"keys\": %zu}", created, updated,
-               (unsigned long long) src->seq,
+               "\"disabled\": %s, \"stills\": %s, \"keys\": %zu}",
+               created, updated, (unsigned long long) src->seq,
                (src->flags & HDB_SOURCE_DISABLED) ? "true" : "false",
+               (src->flags & HDB_SOURCE_NO_STILLS) ? "false" : "true",
                src->keys);
         return 0;
     }

@@ -209,7 +209,9 @@ update_spool_dir(const char *dir)
     }
 
     closedir(d);
-    qsort(names, n, sizeof(char *), update_name_cmp);
+    if (n > 1) {
+        qsort(names, n, sizeof(char *), update_name_cmp);
+    }
 
     fputs("video,frame,quality,hash,timestamp\n", out);
     line = NULL;

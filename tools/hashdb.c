@@ -31,6 +31,7 @@ static const char  usage[] =
     "  unallow DB HEX                take a digest off the allow list\n"
     "  allowed DB                    list the allow list\n"
     "  disable|enable DB --source N  stop or resume matching a source\n"
+    "  no-stills|stills DB --source N  whether its videos' frames match images\n"
     "  trust DB --source NAME KEY    trust a public key for a source\n"
     "  keygen --secret F --public F  create a signing key pair\n"
     "  sign --key F --source N --seq N LIST   sign a list\n"
@@ -57,6 +58,8 @@ static const struct {
     { "allowed", cmd_allowed },
     { "disable", cmd_disable },
     { "enable", cmd_disable },
+    { "no-stills", cmd_disable },
+    { "stills", cmd_disable },
     { "trust", cmd_trust },
     { "keygen", cmd_keygen },
     { "sign", cmd_sign },

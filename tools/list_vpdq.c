@@ -363,7 +363,9 @@ vpdq_parse_end(vpdq_parser_t *p, vpdq_video_t *out, const char **why)
     }
 
     /* a video whose lines are apart would be listed by its last part */
-    qsort(p->names, p->nnames, sizeof(char *), vpdq_name_cmp);
+    if (p->nnames > 1) {
+        qsort(p->names, p->nnames, sizeof(char *), vpdq_name_cmp);
+    }
 
     for (size_t i = 1; i < p->nnames; i++) {
         if (strcmp(p->names[i - 1], p->names[i]) == 0) {
