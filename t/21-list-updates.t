@@ -276,5 +276,30 @@ SKIP: {
     ok(!listed(sha256_hex('disk full 1')), 'nothing of it is listed');
 }
 
+# a sync that would empty a source, or drop more than half of it, is a
+# truncated download or a publisher's mistake until said otherwise
+{
+    my $list = join '', map { sha256_hex("shrink $_") . "\n" } 1 .. 10;
+    my ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'shrink', '--unsigned', '-', \$list);
+    is($rc, 0, 'a source of 10');
+    ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'shrink', '--unsigned', '-',
+                                   \"# nothing today\n");
+    is($rc, 2, 'a comment-only list is refused');
+    like($err, qr/the list is empty: a sync would remove all 10 entries of source "shrink" \(--allow-shrink if that is meant\); nothing applied/,
+         'and says why');
+    ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'shrink', '--unsigned', '-',
+                                   \(join '', (split /(?<=\n)/, $list)[0 .. 3]));
+    is($rc, 2, 'a list of 4 for a source of 10 is refused');
+    like($err, qr/4 rows, and source "shrink" lists 10 files: a sync would remove more than half/, 'and says so');
+    is(source_stats('shrink')->{sha256}, 10, 'the source is as it was');
+    ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'shrink', '--unsigned', '--allow-shrink',
+                                   '-', \(join '', (split /(?<=\n)/, $list)[0 .. 3]));
+    is($rc, 0, '--allow-shrink: applied');
+    is(source_stats('shrink')->{sha256}, 4, 'four left');
+    ($rc, $out, $err) = $t->hashdb('sync', $db, '--source', 'shrink', '--unsigned', '-',
+                                   \(join '', (split /(?<=\n)/, $list)[0 .. 1]));
+    is($rc, 0, 'half of the source: a day of churn, applied');
+}
+
 $t->finish;
 done_testing;

@@ -46,6 +46,8 @@ static const char  update_usage_tail[] =
     "  --pdq-min-quality Q\n"
     "                   skip PDQ hashes whose quality is given and below Q\n"
     "                   (default 50: such hashes match too much)\n"
+    "  --allow-shrink   sync: accept a list that is empty or under half of\n"
+    "                   what the source holds (refused otherwise)\n"
     "  --pdq-distance N the source's own PDQ distance limit, stricter than\n"
     "                   the module's (0 clears it)\n"
     "\n"
@@ -98,6 +100,7 @@ typedef struct {
     const char          *video_id;          /* --video-id */
     char                 video_name[HDB_VIDEO_NAME_MAX + 1];
     uint64_t             flat_videos;       /* no frame of quality */
+    int                  allow_shrink;
 } update_t;
 
 /* the parser of the list's format: hash lists or vPDQ's videos */
@@ -274,6 +277,78 @@ update_spool_dir(const char *dir)
 
     rewind(out);
     return out;
+}
+
+typedef struct {
+    const char  *name;
+    uint64_t     files;
+    int          found;
+} update_source_t;
+
+static int
+update_source_cb(const hdb_source_t *src, void *data)
+{
+    update_source_t  *us = data;
+
+    if (strcmp(src->name, us->name) == 0) {
+        us->files = src->files;
+        us->found = 1;
+        return 1;
+    }
+
+    return 0;
+}
+
+/*
+ * A full sync replaces what the source holds: a list that is empty, or
+ * less than half of what the source lists now, is far likelier a
+ * truncated download or a publisher's mistake than a real day's change.
+ * Refused, signed or not, unless --allow-shrink.
+ */
+static int
+update_shrink_check(update_t *u, hdb_t *db)
+{
+    int               rc;
+    hdb_reader_t     *rd;
+    update_source_t   us = { u->source, 0, 0 };
+
+    rc = hdb_reader_new(db, &rd);
+    if (rc == 0) {
+        rc = hdb_reader_begin(rd);
+        if (rc == 0) {
+            rc = hdb_reader_sources(rd, update_source_cb, &us);
+            hdb_reader_end(rd);
+        }
+        hdb_reader_free(rd);
+    }
+
+    if (rc != 0 && rc != 1) {
+        tool_error("%s: %s", u->db_path, hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    if (!us.found || us.files == 0) {
+        return TOOL_OK;
+    }
+
+    if (u->rows == 0) {
+        tool_error("%s: the list is empty: a sync would remove all %llu "
+                   "entries of source \"%s\" (--allow-shrink if that is "
+                   "meant); nothing applied", u->file,
+                   (unsigned long long) us.files, u->source);
+        return TOOL_FAILED;
+    }
+
+    if (u->rows * 2 < us.files) {
+        tool_error("%s: %llu rows, and source \"%s\" lists %llu files: a "
+                   "sync would remove more than half of it (--allow-shrink "
+                   "if that is meant); nothing applied", u->file,
+                   (unsigned long long) u->rows, u->source,
+                   (unsigned long long) us.files);
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
 }
 
 /* pass 1: every line parses; the file's SHA-256 for the signature */
@@ -581,6 +656,7 @@ cmd_update(int argc, char **argv)
         { "pdq-min-quality", required_argument, NULL, 'Q' },
         { "pdq-distance", required_argument, NULL, 'D' },
         { "video-id", required_argument, NULL, 'V' },
+        { "allow-shrink", no_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -626,6 +702,9 @@ cmd_update(int argc, char **argv)
             break;
         case 'V':
             u.video_id = optarg;
+            break;
+        case 'A':
+            u.allow_shrink = 1;
             break;
         case 'c':
             u.category = optarg;
@@ -762,6 +841,13 @@ cmd_update(int argc, char **argv)
     }
 
     if (u.signed_list && update_verify(&u, db) != TOOL_OK) {
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    if (u.cmd->mode == HDB_WRITE_REPLACE && !u.allow_shrink
+        && update_shrink_check(&u, db) != TOOL_OK)
+    {
         rc = TOOL_FAILED;
         goto done;
     }
