@@ -44,6 +44,9 @@ typedef enum {
  * listed one within 31 bits (Meta's recommended threshold), over hashes
  * of quality 50 or more (flat images hash alike below).
  */
+/* the release of upload-filter: the module, the library and the tool */
+#define HDB_VERSION  "0.13.0"
+
 #define HDB_PDQ_DISTANCE_DEFAULT  31
 #define HDB_PDQ_QUALITY_DEFAULT   50
 

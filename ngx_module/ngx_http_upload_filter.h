@@ -334,5 +334,10 @@ void ngx_http_upload_filter_resident_start(ngx_cycle_t *cycle,
     ngx_http_upload_filter_main_conf_t *umcf);
 void ngx_http_upload_filter_resident_stop(void);
 
+/* ngx_http_upload_filter_watch.c: a replaced hash set is reopened */
+void ngx_http_upload_filter_watch_start(ngx_cycle_t *cycle,
+    ngx_http_upload_filter_main_conf_t *umcf);
+void ngx_http_upload_filter_watch_stop(void);
+
 
 #endif /* _NGX_HTTP_UPLOAD_FILTER_H_INCLUDED_ */

@@ -801,6 +801,7 @@ ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_upload_filter_resident_start(cycle, umcf);
+    ngx_http_upload_filter_watch_start(cycle, umcf);
 
     return NGX_OK;
 }
@@ -820,6 +821,7 @@ ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle)
     ngx_http_upload_filter_objects_exit();
 
     ngx_http_upload_filter_resident_stop();
+    ngx_http_upload_filter_watch_stop();
 
     hdb_reader_free(umcf->reader);
     hdb_close(umcf->db);

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <lmdb.h>
+
+#include "hdb_media.h"
 #include "tool.h"
 
 const char  *tool_name = "hashdb";
@@ -36,7 +39,8 @@ static const char  usage[] =
     "  keygen --secret F --public F  create a signing key pair\n"
     "  sign --key F --source N --seq N LIST   sign a list\n"
     "\n"
-    "Run \"hashdb COMMAND --help\" for a command's options.\n"
+    "Run \"hashdb COMMAND --help\" for a command's options, \"hashdb\n"
+    "--version\" for the release and the libraries it decodes with.\n"
     "Exit status: 0 success, 1 lookup found nothing (scan: found\n"
     "something listed), 2 error.\n";
 
@@ -195,6 +199,14 @@ main(int argc, char **argv)
     if (argc < 2) {
         fputs(usage, stderr);
         return TOOL_FAILED;
+    }
+
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        /* the release, LMDB's, and what decodes each format */
+        printf("hashdb %s (upload-filter), %s\n", HDB_VERSION,
+               mdb_version(NULL, NULL, NULL));
+        fputs(hdb_media_formats(), stdout);
+        return TOOL_OK;
     }
 
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
