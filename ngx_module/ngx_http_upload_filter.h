@@ -74,6 +74,8 @@
 
 typedef struct {
     ngx_str_t                  db_path;
+    ngx_str_t                  on_file;     /* where "upload_filter on" */
+    ngx_uint_t                 on_line;
     hdb_t                     *db;
     hdb_reader_t              *reader;
     ngx_flag_t                 used;

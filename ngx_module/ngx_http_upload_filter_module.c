@@ -36,6 +36,12 @@ static char *ngx_http_upload_filter_on_error(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_upload_filter_vpdq_match(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_filter_set_enum(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_filter_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_upload_filter_enable(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 #if (NGX_THREADS)
 static char *ngx_http_upload_filter_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -54,27 +60,27 @@ static ngx_conf_enum_t  ngx_http_upload_filter_actions[] = {
 
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_status_bounds = {
-    ngx_conf_check_num_bounds, 400, 599
+    ngx_http_upload_filter_check_bounds, 400, 599
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_distance_bounds = {
-    ngx_conf_check_num_bounds, 0, HDB_PDQ_DISTANCE_MAX
+    ngx_http_upload_filter_check_bounds, 0, HDB_PDQ_DISTANCE_MAX
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_headers_bounds = {
-    ngx_conf_check_num_bounds, 1024, 16 * 1024 * 1024
+    ngx_http_upload_filter_check_bounds, 1024, 16 * 1024 * 1024
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_quality_bounds = {
-    ngx_conf_check_num_bounds, 0, 100
+    ngx_http_upload_filter_check_bounds, 0, 100
 };
 
 
 static ngx_conf_num_bounds_t  ngx_http_upload_filter_frames_bounds = {
-    ngx_conf_check_num_bounds, 1, 10000
+    ngx_http_upload_filter_check_bounds, 1, 10000
 };
 
 
@@ -100,7 +106,7 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
 
     { ngx_string("upload_filter"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      ngx_http_upload_filter_enable,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_filter_loc_conf_t, enable),
       NULL },
@@ -121,7 +127,7 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
 
     { ngx_string("upload_filter_action"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_upload_filter_set_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_filter_loc_conf_t, action),
       &ngx_http_upload_filter_actions },
@@ -254,7 +260,7 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
 
     { ngx_string("upload_filter_video_sampling"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_upload_filter_set_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_filter_loc_conf_t, video_sampling),
       &ngx_http_upload_filter_samplings },
@@ -269,7 +275,7 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
 #if (NGX_THREADS)
     { ngx_string("upload_filter_thread_priority"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_upload_filter_set_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_filter_loc_conf_t, thread_priority),
       &ngx_http_upload_filter_priorities },
@@ -608,6 +614,99 @@ ngx_http_upload_filter_on_error(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* upload_filter on|off, remembering where it was first turned on */
+static char *
+ngx_http_upload_filter_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                                *rv;
+    ngx_http_upload_filter_loc_conf_t   *ulcf = conf;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && ulcf->enable) {
+        umcf = ngx_http_conf_get_module_main_conf(cf,
+                                                ngx_http_upload_filter_module);
+
+        if (umcf->on_file.len == 0) {
+            umcf->on_file = cf->conf_file->file.name;
+            umcf->on_line = cf->conf_file->line;
+        }
+    }
+
+    return rv;
+}
+
+
+/*
+ * An enum directive: as ngx_conf_set_enum_slot(), but an unknown value
+ * is answered with the directive's name and the values it takes.
+ */
+static char *
+ngx_http_upload_filter_set_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    u_char           *p, *last, buf[256];
+    ngx_str_t        *value;
+    ngx_uint_t       *np;
+    ngx_conf_enum_t  *e;
+
+    np = (ngx_uint_t *) ((char *) conf + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcasecmp(e->name.data, value[1].data) == 0)
+        {
+            *np = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    p = buf;
+    last = buf + sizeof(buf);
+
+    for (e = cmd->post; e->name.len; e++) {
+        p = ngx_slprintf(p, last, "%s\"%V\"",
+                         e == cmd->post ? "" : e[1].name.len ? ", " : " or ",
+                         &e->name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" takes %*s, not \"%V\"", &cmd->name,
+                       p - buf, buf, &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* a number's bounds, said with the value given */
+static char *
+ngx_http_upload_filter_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t               *value;
+    ngx_int_t               *np = data;
+    ngx_conf_num_bounds_t   *bounds = post;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" takes %i to %i, not %i", &value[0],
+                       bounds->low, bounds->high, *np);
+
+    return NGX_CONF_ERROR;
+}
+
+
 /* upload_filter_vpdq_match PC PQ: the percentages of vPDQ's rule */
 static char *
 ngx_http_upload_filter_vpdq_match(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -702,9 +801,11 @@ ngx_http_upload_filter_init(ngx_conf_t *cf)
     }
 
     if (umcf->db_path.data == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"upload_filter\" is on, "
-                           "but \"upload_filter_db\" is not set");
+        /* where it is on, not where the configuration happens to end */
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"upload_filter on\" in %V:%ui needs the hash set: "
+                      "\"upload_filter_db PATH;\" in the http block",
+                      &umcf->on_file, umcf->on_line);
         return NGX_ERROR;
     }
 

@@ -33,10 +33,19 @@ like($out, qr/upload_filter_db ".*empty": not a hash set/, 'and says so');
 
 ($rc, $out) = $t->nginx_test($server, no_db => 1);
 isnt($rc, 0, 'upload_filter on without upload_filter_db fails');
-like($out, qr/"upload_filter" is on, but "upload_filter_db" is not set/, 'with a clear message');
+like($out, qr/"upload_filter on" in \S+nginx\.conf:\d+ needs the hash set: "upload_filter_db PATH;" in the http block/,
+     'pointing at the line that turns it on');
+my ($line) = $out =~ /nginx\.conf:(\d+) needs/;
+my @conf = split /\n/, $t->read_file('nginx.conf');
+like($conf[$line - 1] // '', qr/upload_filter on;/, 'which is that line');
 
-for my $bad (['upload_filter_status 200;', qr/value must be between 400 and 599/],
-             ['upload_filter_action drop;', qr/invalid value "drop"/],
+for my $bad (['upload_filter_status 200;', qr/"upload_filter_status" takes 400 to 599, not 200/],
+             ['upload_filter_action drop;', qr/"upload_filter_action" takes "block" or "log", not "drop"/],
+             ['upload_filter_video_sampling slow;', qr/"upload_filter_video_sampling" takes "exact", "fast" or "keyframes", not "slow"/],
+             ['upload_filter_thread_priority low;', qr/"upload_filter_thread_priority" takes "normal", "batch" or "idle", not "low"/],
+             ['upload_filter_vpdq_match 0 0;', qr/a listed video's share must be over 0%/],
+             ['upload_filter_vpdq_match 80 101;', qr/"101": a percentage from 0 to 100/],
+             ['upload_filter_pdq_distance 64;', qr/"upload_filter_pdq_distance" takes 0 to 47, not 64/],
              ['upload_filter_on_error ignore;', qr/invalid value "ignore", it must be "reject" or "pass"/],
              ['upload_filter_on_error pass sometimes;', qr/unknown case "sometimes": use unavailable, too_large/],
              ['upload_filter_max_body_size lots;', qr/"upload_filter_max_body_size" directive invalid value/]) {
