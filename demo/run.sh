@@ -1,13 +1,16 @@
 #!/bin/bash
 # The demo behind "make run": a hash set made from demo/demo-list.txt,
 # a recording upstream on 127.0.0.1:8081 and nginx with the upload filter
-# on 127.0.0.1:8080.  "make stop" (demo/run.sh stop) stops both.
+# on 127.0.0.1:8080 (HTTP/2 without TLS on 8082).  "make stop"
+# (demo/run.sh stop) stops both.  PORT, H2_PORT and UPSTREAM_PORT choose
+# other ports; RUN another directory for its files (default: run/).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
-run=$top/run
+run=${RUN:-$top/run}
 port=${PORT:-8080}
+h2_port=${H2_PORT:-8082}
 upstream_port=${UPSTREAM_PORT:-8081}
 
 stop() {
@@ -27,17 +30,36 @@ if [ "${1:-}" = stop ]; then
     exit 0
 fi
 
-stop
-sleep 0.5
+# the demo's own processes: a port they hold is freed by the restart
+ours() {
+    local pids=""
+    [ -f "$run/nginx.pid" ] && pids="$(cat "$run/nginx.pid") $(pgrep -P "$(cat "$run/nginx.pid")" | tr '\n' ' ')"
+    [ -f "$run/upstream.pid" ] && pids="$pids $(cat "$run/upstream.pid")"
+    echo " $pids "
+}
 
-for p in "$port" "$upstream_port"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        echo "demo: port $p on 127.0.0.1 is in use; set PORT=... UPSTREAM_PORT=..." >&2
+# a port held by anything else: refused before the running demo is touched
+mine=$(ours)
+for p in "$port" "$h2_port" "$upstream_port"; do
+    holder=$(ss -Hltnp "sport = :$p" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+    if [ -n "$holder" ] && [[ $mine != *" $holder "* ]]; then
+        echo "demo: port $p on 127.0.0.1 is in use (pid $holder); set PORT=..., H2_PORT=... or UPSTREAM_PORT=..." >&2
+        exit 1
+    fi
+    if [ -z "$holder" ] && [ "$mine" = "  " ] && (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        echo "demo: port $p on 127.0.0.1 is in use; set PORT=..., H2_PORT=... or UPSTREAM_PORT=..." >&2
         exit 1
     fi
 done
 
-mkdir -p "$run/tmp" "$run/records"
+stop
+sleep 0.5
+
+mkdir -p "$run/tmp" "$run/records" "$run/html"
+
+# the pages (demo/html: the form, the block page) and the stand-in, where
+# the workers can read them whoever owns the checkout
+cp "$top"/demo/html/*.html "$top/demo/stand-in.txt" "$run/html/"
 
 # the hash set: readable by the nginx workers' group only; workers need
 # write access to lock.mdb alone
@@ -74,6 +96,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 sed -e "s|@BUILD@|$build|g" -e "s|@RUN@|$run|g" -e "s|@PORT@|$port|g" \
+    -e "s|@H2_PORT@|$h2_port|g" \
     -e "s|@UPSTREAM_PORT@|$upstream_port|g" -e "s|@USER@|$user_line|g" \
     "$top/demo/nginx.conf.in" > "$run/nginx.conf"
 
@@ -91,9 +114,13 @@ done
 
 cat <<MSG
 
-upload-filter demo running: nginx on http://127.0.0.1:$port, in front of a
-recording upstream on 127.0.0.1:$upstream_port (what it receives lands in
-$run/records).
+upload-filter demo running: nginx on http://127.0.0.1:$port (HTTP/2 on
+$h2_port), in front of a recording upstream on 127.0.0.1:$upstream_port
+(what it receives lands in $run/records).
+
+In a browser: http://127.0.0.1:$port/ (a form; a listed file gets the block
+page, demo/html/blocked.html, with a reference id: the request's id,
+which the access log's line for it carries as id=).
 
 A blocked upload (the stand-in file whose digests the demo list holds):
     curl -i -T demo/stand-in.txt http://127.0.0.1:$port/upload
@@ -101,6 +128,9 @@ A blocked upload (the stand-in file whose digests the demo list holds):
 
 A resized, re-encoded copy of the listed photograph (PDQ, distance 2):
     curl -i -F photo=@$run/bridge-copy.jpg http://127.0.0.1:$port/form
+
+Over HTTP/2:
+    curl -i --http2-prior-knowledge -T demo/stand-in.txt http://127.0.0.1:$h2_port/upload
 
 A clean upload, passed through unchanged:
     curl -i -F file=@README.md http://127.0.0.1:$port/form
