@@ -22,6 +22,22 @@ for my $cmd (qw(init import sync apply lookup stats hash allow unallow allowed d
     ($rc, $out) = $t->hashdb($cmd, '--help');
     ok($rc == 0 && $out =~ /^usage: hashdb (\S+)/ && $out =~ /hashdb $cmd/, "hashdb $cmd --help");
 }
+# a usage error says what is wrong, in one line, before the usage
+for my $case ([['sync', $db, 'list.txt'], qr/^hashdb sync: --source NAME is missing\n\nusage: hashdb sync/],
+              [['sync', '--frob', $db], qr/^hashdb sync: unknown option --frob\n\nusage:/],
+              [['import', $db, '--source'], qr/^hashdb import: option --source needs a value\n/],
+              [['import', '--source', 'x', $db], qr/^hashdb import: no LIST given\n/],
+              [['hash', '-q', 'x'], qr/^hashdb hash: unknown option -q\n/],
+              [['hash'], qr/^hashdb hash: no FILE given\n/],
+              [['scan', $db], qr/^hashdb scan: no PATH given \(or --files-from\)\n/],
+              [['init'], qr/^hashdb init: no DB given\n/],
+              [['allow', $db, 'a' x 64], qr/^hashdb allow: --reason TEXT is missing: say why\n/],
+              [['keygen', '--secret', 'x'], qr/^hashdb keygen: --public FILE is missing\n/],
+              [['disable', $db], qr/^hashdb disable: --source NAME is missing\n/]) {
+    ($rc, $out, $err) = $t->hashdb(@{ $case->[0] });
+    ok($rc == 2 && $err =~ $case->[1], "usage error: hashdb @{ $case->[0] }") or diag $err;
+}
+
 ($rc, $out, $err) = $t->hashdb('frobnicate');
 ok($rc == 2 && $err =~ /unknown command "frobnicate"/, 'an unknown command: exit 2');
 

@@ -276,6 +276,14 @@ SKIP: {
     ok(!listed(sha256_hex('disk full 1')), 'nothing of it is listed');
 }
 
+# a UTF-8 byte order mark before the header (a spreadsheet's export)
+{
+    my $csv = "\xef\xbb\xbftype,hash\nsha256," . sha256_hex('bom listed') . "\n";
+    my ($rc, $out, $err) = $t->hashdb('import', $db, '--source', 'bom', '--unsigned', '-', \$csv);
+    is($rc, 0, 'a csv list with a byte order mark imports') or diag $err;
+    ok(listed(sha256_hex('bom listed')), 'and its row is listed');
+}
+
 # a sync that would empty a source, or drop more than half of it, is a
 # truncated download or a publisher's mistake until said otherwise
 {

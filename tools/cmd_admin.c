@@ -103,7 +103,7 @@ cmd_init(int argc, char **argv)
     mapsize = 0;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
             if (parse_size(optarg, &mapsize) != 0) {
@@ -115,14 +115,14 @@ cmd_init(int argc, char **argv)
             fputs(init_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(init_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, init_usage);
         }
     }
 
     if (argc - optind != 1) {
-        fputs(init_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(init_usage, argc == optind ? "no DB given"
+                                                     : "one DB, not %d",
+                          argc - optind);
     }
 
     rc = hdb_create(&db, argv[optind], HDB_OPEN_CREATE, mapsize);
@@ -151,7 +151,7 @@ source_args(int argc, char **argv, const char *usage, const char **source,
     *source = NULL;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             *source = optarg;
@@ -160,14 +160,17 @@ source_args(int argc, char **argv, const char *usage, const char **source,
             fputs(usage, stdout);
             exit(TOOL_OK);
         default:
-            fputs(usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, usage);
         }
     }
 
-    if (*source == NULL || argc - optind != npos) {
-        fputs(usage, stderr);
-        return TOOL_FAILED;
+    if (*source == NULL) {
+        return tool_usage(usage, "--source NAME is missing");
+    }
+
+    if (argc - optind != npos) {
+        return tool_usage(usage, "%d argument%s given, %d wanted",
+                          argc - optind, argc - optind == 1 ? "" : "s", npos);
     }
 
     if (!hdb_valid_name(*source)) {
@@ -196,7 +199,7 @@ cmd_allow(int argc, char **argv)
     reason = NULL;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
             reason = optarg;
@@ -205,14 +208,18 @@ cmd_allow(int argc, char **argv)
             fputs(allow_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(allow_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, allow_usage);
         }
     }
 
-    if (argc - optind != 2 || reason == NULL || reason[0] == '\0') {
-        fputs(allow_usage, stderr);
-        return TOOL_FAILED;
+    if (reason == NULL || reason[0] == '\0') {
+        return tool_usage(allow_usage, "--reason TEXT is missing: say why");
+    }
+
+    if (argc - optind != 2) {
+        return tool_usage(allow_usage, "DB and one HEX wanted, %d argument%s "
+                          "given", argc - optind,
+                          argc - optind == 1 ? "" : "s");
     }
 
     if (strlen(reason) > HDB_REASON_MAX) {
@@ -250,8 +257,7 @@ cmd_unallow(int argc, char **argv)
     }
 
     if (argc != 3) {
-        fputs(allow_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(allow_usage, "DB and one HEX wanted");
     }
 
     if (tool_parse_digest(argv[2], &type, digest) != TOOL_OK
@@ -305,8 +311,7 @@ cmd_allowed(int argc, char **argv)
     }
 
     if (argc != 2) {
-        fputs(allow_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(allow_usage, "one DB wanted");
     }
 
     if (tool_open(&db, argv[1], HDB_OPEN_RDONLY) != TOOL_OK) {
@@ -416,7 +421,7 @@ cmd_keygen(int argc, char **argv)
     secret = public = NULL;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "s:p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:p:h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             secret = optarg;
@@ -428,14 +433,18 @@ cmd_keygen(int argc, char **argv)
             fputs(keygen_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(keygen_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, keygen_usage);
         }
     }
 
-    if (secret == NULL || public == NULL || optind != argc) {
-        fputs(keygen_usage, stderr);
-        return TOOL_FAILED;
+    if (secret == NULL || public == NULL) {
+        return tool_usage(keygen_usage, "--%s FILE is missing",
+                          secret == NULL ? "secret" : "public");
+    }
+
+    if (optind != argc) {
+        return tool_usage(keygen_usage, "no argument wanted: %s",
+                          argv[optind]);
     }
 
     if (sig_keygen(secret, public, err, sizeof(err)) != 0) {
@@ -503,7 +512,7 @@ cmd_sign(int argc, char **argv)
     kind = "full";
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "k:s:n:K:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:s:n:K:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key = optarg; break;
         case 's': source = optarg; break;
@@ -514,14 +523,19 @@ cmd_sign(int argc, char **argv)
             fputs(sign_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(sign_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, sign_usage);
         }
     }
 
-    if (key == NULL || source == NULL || seqs == NULL || argc - optind != 1) {
-        fputs(sign_usage, stderr);
-        return TOOL_FAILED;
+    if (key == NULL || source == NULL || seqs == NULL) {
+        return tool_usage(sign_usage, "--%s is missing",
+                          key == NULL ? "key FILE"
+                          : source == NULL ? "source NAME" : "seq N");
+    }
+
+    if (argc - optind != 1) {
+        return tool_usage(sign_usage, argc == optind ? "no LIST given"
+                                      : "one LIST, not %d", argc - optind);
     }
 
     if (!hdb_valid_name(source)) {

@@ -332,7 +332,7 @@ cmd_hash(int argc, char **argv)
     o.frames = HDB_MEDIA_FRAMES_DEFAULT;
     o.interval = HDB_VIDEO_INTERVAL_DEFAULT;
 
-    while ((c = getopt_long(argc, argv, "d:D:vef:Fh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:D:vef:Fh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (tool_parse_sampling(optarg, &o.sampling) != TOOL_OK) {
@@ -386,14 +386,12 @@ cmd_hash(int argc, char **argv)
             fputs(hash_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(hash_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, hash_usage);
         }
     }
 
     if (optind == argc) {
-        fputs(hash_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(hash_usage, "no FILE given");
     }
 
     types = HDB_DIGEST_TYPES;

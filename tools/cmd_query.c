@@ -105,7 +105,7 @@ cmd_lookup(int argc, char **argv)
 
     distance = HDB_PDQ_DISTANCE_DEFAULT;
 
-    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             if (tool_parse_distance(optarg, &distance) != TOOL_OK) {
@@ -113,14 +113,13 @@ cmd_lookup(int argc, char **argv)
             }
             break;
         default:
-            fputs(lookup_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, lookup_usage);
         }
     }
 
     if (argc - optind < 2) {
-        fputs(lookup_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(lookup_usage, argc == optind ? "no DB given"
+                                                       : "no HEX given");
     }
 
     /* check every argument before opening anything */
@@ -316,8 +315,8 @@ cmd_stats(int argc, char **argv)
         dbpath = argv[1];
 
     } else {
-        fputs(stats_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(stats_usage, argc < 2 ? "no DB given"
+                                                : "one DB wanted");
     }
 
     rc = open_reader(dbpath, &db, &rd);

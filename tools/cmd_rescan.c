@@ -307,7 +307,7 @@ cmd_rescan(int argc, char **argv)
     rs.distance = HDB_PDQ_DISTANCE_DEFAULT;
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'J':
             rs.json = 1;
@@ -321,14 +321,13 @@ cmd_rescan(int argc, char **argv)
             fputs(rescan_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(rescan_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, rescan_usage);
         }
     }
 
     if (argc - optind < 2) {
-        fputs(rescan_usage, stderr);
-        return TOOL_FAILED;
+        return tool_usage(rescan_usage, argc == optind ? "no DB given"
+                                                       : "no LOG given");
     }
 
     if (tool_open(&db, argv[optind], HDB_OPEN_RDONLY) != TOOL_OK) {

@@ -514,7 +514,7 @@ cmd_scan(int argc, char **argv)
     sep = '\n';
     optind = 1;
 
-    while ((c = getopt_long(argc, argv, "j:0h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:0h", opts, NULL)) != -1) {
         switch (c) {
         case 'J':
             s.opts.json = 1;
@@ -592,16 +592,21 @@ cmd_scan(int argc, char **argv)
             fputs(scan_usage, stdout);
             return TOOL_OK;
         default:
-            fputs(scan_usage, stderr);
-            return TOOL_FAILED;
+            return tool_bad_option(c, argv, scan_usage);
         }
     }
 
-    if (optind == argc || (from == NULL && optind + 1 == argc)
-        || (from != NULL && optind + 1 != argc))
-    {
-        fputs(scan_usage, stderr);
-        return TOOL_FAILED;
+    if (optind == argc) {
+        return tool_usage(scan_usage, "no DB given");
+    }
+
+    if (from == NULL && optind + 1 == argc) {
+        return tool_usage(scan_usage, "no PATH given (or --files-from)");
+    }
+
+    if (from != NULL && optind + 1 != argc) {
+        return tool_usage(scan_usage, "PATHs and --files-from exclude "
+                          "each other");
     }
 
     if (tool_open(&s.db, argv[optind], HDB_OPEN_RDONLY) != TOOL_OK) {

@@ -107,11 +107,13 @@ typedef struct {
 typedef struct {
     list_parser_t   list;
     vpdq_parser_t   vpdq;
+    int             started;        /* a line was read */
 } update_parser_t;
 
 static void
 update_parser_init(update_t *u, update_parser_t *p)
 {
+    p->started = 0;
     list_parser_init(&p->list, u->fmt, u->cmd->delta, u->category);
     vpdq_parser_init(&p->vpdq, u->cmd->delta, u->pdq_min_quality,
                      u->category, u->video_name[0] ? u->video_name : NULL);
@@ -122,6 +124,18 @@ static int
 update_parse(update_t *u, update_parser_t *p, char *line, size_t len,
     list_row_t *row, vpdq_video_t *video, const char **why)
 {
+    /* a UTF-8 byte order mark (spreadsheet exports) before the first line */
+    if (line && !p->started && len >= 3
+        && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+    {
+        line += 3;
+        len -= 3;
+    }
+
+    if (line) {
+        p->started = 1;
+    }
+
     if (u->fmt == LIST_FMT_VPDQ) {
         return line ? vpdq_parse_line(&p->vpdq, line, len, video, why)
                     : vpdq_parse_end(&p->vpdq, video, why);
@@ -637,6 +651,16 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     return hdb_writer_commit(w, st);
 }
 
+/* a usage error of import, sync or apply: the line, then their usage */
+static int
+update_usage_error(update_t *u, const char *what)
+{
+    char  usage[4096];
+
+    snprintf(usage, sizeof(usage), "%s%s", u->cmd->usage, update_usage_tail);
+    return tool_usage(usage, "%s", what);
+}
+
 int
 cmd_update(int argc, char **argv)
 {
@@ -675,7 +699,7 @@ cmd_update(int argc, char **argv)
     u.pdq_min_quality = 50;
     u.pdq_distance = -1;
 
-    while ((c = getopt_long(argc, argv, "s:c:f:S:uh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":s:c:f:S:uh", opts, NULL)) != -1) {
         switch (c) {
         case 'Q':
             u.pdq_min_quality = (int) strtol(optarg, &end, 10);
@@ -727,16 +751,21 @@ cmd_update(int argc, char **argv)
             fputs(update_usage_tail, stdout);
             return TOOL_OK;
         default:
-            fputs(u.cmd->usage, stderr);
-            fputs(update_usage_tail, stderr);
-            return TOOL_FAILED;
+            return update_usage_error(&u, c == ':' || c == '?'
+                                      ? tool_bad_option_text(c, argv)
+                                      : "bad option");
         }
     }
 
-    if (argc - optind != 2 || u.source == NULL) {
-        fputs(u.cmd->usage, stderr);
-        fputs(update_usage_tail, stderr);
-        return TOOL_FAILED;
+    if (u.source == NULL) {
+        return update_usage_error(&u, "--source NAME is missing");
+    }
+
+    if (argc - optind != 2) {
+        return update_usage_error(&u, argc - optind < 2
+                                      ? (argc == optind ? "no DB given"
+                                                        : "no LIST given")
+                                      : "one DB and one LIST: more given");
     }
 
     u.db_path = argv[optind];

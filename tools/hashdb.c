@@ -3,6 +3,7 @@
  * This file dispatches subcommands; each lives in a cmd_*.c file.
  */
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "tool.h"
 
 const char  *tool_name = "hashdb";
+const char  *tool_command = "";
 
 static const char  usage[] =
     "usage: hashdb COMMAND [ARGS]\n"
@@ -79,6 +81,45 @@ tool_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int
+tool_usage(const char *usage, const char *fmt, ...)
+{
+    va_list  ap;
+
+    fprintf(stderr, "%s %s: ", tool_name, tool_command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", usage);
+
+    return TOOL_FAILED;
+}
+
+const char *
+tool_bad_option_text(int c, char **argv)
+{
+    static char   text[256];
+    const char   *opt = argv[optind - 1];
+
+    if (c == ':') {
+        snprintf(text, sizeof(text), "option %s needs a value", opt);
+
+    } else if (optopt && opt[0] == '-' && opt[1] != '-') {
+        snprintf(text, sizeof(text), "unknown option -%c", optopt);
+
+    } else {
+        snprintf(text, sizeof(text), "unknown option %s", opt);
+    }
+
+    return text;
+}
+
+int
+tool_bad_option(int c, char **argv, const char *usage)
+{
+    return tool_usage(usage, "%s", tool_bad_option_text(c, argv));
 }
 
 int
@@ -216,8 +257,12 @@ main(int argc, char **argv)
         return TOOL_OK;
     }
 
+    /* the commands say what getopt refused themselves (tool_bad_option) */
+    opterr = 0;
+
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
+            tool_command = commands[i].name;
             return commands[i].run(argc - 1, argv + 1);
         }
     }

@@ -16,10 +16,27 @@
 #define TOOL_FAILED    2    /* usage, input or database errors */
 
 extern const char  *tool_name;
+extern const char  *tool_command;     /* the command running: "sync" */
 
 void tool_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 int tool_open(hdb_t **db, const char *path, unsigned flags);
+
+/*
+ * A usage error: one line saying what is wrong ("hashdb CMD: ..."), then
+ * the command's usage, on stderr.  Returns TOOL_FAILED.
+ */
+int tool_usage(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * What getopt_long() refused (its return c: ':' for a missing value,
+ * '?' for an unknown option; optstrings start with ':'), as tool_usage().
+ */
+int tool_bad_option(int c, char **argv, const char *usage);
+
+/* the line tool_bad_option() writes, in a static buffer */
+const char *tool_bad_option_text(int c, char **argv);
 int tool_wants_help(int argc, char **argv, const char *usage);
 /* HEX (a digest, its type by its length) or TYPE:HEX, as in "pdq:..." */
 int tool_parse_digest(const char *arg, hdb_type_t *type,
