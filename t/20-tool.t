@@ -128,7 +128,12 @@ is($out, "sha1:" . sha1_hex($content) . "  $f\nsha256:" . sha256_hex($content)
 my $only = UFTest->new;
 $only->listed(lines => [sha256_hex('x')]);
 ($rc, $out) = $t->hashdb('hash', '--db', $only->db, $f);
-is($out, "sha256:" . sha256_hex($content) . "  $f\n", 'hash --db prints what the module computes');
+is($out, "sha256:" . sha256_hex($content) . "  $f\nsha256: not listed  $f\n",
+   'hash --db prints what the module computes, and that it is not listed');
+my $lf = $t->write_file('listed.bin', 'x');
+($rc, $out) = $t->hashdb('hash', '--db', $only->db, $lf);
+like($out, qr/^sha256: listed sha256:${\ sha256_hex('x')}  \Q$lf\E  source=test-list category=-$/m,
+     'and says "listed" for a listed digest, as for PDQ');
 ($rc, $out, $err) = $t->hashdb('hash', $t->dir . '/none');
 ok($rc == 2 && $err =~ /none: No such file/, 'hash of a missing file: exit 2');
 
@@ -144,7 +149,7 @@ my ($fast) = $out =~ /^pdq:([0-9a-f]{64})  /m;
 my $bits = unpack('%32b*', pack('H*', $fast) ^ pack('H*', $ref));
 ok(defined $fast && $bits <= 10, "hash: the fast path, $bits bits from it");
 ($rc, $out) = $t->hashdb('hash', '--exact', '--variants', $jpg);
-like($out, qr/^pdq-rot90:f0a10efd51c83d429053d48d0fffbc52e34e0e17ada956a9d29685211ea9e58f  /m,
+like($out, qr/^pdq:f0a10efd51c83d429053d48d0fffbc52e34e0e17ada956a9d29685211ea9e58f  \S+  quality=\d+ variant=rot90$/m,
      'and with --variants the rotations and flips');
 is(scalar(() = $out =~ /^pdq/mg), 8, 'all 8 of them');
 my $copy = $t->write_file('not-a-jpeg.bin', $t->read_file($jpg));
@@ -162,12 +167,12 @@ $pdqset->hashdb('import', $pdqset->db, '--source', 'p', '--unsigned',
                 '--format', 'pdq', '-', \"$ref,100\n");
 my $rot = "$UFTest::ROOT/t/data/pdq-vectors/images/dih--bridge-2-rotate-90.jpg";
 ($rc, $out) = $t->hashdb('hash', '--db', $pdqset->db, $rot);
-like($out, qr/^pdq: listed pdq:$ref  \Q$rot\E  source=p category=- distance=\d+ variant=pdq-rot270$/m,
+like($out, qr/^pdq: listed pdq:$ref  \Q$rot\E  source=p category=- distance=\d+ variant=rot270$/m,
      'hash --db finds the listed original of a rotated copy');
 ($rc, $out) = $t->hashdb('hash', '--db', $pdqset->db, '--distance', '0', $rot);
 like($out, qr/^pdq: no listed hash within 0/m, '--distance 0: not within it');
 ($rc, $out) = $t->hashdb('lookup', $pdqset->db, "pdq:$ref");
-ok($rc == 0 && $out =~ /^pdq:$ref\tlisted\tsource=p .* entry=pdq:$ref distance=0 variant=0$/m,
+ok($rc == 0 && $out =~ /^pdq:$ref\tlisted\tsource=p .* entry=pdq:$ref distance=0 variant=as-is$/m,
    'lookup pdq:HEX finds a listed PDQ hash');
 (my $near = $ref) =~ s/^d8/d9/;
 ($rc, $out) = $t->hashdb('lookup', $pdqset->db, "pdq:$near");

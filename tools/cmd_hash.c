@@ -50,10 +50,6 @@ typedef struct {
     hdb_reader_t  *rd;          /* with --db */
 } hash_opts_t;
 
-static const char  *pdq_variant_names[HDB_PDQ_VARIANTS] = {
-    "pdq", "pdq-rot90", "pdq-rot180", "pdq-rot270", "pdq-flipx",
-    "pdq-flipy", "pdq-flip-plus1", "pdq-flip-minus1"
-};
 
 /*
  * The PDQ hashes of a whole image in memory (each sampled frame of an
@@ -171,9 +167,11 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
         }
 
         for (int i = 0; i < (o->variants ? HDB_PDQ_VARIANTS : 1); i++) {
+            /* the variants' names as the module's log lines give them */
             hdb_hex_encode(f->variants[i], HDB_PDQ_SIZE, hex);
-            printf("%s:%s  %s  quality=%d%s\n", pdq_variant_names[i], hex,
-                   path, f->quality, frame);
+            printf("pdq:%s  %s  quality=%d%s%s%s\n", hex, path, f->quality,
+                   frame, o->variants ? " variant=" : "",
+                   o->variants ? hdb_pdq_variant_name((unsigned) i) : "");
         }
 
         if (o->rd == NULL || hdb_media_is_video(r.type)) {
@@ -201,7 +199,7 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
         printf("pdq: listed pdq:%s  %s  source=%s category=%s distance=%u "
                "variant=%s%s%s%s%s\n", hex, path, m.source,
                m.category[0] ? m.category : "-", m.distance,
-               pdq_variant_names[m.variant], frame,
+               hdb_pdq_variant_name(m.variant), frame,
                m.video[0] ? " video=" : "", m.video,
                m.allowed ? " allowed" : "");
     }
@@ -214,6 +212,7 @@ hash_pdq(const unsigned char *img, size_t len, const char *path,
 static int
 hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
 {
+    int              rc;
     FILE            *in;
     char             hex[HDB_HEX_MAX + 1];
     size_t           n, ilen, icap;
@@ -280,16 +279,41 @@ hash_file(hdb_digest_t *d, const char *path, const hash_opts_t *o)
     }
 
     for (int i = 0; !o->vpdq && i < HDB_NDIGESTS; i++) {
-        hdb_type_t  t = hdb_types_by_cost[i];
+        hdb_type_t   t = hdb_types_by_cost[i];
+        hdb_match_t  m;
 
-        if (out.types & HDB_TYPE_BIT(t)) {
-            hdb_hex_encode(out.md[t], hdb_type_size(t), hex);
-            printf("%s:%s  %s\n", hdb_type_name(t), hex, path);
+        if (!(out.types & HDB_TYPE_BIT(t))) {
+            continue;
+        }
+
+        hdb_hex_encode(out.md[t], hdb_type_size(t), hex);
+        printf("%s:%s  %s\n", hdb_type_name(t), hex, path);
+
+        if (o->rd == NULL) {
+            continue;
+        }
+
+        /* with --db, whether it is listed, as for PDQ below */
+        rc = hdb_reader_lookup(o->rd, t, out.md[t], &m);
+
+        if (rc == HDB_NOTFOUND) {
+            printf("%s: not listed  %s\n", hdb_type_name(t), path);
+
+        } else if (rc != 0) {
+            tool_error("%s", hdb_strerror(rc));
+            free(img);
+            return TOOL_FAILED;
+
+        } else {
+            printf("%s: listed %s:%s  %s  source=%s category=%s%s\n",
+                   hdb_type_name(t), hdb_type_name(t), hex, path, m.source,
+                   m.category[0] ? m.category : "-",
+                   m.allowed ? " allowed" : "");
         }
     }
 
     if (img) {
-        int  rc = hash_pdq(img, ilen, path, o);
+        rc = hash_pdq(img, ilen, path, o);
 
         free(img);
         return rc;

@@ -161,8 +161,8 @@ cmd_lookup(int argc, char **argv)
 
         if (type == HDB_PDQ) {
             hdb_hex_encode(m.listed, HDB_PDQ_SIZE, listed);
-            printf(" entry=pdq:%s distance=%u variant=%u", listed,
-                   m.distance, m.variant);
+            printf(" entry=pdq:%s distance=%u variant=%s", listed,
+                   m.distance, hdb_pdq_variant_name(m.variant));
         }
 
         if (m.allowed) {
