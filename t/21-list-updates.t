@@ -276,6 +276,19 @@ SKIP: {
     ok(!listed(sha256_hex('disk full 1')), 'nothing of it is listed');
 }
 
+# on a terminal: progress once a second, with the share read and an ETA
+SKIP: {
+    skip 'no script(1)', 2 unless -x '/usr/bin/script';
+    my $big = $t->dir . '/progress.txt';
+    open my $f, '>', $big or die;
+    printf $f "%064x\n", $_ for 1 .. 2_000_000;
+    close $f;
+    my $tty = `script -qec '$UFTest::BUILD/hashdb import $db --source progress --unsigned $big' /dev/null`;
+    like($tty, qr/\rhashdb: (checking|applying): \d+ lines, \d+ %, ETA \d+ s/,
+         'import on a terminal: lines, share done and ETA');
+    like($tty, qr/\rhashdb: applying: 2000000 lines\r?\n/, 'then the total');
+}
+
 # a UTF-8 byte order mark before the header (a spreadsheet's export)
 {
     my $csv = "\xef\xbb\xbftype,hash\nsha256," . sha256_hex('bom listed') . "\n";

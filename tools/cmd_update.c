@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -101,6 +102,8 @@ typedef struct {
     char                 video_name[HDB_VIDEO_NAME_MAX + 1];
     uint64_t             flat_videos;       /* no frame of quality */
     int                  allow_shrink;
+    double               pass_start;        /* progress: this pass's */
+    double               last_progress;
 } update_t;
 
 /* the parser of the list's format: hash lists or vPDQ's videos */
@@ -145,15 +148,49 @@ update_parse(update_t *u, update_parser_t *p, char *line, size_t len,
                 : list_parse_end(&p->list, row);
 }
 
+/*
+ * On a terminal: lines so far, once a second, with the share read and an
+ * ETA where the list's size is known (a file, not a pipe).
+ */
 static void
 progress(update_t *u, const char *what, uint64_t n, int done)
 {
-    if (!u->progress || (!done && n % (1 << 20))) {
+    long             pos;
+    double           now, share;
+    struct stat      st;
+    struct timespec  ts;
+
+    if (!u->progress || (!done && n % 4096)) {
         return;
     }
 
-    fprintf(stderr, "\r%s: %s: %llu lines%s", tool_name, what,
-            (unsigned long long) n, done ? "\n" : "");
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (double) ts.tv_sec + ts.tv_nsec / 1e9;
+
+    if (u->pass_start == 0) {
+        u->pass_start = now;
+        u->last_progress = now;
+    }
+
+    if (!done && now - u->last_progress < 1) {
+        return;
+    }
+
+    u->last_progress = now;
+    fprintf(stderr, "\r%s: %s: %llu lines", tool_name, what,
+            (unsigned long long) n);
+
+    pos = ftell(u->in);
+
+    if (!done && pos > 0 && fstat(fileno(u->in), &st) == 0
+        && S_ISREG(st.st_mode) && st.st_size > 0)
+    {
+        share = (double) pos / (double) st.st_size;
+        fprintf(stderr, ", %.0f %%, ETA %.0f s", 100 * share,
+                share > 0 ? (now - u->pass_start) * (1 - share) / share : 0);
+    }
+
+    fputs(done ? "\n" : "   ", stderr);
 }
 
 static int
@@ -390,6 +427,7 @@ update_check(update_t *u)
     }
 
     update_parser_init(u, &p);
+    u->pass_start = 0;
     u->lines = 0;
     u->rows = 0;
     rc = TOOL_OK;
@@ -565,6 +603,7 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     rc = 0;
     u->low_quality = 0;
     u->flat_videos = 0;
+    u->pass_start = 0;
     update_parser_init(u, &p);
     rewind(u->in);
 
