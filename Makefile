@@ -49,7 +49,7 @@ DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                libavformat-dev libavcodec-dev libswscale-dev ffmpeg \
                libheif-examples webp wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
-               golang-go nodejs npm chromium
+               golang-go nodejs npm chromium prometheus
 
 .PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean
 

@@ -227,6 +227,8 @@ typedef struct {
     ngx_event_t                         budget;
     ngx_msec_t                          pdq_start;
     ngx_msec_t                          budget_ms;  /* the one that runs */
+    ngx_uint_t                          parts;      /* objects closed */
+    ngx_uint_t                          hashed_media;
     ngx_uint_t                          budget_video;
 
     ngx_http_upload_filter_state_e      state;
@@ -335,6 +337,18 @@ ngx_int_t ngx_http_upload_filter_resident_init_module(ngx_cycle_t *cycle,
 void ngx_http_upload_filter_resident_start(ngx_cycle_t *cycle,
     ngx_http_upload_filter_main_conf_t *umcf);
 void ngx_http_upload_filter_resident_stop(void);
+
+/* ngx_http_upload_filter_metrics.c: counters for Prometheus */
+ngx_int_t ngx_http_upload_filter_metrics_zone_add(ngx_conf_t *cf);
+char *ngx_http_upload_filter_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_upload_filter_metrics_request(ngx_http_upload_filter_ctx_t *ctx);
+void ngx_http_upload_filter_metrics_media(int type);
+void ngx_http_upload_filter_metrics_error(ngx_uint_t which);
+void ngx_http_upload_filter_metrics_verdict(ngx_uint_t video, ngx_msec_t ms);
+void ngx_http_upload_filter_metrics_queue(ngx_msec_t ms);
+void ngx_http_upload_filter_metrics_match(const hdb_match_t *m,
+    ngx_uint_t kind, ngx_uint_t action);
 
 /* ngx_http_upload_filter_watch.c: a replaced hash set is reopened */
 void ngx_http_upload_filter_watch_start(ngx_cycle_t *cycle,

@@ -265,6 +265,13 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       offsetof(ngx_http_upload_filter_loc_conf_t, video_sampling),
       &ngx_http_upload_filter_samplings },
 
+    { ngx_string("upload_filter_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_upload_filter_metrics,
+      0,
+      0,
+      NULL },
+
     { ngx_string("upload_filter_vpdq_match"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_upload_filter_vpdq_match,
@@ -795,6 +802,11 @@ ngx_http_upload_filter_init(ngx_conf_t *cf)
 
     umcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_upload_filter_module);
+
+    /* the counters: every configuration has them, used or not */
+    if (ngx_http_upload_filter_metrics_zone_add(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (!umcf->used) {
         return NGX_OK;

@@ -130,6 +130,8 @@ ngx_http_upload_filter_obj_close(void *data, void *o, int truncated)
 
     (void) truncated;
 
+    ctx->parts++;
+
     /* the digests first: the ledger entry is the image's too */
     rc = ngx_http_upload_filter_obj_check(ctx, obj);
 

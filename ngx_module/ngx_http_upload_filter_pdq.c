@@ -49,6 +49,7 @@ struct ngx_http_upload_filter_task_s {
     hdb_media_limits_t                  limits;
     ngx_uint_t                          detached;
     ngx_uint_t                          priority;
+    int64_t                             posted;     /* monotonic ms */
 };
 
 
@@ -75,6 +76,7 @@ static void ngx_http_upload_filter_pdq_limits(
     ngx_msec_t budget);
 static ngx_uint_t ngx_http_upload_filter_has_video(
     ngx_http_upload_filter_image_t *j);
+static int64_t ngx_http_upload_filter_mono_ms(void);
 static ngx_int_t ngx_http_upload_filter_video_judge(
     ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j);
 static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
@@ -296,6 +298,16 @@ ngx_http_upload_filter_pdq_limits(ngx_http_upload_filter_loc_conf_t *conf,
 }
 
 
+static int64_t
+ngx_http_upload_filter_mono_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
 static ngx_uint_t
 ngx_http_upload_filter_has_video(ngx_http_upload_filter_image_t *j)
 {
@@ -376,6 +388,12 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_image_t  *j;
 
     r = ctx->request;
+
+    for (j = list; j; j = j->next) {
+        if (j->rc == HDB_MEDIA_OK && j->media.nframes) {
+            ngx_http_upload_filter_metrics_media(j->media.type);
+        }
+    }
 
     for (j = list; j && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED;
          j = j->next)
@@ -646,11 +664,19 @@ ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx)
     hdb_media_limits_t               limits;
     ngx_http_upload_filter_image_t  *list;
 
+    ngx_msec_t                       start;
+
     list = ctx->images;
     ctx->images = NULL;
+    ctx->hashed_media = 1;
+    start = ngx_current_msec;
 
     ngx_http_upload_filter_pdq_limits(ctx->conf, &limits, ctx->conf->budget);
     ngx_http_upload_filter_pdq_hash(list, &limits);
+    ngx_time_update();
+    ngx_http_upload_filter_metrics_verdict(
+                                       ngx_http_upload_filter_has_video(list),
+                                       ngx_current_msec - start);
     ngx_http_upload_filter_pdq_judge(ctx, list);
     ngx_http_upload_filter_image_free(list);
 }
@@ -691,6 +717,7 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     t->ctx = ctx;
     t->images = ctx->images;
     t->priority = ctx->conf->thread_priority;
+    t->posted = ngx_http_upload_filter_mono_ms();
     budget = ngx_http_upload_filter_has_video(ctx->images)
              ? ctx->conf->video_budget : ctx->conf->budget;
     ngx_http_upload_filter_pdq_limits(ctx->conf, &t->limits, budget);
@@ -709,6 +736,7 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
 
     ctx->images = NULL;
     ctx->task = t;
+    ctx->hashed_media = 1;
     ctx->state = NGX_HTTP_UPLOAD_FILTER_HASHING;
     ctx->pdq_start = ngx_current_msec;
 
@@ -781,6 +809,10 @@ ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log)
 
     ngx_http_upload_filter_thread_priority(t->priority, log);
 
+    /* ngx_current_msec is the event loop's: a clock of our own here */
+    ngx_http_upload_filter_metrics_queue((ngx_msec_t)
+                              (ngx_http_upload_filter_mono_ms() - t->posted));
+
     ngx_http_upload_filter_pdq_hash(t->images, &t->limits);
 }
 
@@ -815,6 +847,9 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    ngx_http_upload_filter_metrics_verdict(ctx->budget_video,
+                                           ngx_current_msec - ctx->pdq_start);
 
     /* judged even if the client went away: the match is still logged */
     ngx_http_upload_filter_pdq_judge(ctx, t->images);

@@ -1,7 +1,7 @@
 /*
  * The variables: $upload_filter_result, _match, _source, _category,
- * _entry, _distance, _video, _reason, _hashes, for access_log and the rest of the
- * configuration.  They read the request's verdict, which survives
+ * _entry, _distance, _video, _reason, _hashes, for access_log and the rest
+ * of the configuration.  They read the request's verdict, which survives
  * internal redirects.
  */
 

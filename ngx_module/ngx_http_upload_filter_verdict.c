@@ -105,6 +105,8 @@ ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
         return;
     }
 
+    ngx_http_upload_filter_metrics_error(which);
+
     ctx->result = NGX_HTTP_UPLOAD_FILTER_ERROR;
     ctx->reason = reason;
 
@@ -210,6 +212,10 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
     action = m->allowed ? "allow"
              : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
              : "log";
+
+    ngx_http_upload_filter_metrics_match(m, site->video ? 2 : frame ? 1 : 0,
+                                         action[0] == 'b' ? 0
+                                         : action[0] == 'l' ? 1 : 2);
 
     reason = NULL;
     if (m->allowed) {

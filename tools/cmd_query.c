@@ -22,11 +22,14 @@ static const char  lookup_usage[] =
     "listed, 1 if none is, 2 on error.\n";
 
 static const char  stats_usage[] =
-    "usage: hashdb stats [--json] DB\n"
+    "usage: hashdb stats [--json | --prometheus] DB\n"
     "\n"
     "Prints the sources of a hash set, their entries per digest type, when\n"
     "each was last updated and its sequence number, the size on disk, and\n"
-    "which digests the upload filter computes for this set.\n";
+    "which digests the upload filter computes for this set.  --prometheus\n"
+    "writes the hash set's gauges as upload_filter_metrics serves them, for\n"
+    "node_exporter's textfile collector (write to a temporary file, then\n"
+    "rename it into the collector's directory).\n";
 
 static int
 open_reader(const char *path, hdb_t **db, hdb_reader_t **rd)
@@ -205,9 +208,81 @@ format_types(unsigned types, char *buf, size_t size)
 
 typedef struct {
     int       json;
+    int       prometheus;
     int       n;
     uint64_t  allowed;
 } stats_t;
+
+/* a source's gauges, named and labelled as the module's metrics name them */
+static int
+prometheus_source(const hdb_source_t *src, void *data)
+{
+    stats_t  *st = data;
+
+    /* source names are letters, digits, '.', '_', '-': no escaping */
+    switch (st->n) {
+    case 0:
+        for (int t = 0; t < HDB_NTYPES; t++) {
+            printf("upload_filter_hashset_entries{source=\"%s\",type=\"%s\"} "
+                   "%llu\n", src->name, hdb_type_name((hdb_type_t) t),
+                   (unsigned long long) src->count[t]);
+        }
+        printf("upload_filter_hashset_entries{source=\"%s\",type=\"video\"} "
+               "%llu\n", src->name, (unsigned long long) src->videos);
+        break;
+    case 1:
+        printf("upload_filter_hashset_updated_timestamp_seconds"
+               "{source=\"%s\"} %lld\n", src->name, (long long) src->updated);
+        break;
+    default:
+        printf("upload_filter_hashset_sequence{source=\"%s\"} %llu\n",
+               src->name, (unsigned long long) src->seq);
+    }
+
+    return 0;
+}
+
+static int
+prometheus_stats(hdb_t *db, hdb_reader_t *rd, size_t used, size_t resident)
+{
+    int       rc;
+    stats_t   st;
+
+    static const char  *help[] = {
+        "# HELP upload_filter_hashset_entries Entries of each source of the "
+        "hash set, by type.\n"
+        "# TYPE upload_filter_hashset_entries gauge\n",
+        "# HELP upload_filter_hashset_updated_timestamp_seconds When each "
+        "source was last updated.\n"
+        "# TYPE upload_filter_hashset_updated_timestamp_seconds gauge\n",
+        "# HELP upload_filter_hashset_sequence The sequence number of each "
+        "source's last signed update.\n"
+        "# TYPE upload_filter_hashset_sequence gauge\n"
+    };
+
+    memset(&st, 0, sizeof(st));
+
+    for (st.n = 0; st.n < 3; st.n++) {
+        fputs(help[st.n], stdout);
+        rc = hdb_reader_sources(rd, prometheus_source, &st);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    printf("# HELP upload_filter_hashset_map_bytes The LMDB map of the hash "
+           "set.\n# TYPE upload_filter_hashset_map_bytes gauge\n"
+           "upload_filter_hashset_map_bytes %zu\n"
+           "# HELP upload_filter_hashset_bytes The hash set's bytes in use.\n"
+           "# TYPE upload_filter_hashset_bytes gauge\n"
+           "upload_filter_hashset_bytes %zu\n"
+           "# HELP upload_filter_hashset_resident_bytes Of them, in memory "
+           "now.\n# TYPE upload_filter_hashset_resident_bytes gauge\n"
+           "upload_filter_hashset_resident_bytes %zu\n", hdb_mapsize(db),
+           used, resident);
+
+    return 0;
+}
 
 static void
 json_types(unsigned types)
@@ -311,6 +386,10 @@ cmd_stats(int argc, char **argv)
         st.json = 1;
         dbpath = argv[2];
 
+    } else if (argc == 3 && strcmp(argv[1], "--prometheus") == 0) {
+        st.prometheus = 1;
+        dbpath = argv[2];
+
     } else if (argc == 2) {
         dbpath = argv[1];
 
@@ -334,7 +413,10 @@ cmd_stats(int argc, char **argv)
         rc = hdb_resident_probe(db, &used, &resident);
     }
 
-    if (rc == 0) {
+    if (rc == 0 && st.prometheus) {
+        rc = prometheus_stats(db, rd, used, resident);
+
+    } else if (rc == 0) {
         format_types(plan, types, sizeof(types));
         snprintf(path, sizeof(path), "%s/data.mdb", dbpath);
         size = stat(path, &sb) == 0 ? (long long) sb.st_size : -1;

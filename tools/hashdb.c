@@ -36,7 +36,7 @@ static const char  usage[] =
     "  unallow DB HEX                take a digest off the allow list\n"
     "  allowed DB                    list the allow list\n"
     "  disable|enable DB --source N  stop or resume matching a source\n"
-    "  no-stills|stills DB --source N  whether its videos' frames match images\n"
+    "  no-stills|stills DB --source N  do its videos' frames match images\n"
     "  trust DB --source NAME KEY    trust a public key for a source\n"
     "  keygen --secret F --public F  create a signing key pair\n"
     "  sign --key F --source N --seq N LIST   sign a list\n"

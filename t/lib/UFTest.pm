@@ -183,6 +183,7 @@ sub conf {
         USER     => $o{user} // ($> == 0 ? 'user root;' : ''),
     );
     $tmpl =~ s/^\s*upload_filter_db .*$//m if $o{no_db};
+    $tmpl =~ s/^worker_processes 1;/worker_processes $o{workers};/m if $o{workers};
     1 while $tmpl =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1} : die "no $1"/e;
     return $self->write_file('nginx.conf', $tmpl);
 }
