@@ -33,8 +33,12 @@ fi
 # the demo's own processes: a port they hold is freed by the restart
 ours() {
     local pids=""
-    [ -f "$run/nginx.pid" ] && pids="$(cat "$run/nginx.pid") $(pgrep -P "$(cat "$run/nginx.pid")" | tr '\n' ' ')"
-    [ -f "$run/upstream.pid" ] && pids="$pids $(cat "$run/upstream.pid")"
+    if [ -f "$run/nginx.pid" ]; then
+        pids="$(cat "$run/nginx.pid") $( (pgrep -P "$(cat "$run/nginx.pid")" 2>/dev/null || true) | tr '\n' ' ')"
+    fi
+    if [ -f "$run/upstream.pid" ]; then
+        pids="$pids $(cat "$run/upstream.pid")"
+    fi
     echo " $pids "
 }
 
