@@ -406,6 +406,12 @@ typedef struct {
 } hdb_video_t;
 
 /**
+ * 1 if name[0 .. len) can name a video: 1 to HDB_VIDEO_NAME_MAX bytes,
+ * no control characters (names go into log lines); 0 otherwise.
+ */
+int hdb_valid_video_name(const char *name, size_t len);
+
+/**
  * Lists the video under its name in the source, replacing what the
  * source listed under that name before (counted in stats as existing when
  * its frames are the same).  Its frames join the PDQ index.  Returns 0,

@@ -367,27 +367,24 @@ hdb_reader_pdq_match(hdb_reader_t *rd,
                                       match);
 }
 
-int
-hdb_reader_pdq_match_flags(hdb_reader_t *rd,
+/* the query q (its callbacks set) of the n variants, probes and all */
+static int
+hdb_pdq_query(hdb_reader_t *rd, hdb_pdq_query_t *q,
     const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
-    unsigned max_distance, unsigned flags, hdb_match_t *match)
+    unsigned max_distance)
 {
     int               rc;
     size_t            nmasks;
     hdb_pdq_probe_t  *probes;
-    hdb_pdq_query_t   q;
 
     rc = hdb_pdq_query_begin(rd, max_distance, &nmasks);
     if (rc != 0) {
         return rc;
     }
 
-    memset(&q, 0, sizeof(q));
-    q.rd = rd;
-    q.txn = rd->txn;
-    q.limit = max_distance + 1;
-    q.match = match;
-    q.flags = flags;
+    q->rd = rd;
+    q->txn = rd->txn;
+    q->limit = max_distance + 1;
 
     probes = malloc(HDB_PDQ_PROBES_MAX * sizeof(hdb_pdq_probe_t));
     if (probes == NULL) {
@@ -395,12 +392,28 @@ hdb_reader_pdq_match_flags(hdb_reader_t *rd,
     }
 
     for (size_t v = 0; rc == 0 && v < n; v++) {
-        rc = hdb_pdq_query_variant(&q, variants[v], (unsigned) v, nmasks,
+        rc = hdb_pdq_query_variant(q, variants[v], (unsigned) v, nmasks,
                                    probes);
     }
 
     free(probes);
 
+    return rc;
+}
+
+int
+hdb_reader_pdq_match_flags(hdb_reader_t *rd,
+    const unsigned char (*variants)[HDB_PDQ_SIZE], size_t n,
+    unsigned max_distance, unsigned flags, hdb_match_t *match)
+{
+    int              rc;
+    hdb_pdq_query_t  q;
+
+    memset(&q, 0, sizeof(q));
+    q.match = match;
+    q.flags = flags;
+
+    rc = hdb_pdq_query(rd, &q, variants, n, max_distance);
     if (rc != 0) {
         return rc;
     }
@@ -416,30 +429,12 @@ int
 hdb_pdq_near(hdb_reader_t *rd, const unsigned char *hash,
     unsigned max_distance, hdb_pdq_near_pt near, void *data)
 {
-    int               rc;
-    size_t            nmasks;
-    hdb_pdq_probe_t  *probes;
-    hdb_pdq_query_t   q;
-
-    rc = hdb_pdq_query_begin(rd, max_distance, &nmasks);
-    if (rc != 0) {
-        return rc;
-    }
+    hdb_pdq_query_t  q;
 
     memset(&q, 0, sizeof(q));
-    q.rd = rd;
-    q.txn = rd->txn;
-    q.limit = max_distance + 1;
     q.near = near;
     q.data = data;
 
-    probes = malloc(HDB_PDQ_PROBES_MAX * sizeof(hdb_pdq_probe_t));
-    if (probes == NULL) {
-        return ENOMEM;
-    }
-
-    rc = hdb_pdq_query_variant(&q, hash, 0, nmasks, probes);
-    free(probes);
-
-    return rc;
+    return hdb_pdq_query(rd, &q, (const unsigned char (*)[HDB_PDQ_SIZE]) hash,
+                         1, max_distance);
 }

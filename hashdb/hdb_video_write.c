@@ -17,11 +17,9 @@ hdb_video_hash_cmp(const void *a, const void *b)
     return memcmp(a, b, HDB_PDQ_SIZE);
 }
 
-static int
-hdb_video_valid_name(const char *name)
+int
+hdb_valid_video_name(const char *name, size_t len)
 {
-    size_t  len = strlen(name);
-
     if (len == 0 || len > HDB_VIDEO_NAME_MAX) {
         return 0;
     }
@@ -263,7 +261,7 @@ hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
     unsigned char         *frames, *rec_buf;
     struct hdb_video_rec   rec;
 
-    if (!hdb_video_valid_name(v->name)
+    if (!hdb_valid_video_name(v->name, strlen(v->name))
         || (v->category && !hdb_valid_category(v->category)))
     {
         return HDB_ENAME;
@@ -388,7 +386,7 @@ hdb_writer_remove_video(hdb_writer_t *w, const char *name)
 
     w->stats.rows++;
 
-    if (!hdb_video_valid_name(name)) {
+    if (!hdb_valid_video_name(name, strlen(name))) {
         return HDB_ENAME;
     }
 

@@ -77,6 +77,8 @@ static void ngx_http_upload_filter_pdq_limits(
 static ngx_uint_t ngx_http_upload_filter_has_video(
     ngx_http_upload_filter_image_t *j);
 static int64_t ngx_http_upload_filter_mono_ms(void);
+static void ngx_http_upload_filter_image_site(ngx_http_upload_filter_image_t *j,
+    ngx_http_upload_filter_site_t *site);
 static ngx_int_t ngx_http_upload_filter_video_judge(
     ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j);
 static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
@@ -298,6 +300,25 @@ ngx_http_upload_filter_pdq_limits(ngx_http_upload_filter_loc_conf_t *conf,
 }
 
 
+/* where the image or video was, for its log line */
+static void
+ngx_http_upload_filter_image_site(ngx_http_upload_filter_image_t *j,
+    ngx_http_upload_filter_site_t *site)
+{
+    ngx_memzero(site, sizeof(ngx_http_upload_filter_site_t));
+    site->where = j->where;
+    site->name = j->name;
+    site->name_len = j->name_len;
+    site->filename = j->filename;
+    site->filename_len = j->filename_len;
+    site->size = (off_t) j->len;
+    site->decoded = j->decoded;
+    site->format = hdb_media_name(j->media.type);
+    site->frame = -1;
+    site->time = -1;
+}
+
+
 static int64_t
 ngx_http_upload_filter_mono_ms(void)
 {
@@ -516,17 +537,9 @@ ngx_http_upload_filter_pdq_lookup(ngx_http_upload_filter_ctx_t *ctx,
     hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
     ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
 
-    site.where = j->where;
-    site.name = j->name;
-    site.name_len = j->name_len;
-    site.filename = j->filename;
-    site.filename_len = j->filename_len;
-    site.size = (off_t) j->len;
-    site.decoded = j->decoded;
-    site.format = hdb_media_name(j->media.type);
+    ngx_http_upload_filter_image_site(j, &site);
     site.frame = j->media.total > 1 ? (ngx_int_t) f->index : -1;
     site.time = hdb_media_is_video(j->media.type) ? f->time : -1;
-    site.video = NULL;
 
     if (ngx_http_upload_filter_report(ctx, &m, digest, f, &site) != NGX_OK) {
         return NGX_DONE;
@@ -601,23 +614,11 @@ ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
     }
 
     if (rc == 0) {
-        hdb_hex_encode(vm.m.listed, HDB_PDQ_SIZE, hex);
-        ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
-
-        ngx_memzero(&site, sizeof(site));
-        site.where = j->where;
-        site.name = j->name;
-        site.name_len = j->name_len;
-        site.filename = j->filename;
-        site.filename_len = j->filename_len;
-        site.size = (off_t) j->len;
-        site.decoded = j->decoded;
-        site.format = hdb_media_name(j->media.type);
-        site.frame = -1;
+        ngx_http_upload_filter_image_site(j, &site);
         site.time = vm.time;
         site.video = &vm;
 
-        /* the upload's first matched frame, for the quality logged */
+        /* the upload's first matched frame: its hash and quality logged */
         f = j->media.frames;
         for (k = 0; k < n; k++) {
             if (j->media.frames[k].time == vm.time) {
@@ -625,6 +626,9 @@ ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
                 break;
             }
         }
+
+        hdb_hex_encode(f->variants[0], HDB_PDQ_SIZE, hex);
+        ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
 
         if (ngx_http_upload_filter_report(ctx, &vm.m, digest, f, &site)
             != NGX_OK)

@@ -146,22 +146,6 @@ vpdq_finish(vpdq_parser_t *p, vpdq_video_t *out)
     return LIST_ROW;
 }
 
-static int
-vpdq_name_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > HDB_VIDEO_NAME_MAX) {
-        return 0;
-    }
-
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
 int
 vpdq_parse_line(vpdq_parser_t *p, char *line, size_t len, vpdq_video_t *out,
     const char **why)
@@ -258,7 +242,7 @@ vpdq_parse_line(vpdq_parser_t *p, char *line, size_t len, vpdq_video_t *out,
         }
     }
 
-    if (!vpdq_name_ok(vname, vlen)) {
+    if (!hdb_valid_video_name(vname, vlen)) {
         *why = "video id: 1 to 200 bytes, no control characters";
         return LIST_BAD;
     }
