@@ -8,6 +8,9 @@
 #   SOURCE=police-nl
 #   LIST_URL=https://lists.example.org/police-nl/full.txt
 #   FORMAT=auto
+#   ALLOW_SHRINK=            "yes": accept a list under half of the source
+#                            (refused by default: a truncated download or a
+#                            publisher's mistake; see hashdb sync)
 #
 # and, optionally, after a successful sync:
 #
@@ -32,10 +35,13 @@ trap 'rm -rf "$work"' EXIT
 curl --fail --silent --show-error --max-time 600 -o "$work/list" "$LIST_URL"
 curl --fail --silent --show-error --max-time 60 -o "$work/list.sig" "$LIST_URL.sig"
 
-# refuses (exit 2, nothing applied) a bad signature, an older list or a
-# bad line; nginx keeps serving the previous set in every case
+# refuses (exit 2, nothing applied) a bad signature, an older list, a bad
+# line or a list that would empty the source; nginx keeps serving the
+# previous set in every case
+shrink=
+[ "${ALLOW_SHRINK:-}" = yes ] && shrink=--allow-shrink
 hashdb sync "$HASHSET" --source "$SOURCE" --format "${FORMAT:-auto}" \
-    --sig "$work/list.sig" "$work/list"
+    $shrink --sig "$work/list.sig" "$work/list"
 
 status=0
 day=$(date -u +%Y-%m-%dT%H%M%SZ)

@@ -69,6 +69,21 @@ $t->write_file('html/lists/full.txt', join("\n", @h, sha256_hex('injected')) . "
 ok($rc == 2 && $out =~ /signature is for other content/, 'a tampered download is refused');
 is(($t->hashdb('lookup', $db, sha256_hex('injected')))[0], 1, 'and nothing of it applied');
 
+# a truncated download (one line of four) is refused as a shrink, unless
+# the operator says so
+{
+    $t->write_file('html/lists/full.txt', "$h[0]\n");
+    $t->hashdb('sign', '--key', "$k/sk.pem", '--source', 'hotline', '--seq', 20261124,
+               "$k/html/lists/full.txt");
+    ($rc, $out) = run_job();
+    ok($rc == 2 && $out =~ /a sync would remove more than half of it/, 'a list under half of the source: refused') or diag $out;
+    is(($t->hashdb('lookup', $db, $h[1]))[0], 0, 'and the source is as it was');
+    local $ENV{ALLOW_SHRINK} = 'yes';
+    ($rc, $out) = run_job();
+    is($rc, 0, 'ALLOW_SHRINK=yes: applied') or diag $out;
+    is(($t->hashdb('lookup', $db, $h[1]))[0], 1, 'the dropped entries gone');
+}
+
 # progress: shown on a terminal, not otherwise
 SKIP: {
     skip 'no script(1)', 2 unless -x '/usr/bin/script';
