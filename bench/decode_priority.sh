@@ -8,9 +8,11 @@
 # One nginx worker with the module in front of a backend nginx that
 # answers 204; a small request is a 4 KiB POST (wrk -t1 -c4).  Load: two
 # clients uploading 12 MP JPEGs and one uploading a minute of 720p video,
-# each in a loop, into a pool of 2 threads (this machine's cores), each
-# priority in a pool of its own (a thread lowers its priority for good).
-# Loopback only; every run is bounded.
+# each in a loop, into a pool of 2 threads, each priority in a pool of
+# its own (a thread lowers its priority for good).  PIN=1 runs the
+# filter's nginx (worker and pool) on CPU 0 and the clients and the
+# backend on CPU 1, so that the decoders compete with the event loop
+# alone.  Loopback only; every run is bounded.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,25 +47,33 @@ conf filter "$port_front" "upload_filter on;
 sed -i -e 's/^worker_processes 1;/&\nthread_pool p_normal threads=2;\nthread_pool p_batch threads=2;\nthread_pool p_idle threads=2;/' \
     "$work/filter/nginx.conf"
 
-for n in backend filter; do
-    nginx -p "$work/$n" -c "$work/$n/nginx.conf" -g 'daemon on;' \
-        -e "$work/$n/error.log"
-done
+cpu_filter=()
+cpu_clients=()
+if [ -n "${PIN:-}" ]; then
+    cpu_filter=(taskset -c 0)
+    cpu_clients=(taskset -c 1)
+fi
+
+"${cpu_clients[@]}" nginx -p "$work/backend" -c "$work/backend/nginx.conf" \
+    -g 'daemon on;' -e "$work/backend/error.log"
+"${cpu_filter[@]}" nginx -p "$work/filter" -c "$work/filter/nginx.conf" \
+    -g 'daemon on;' -e "$work/filter/error.log"
 sleep 0.5
 
 small() {  # req/s and p99 of 4 KiB POSTs for $duration s
-    BODY_FILE="$work/small.bin" wrk -t1 -c4 -d"${duration}s" --latency \
+    BODY_FILE="$work/small.bin" "${cpu_clients[@]}" wrk -t1 -c4 -d"${duration}s" --latency \
         -s "$top/bench/post.lua" "http://127.0.0.1:$port_front/small" \
         2>/dev/null | wrk_summary
 }
 
 uploader() {  # $1: location, $2: file; uploads in a loop until killed
     while :; do
-        curl -s -o /dev/null -T "$2" "http://127.0.0.1:$port_front/$1/x" || true
+        "${cpu_clients[@]}" curl -s -o /dev/null -T "$2" \
+            "http://127.0.0.1:$port_front/$1/x" || true
     done
 }
 
-echo "# decode priority, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+echo "# decode priority, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores${PIN:+, pinned}"
 echo
 echo "| small 4 KiB POSTs (wrk -c4) | req/s | p99 | p99 / alone |"
 echo "|---|---|---|---|"
