@@ -168,8 +168,9 @@ progress(update_t *u, const char *what, uint64_t n, int done)
     now = (double) ts.tv_sec + ts.tv_nsec / 1e9;
 
     if (u->pass_start == 0) {
+        /* the first line at once, then one a second */
         u->pass_start = now;
-        u->last_progress = now;
+        u->last_progress = now - 1;
     }
 
     if (!done && now - u->last_progress < 1) {
