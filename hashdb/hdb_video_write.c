@@ -177,7 +177,6 @@ hdb_video_drop(hdb_writer_t *w, uint32_t num, int keep_name)
 
     if (rc == 0) {
         w->rec.videos--;
-        w->stats.removed++;
         if (w->rec.files) {
             w->rec.files--;
         }
@@ -252,7 +251,7 @@ hdb_video_same(hdb_writer_t *w, uint32_t num, const unsigned char *frames,
 int
 hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
 {
-    int                    rc, existed;
+    int                    rc, existed, same;
     size_t                 n, len, size;
     int64_t                added;
     MDB_val                key, val, nkey;
@@ -294,18 +293,19 @@ hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
     added = v->added ? v->added : w->now;
     rc = hdb_video_find(w, v->name, &num);
     existed = rc == 0;
+    same = 0;
 
     if (rc != 0 && rc != MDB_NOTFOUND) {
         goto done;
     }
 
     if (existed) {
-        /* listed again: the same frames only get this sync's generation */
-        if (hdb_video_same(w, num, frames, n, v->category)) {
-            w->stats.existing++;
-            w->stats.removed--;         /* the drop below counts one */
-            w->stats.added--;           /* and the add one */
-        }
+        /*
+         * Listed again: the same frames only get this sync's generation
+         * (counted as existing); other frames replace the old ones
+         * (counted as removed and added).
+         */
+        same = hdb_video_same(w, num, frames, n, v->category);
 
         rc = hdb_video_drop(w, num, 1);
         if (rc != 0) {
@@ -370,7 +370,14 @@ hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
     w->rec.files++;
     w->rec.complete = 0;        /* a video carries no file digest */
     w->stats.rows++;
-    w->stats.added++;
+
+    if (same) {
+        w->stats.existing++;
+
+    } else {
+        w->stats.added++;
+        w->stats.removed += existed;
+    }
 
 done:
 
@@ -395,7 +402,12 @@ hdb_writer_remove_video(hdb_writer_t *w, const char *name)
         return 0;
     }
 
-    return rc ? rc : hdb_video_drop(w, num, 0);
+    if (rc == 0) {
+        rc = hdb_video_drop(w, num, 0);
+    }
+
+    w->stats.removed += rc == 0;
+    return rc;
 }
 
 int
@@ -463,6 +475,7 @@ hdb_video_sweep(hdb_writer_t *w)
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = hdb_video_drop(w, gone[i], 0);
+        w->stats.removed += rc == 0;
     }
 
     free(gone);
