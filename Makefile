@@ -6,6 +6,10 @@
 #                   the normal and the AddressSanitizer + UBSan builds
 #   make test-asan  the sanitizer run alone
 #   make bench      benchmarks (see bench/README.md)
+#   make deb        the Debian packages, in build/deb/
+#   make test-package  install them into the system's nginx, try, purge
+#   make install    the module, hashdb, the sync units and manual pages
+#                   (DESTDIR, PREFIX; the packages are the better way)
 
 SHELL := /bin/bash
 
@@ -49,9 +53,17 @@ DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                libavformat-dev libavcodec-dev libswscale-dev ffmpeg \
                libheif-examples webp wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
-               golang-go nodejs npm chromium prometheus
+               golang-go nodejs npm chromium prometheus \
+               debhelper lintian bash-completion
 
-.PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean
+VERSION     := $(shell sed -n 's/^\#define HDB_VERSION *"\(.*\)"/\1/p' hashdb/hashdb.h)
+PREFIX      ?= /usr/local
+SYSTEMDDIR  ?= /lib/systemd/system
+NGX_MODDIR  ?= /usr/lib/nginx/modules
+MANPAGES    := $(BUILD)/man/hashdb.1 $(BUILD)/man/ngx_http_upload_filter_module.5
+
+.PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean \
+        man install install-tools install-module deb test-package
 
 all: tool module
 
@@ -61,8 +73,8 @@ unit: $(UNIT_TESTS)
 
 $(BUILD)/hashdb: $(HDB_SRCS) $(HDB_HDRS) $(TOOL_SRCS) $(wildcard tools/*.h)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ $(HDB_SRCS) $(TOOL_SRCS) \
-	    $(UF_LDFLAGS) $(HDB_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(UF_CFLAGS) -o $@ $(HDB_SRCS) $(TOOL_SRCS) \
+	    $(LDFLAGS) $(UF_LDFLAGS) $(HDB_LIBS)
 
 $(BUILD)/unit/test_multipart $(BUILD)/unit/test_inspect: $(BUILD)/unit/%: \
         t/unit/%.c $(UF_SRCS) $(UF_HDRS) t/unit/tap.h
@@ -249,6 +261,61 @@ bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
 	./bench/cold_set.sh
 	DURATION=120 ./bench/soak.sh
 	SEEDS=3 ./bench/differential.sh
+
+# the manual pages are sections of README.md
+man: $(MANPAGES)
+
+$(BUILD)/man/hashdb.1: README.md deploy/readme2man.pl hashdb/hashdb.h
+	@mkdir -p $(BUILD)/man
+	perl deploy/readme2man.pl $(VERSION) README.md hashdb > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/ngx_http_upload_filter_module.5: README.md deploy/readme2man.pl hashdb/hashdb.h
+	@mkdir -p $(BUILD)/man
+	perl deploy/readme2man.pl $(VERSION) README.md module > $@.tmp && mv $@.tmp $@
+
+install: install-tools install-module
+
+install-tools: tool man
+	install -D -m 0755 $(BUILD)/hashdb $(DESTDIR)$(PREFIX)/bin/hashdb
+	install -D -m 0755 deploy/upload-filter-sync.sh \
+	    $(DESTDIR)$(PREFIX)/libexec/upload-filter/upload-filter-sync
+	mkdir -p '$(DESTDIR)$(SYSTEMDDIR)'
+	sed 's|/usr/libexec/|$(PREFIX)/libexec/|' 'deploy/upload-filter-sync@.service' \
+	    > '$(DESTDIR)$(SYSTEMDDIR)/upload-filter-sync@.service'
+	chmod 0644 '$(DESTDIR)$(SYSTEMDDIR)/upload-filter-sync@.service'
+	install -D -m 0644 'deploy/upload-filter-sync@.timer' \
+	    '$(DESTDIR)$(SYSTEMDDIR)/upload-filter-sync@.timer'
+	install -D -m 0644 $(BUILD)/man/hashdb.1 $(DESTDIR)$(PREFIX)/share/man/man1/hashdb.1
+	install -D -m 0644 deploy/hashdb.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/hashdb
+	install -D -m 0644 deploy/source.conf \
+	    $(DESTDIR)$(PREFIX)/share/doc/upload-filter-tools/examples/source.conf
+
+install-module: module man
+	install -D -m 0644 $(BUILD)/ngx_http_upload_filter_module.so \
+	    $(DESTDIR)$(NGX_MODDIR)/ngx_http_upload_filter_module.so
+	install -D -m 0644 $(BUILD)/man/ngx_http_upload_filter_module.5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5/ngx_http_upload_filter_module.5
+
+# The packages, built by dpkg-buildpackage (debhelper and nginx-dev's
+# dh-sequence-nginx, as Debian builds its libnginx-mod-* packages) in a
+# copy of the source without the build trees; the .debs land in build/deb/
+deb: deps
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/upload-filter-$(VERSION)
+	tar -c --exclude-vcs --exclude='./build*' --exclude=./run -f - . \
+	    | tar -x -C $(BUILD)/deb/upload-filter-$(VERSION) -f -
+	cd $(BUILD)/deb/upload-filter-$(VERSION) && \
+	    dpkg-buildpackage -b -us -uc > ../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	lintian --fail-on error,warning $(BUILD)/deb/*.changes
+	@ls $(BUILD)/deb/*.deb
+
+# installs the packages into this machine's nginx, blocks and passes an
+# upload through it, purges them (CI runs it after make test; it changes
+# the system: a machine of its own)
+test-package: deb
+	prove t/package/
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,12 +1,16 @@
 #!/bin/sh
 # Fetches the day's signed list of one source and applies it as a full sync;
 # then, if asked, checks what is already stored against the new set.
-# Run by upload-filter-sync.service; every setting comes from its
-# environment file (/etc/upload-filter/sync.env):
 #
-#   HASHSET=/var/lib/upload-filter/hashset
-#   SOURCE=police-nl
-#   LIST_URL=https://lists.example.org/police-nl/full.txt
+#   upload-filter-sync [NAME]
+#
+# Run by upload-filter-sync@NAME.service (installed as
+# /usr/libexec/upload-filter/upload-filter-sync), whose environment file
+# /etc/upload-filter/sources/NAME.conf gives the settings:
+#
+#   LIST_URL=https://lists.example.org/police-nl/full.txt   (required)
+#   SOURCE=police-nl         the source in the hash set (default: NAME)
+#   HASHSET=/var/lib/upload-filter/hashset                   (the default)
 #   FORMAT=auto
 #   ALLOW_SHRINK=            "yes": accept a list under half of the source
 #                            (refused by default: a truncated download or a
@@ -28,6 +32,18 @@
 # The publisher's public key must be trusted once, by hand:
 #   hashdb trust /var/lib/upload-filter/hashset --source police-nl key.pem
 set -eu
+
+SOURCE=${SOURCE:-${1:-}}
+HASHSET=${HASHSET:-/var/lib/upload-filter/hashset}
+REPORT_DIR=${REPORT_DIR:-/var/lib/upload-filter/reports}
+
+fail() {
+    echo "upload-filter-sync: $*" >&2
+    exit 2
+}
+[ -n "$SOURCE" ] || fail "no source: give its name, or SOURCE="
+[ -n "${LIST_URL:-}" ] || fail "$SOURCE: LIST_URL is not set" \
+    "(in /etc/upload-filter/sources/$SOURCE.conf)"
 
 work=$(mktemp -d /var/tmp/upload-filter-sync.XXXXXX)
 trap 'rm -rf "$work"' EXIT
