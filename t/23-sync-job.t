@@ -28,13 +28,24 @@ $t->start_nginx(<<'EOF2');
     }
 EOF2
 
+# as upload-filter-sync@hotline.service runs it: the instance name as
+# the argument, the settings of sources/hotline.conf in the environment
 sub run_job {
+    my (%env) = @_;
     local $ENV{PATH} = "$UFTest::BUILD:$ENV{PATH}";
     local $ENV{HASHSET} = $db;
-    local $ENV{SOURCE} = 'hotline';
     local $ENV{LIST_URL} = "http://127.0.0.1:$t->{port}/lists/full.txt";
-    my $out = `sh $UFTest::ROOT/deploy/upload-filter-sync.sh 2>&1`;
+    local @ENV{keys %env} = values %env;
+    delete @ENV{grep { !defined $env{$_} } keys %env};
+    my $out = `sh $UFTest::ROOT/deploy/upload-filter-sync.sh hotline 2>&1`;
     return ($? >> 8, $out);
+}
+
+{
+    my ($rc0, $out0) = run_job(LIST_URL => undef);
+    ok($rc0 == 2 && $out0 =~ m{^upload-filter-sync: hotline: LIST_URL is not set \(in /etc/upload-filter/sources/hotline\.conf\)$}m,
+       'without LIST_URL: refused, naming the file to set it in') or diag $out0;
+    is(($t->hashdb('stats', $db))[1] =~ /hotline/ ? 1 : 0, 0, 'and nothing fetched or applied');
 }
 
 my ($rc, $out) = run_job();
@@ -53,10 +64,8 @@ ok($rc == 2 && $out =~ /not newer than 20261122/, 'the same list fetched again i
     $t->write_file('html/lists/full.txt', join("\n", @h, sha256_hex('published file 4')) . "\n");
     $t->hashdb('sign', '--key', "$k/sk.pem", '--source', 'hotline', '--seq', 20261123,
                "$k/html/lists/full.txt");
-    local $ENV{SCAN_PATHS} = $store;
-    local $ENV{SCAN_CACHE} = "$k/scan.cache";
-    local $ENV{REPORT_DIR} = "$k/reports";
-    ($rc, $out) = run_job();
+    ($rc, $out) = run_job(SCAN_PATHS => $store, SCAN_CACHE => "$k/scan.cache",
+                          REPORT_DIR => "$k/reports");
     is($rc, 1, 'after the sync, the job scans the store: exit 1, something listed') or diag $out;
     like($out, qr{upload-filter-sync: scan: 1 listed, see \Q$k\E/reports/scan-\S+\.json}, 'and says where the report is');
     my ($report) = glob("$k/reports/scan-*.json");
@@ -78,8 +87,7 @@ is(($t->hashdb('lookup', $db, sha256_hex('injected')))[0], 1, 'and nothing of it
     ($rc, $out) = run_job();
     ok($rc == 2 && $out =~ /a sync would remove more than half of it/, 'a list under half of the source: refused') or diag $out;
     is(($t->hashdb('lookup', $db, $h[1]))[0], 0, 'and the source is as it was');
-    local $ENV{ALLOW_SHRINK} = 'yes';
-    ($rc, $out) = run_job();
+    ($rc, $out) = run_job(ALLOW_SHRINK => 'yes');
     is($rc, 0, 'ALLOW_SHRINK=yes: applied') or diag $out;
     is(($t->hashdb('lookup', $db, $h[1]))[0], 1, 'the dropped entries gone');
 }

@@ -125,6 +125,9 @@ server {
         upload_filter on;
         proxy_pass http://127.0.0.1:$up;
     }
+    location /lists/ {
+        root $dir/html;
+    }
 }
 EOF
 close $fh;
@@ -157,6 +160,42 @@ $t->expect($t->request('POST', '/form', $form,
                        'Content-Type' => 'multipart/form-data; boundary=b0undary'),
            403, undef,
            'the stand-in as a multipart part');
+
+# the daily job as its unit runs it: upload-filter-sync@pkg-sync.service
+# (user upload-filter, group www-data, umask 0027, the source's settings
+# as its environment) fetches a signed list from this nginx and syncs it;
+# the next upload of what it lists is refused, with no reload
+{
+    my $second = "a second stand-in, listed by the daily job\n";
+    $t->write_file('html/lists/full.txt', sha256_hex($second) . "\n");
+    $t->hashdb('keygen', '--secret', "$dir/sk.pem", '--public', "$dir/pk.pem");
+    chmod 0644, "$dir/pk.pem";
+    $t->hashdb('sign', '--key', "$dir/sk.pem", '--source', 'pkg-sync',
+               '--seq', 1, "$dir/html/lists/full.txt");
+    ($rc, $out) = sh("runuser -u upload-filter -g www-data -- hashdb trust $set"
+                     . " --source pkg-sync $dir/pk.pem");
+    is($rc, 0, 'the publisher\'s key trusted for the source') or diag $out;
+    $t->write_file('/etc/upload-filter/sources/pkg-sync.conf',
+                   "LIST_URL=http://127.0.0.1:$port/lists/full.txt\n");
+    ($rc, $out) = sh('systemd-analyze verify upload-filter-sync@pkg-sync.service'
+                     . ' upload-filter-sync@pkg-sync.timer');
+    ok($rc == 0 && $out !~ /\S/, 'systemd finds nothing wrong with the units')
+        or diag $out;
+    my $unit = $t->read_file('/lib/systemd/system/upload-filter-sync@.service');
+    my ($exec) = $unit =~ /^ExecStart=(\S+) %i$/m;
+    my ($env) = $unit =~ /^EnvironmentFile=(\S+)$/m;
+    $env =~ s/%i/pkg-sync/;
+    ($rc, $out) = sh("runuser -u upload-filter -g www-data -- sh -c"
+                     . " 'set -a && . $env && set +a && umask 0027 && exec $exec pkg-sync'");
+    is($rc, 0, 'the job fetches and syncs the signed list') or diag $out;
+    like($out, qr/pkg-sync: sync of .*1 entr(y|ies) added/s, 'and says so') or diag $out;
+    $t->expect($t->request('PUT', '/upload', $second), 403, undef,
+               'what the job listed, at the next request');
+    my @st = stat "$set/data.mdb";
+    is((getgrgid $st[5])[0] . sprintf(' %o', $st[2] & 0777), 'www-data 640',
+       'the set is still readable by the workers, and only by them');
+}
+
 $t->stop_nginx;
 unlike($t->error_log . ($t->read_file('uploads.log') // ''),
        qr/\[(alert|crit|emerg)\]/, 'no alert in the error logs');
