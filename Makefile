@@ -63,7 +63,7 @@ NGX_MODDIR  ?= /usr/lib/nginx/modules
 MANPAGES    := $(BUILD)/man/hashdb.1 $(BUILD)/man/ngx_http_upload_filter_module.5
 
 .PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean \
-        man install install-tools install-module deb test-package
+        man install install-tools install-module deb deb-deps test-package
 
 all: tool module
 
@@ -300,7 +300,7 @@ install-module: module man
 # The packages, built by dpkg-buildpackage (debhelper and nginx-dev's
 # dh-sequence-nginx, as Debian builds its libnginx-mod-* packages) in a
 # copy of the source without the build trees; the .debs land in build/deb/
-deb: deps
+deb: deb-deps
 	rm -rf $(BUILD)/deb
 	mkdir -p $(BUILD)/deb/upload-filter-$(VERSION)
 	tar -c --exclude-vcs --exclude='./build*' --exclude=./run -f - . \
@@ -311,10 +311,21 @@ deb: deps
 	lintian --fail-on error,warning $(BUILD)/deb/*.changes
 	@ls $(BUILD)/deb/*.deb
 
+# the packages' build dependencies (debian/control) and lintian, when
+# missing: apt-get build-dep reads debian/control
+deb-deps:
+	@if ! { command -v dpkg-checkbuilddeps >/dev/null && dpkg-checkbuilddeps 2>/dev/null \
+	        && command -v lintian >/dev/null; }; then \
+	    if [ $$(id -u) != 0 ]; then echo "run as root, or: apt-get build-dep ./ && apt-get install lintian"; exit 1; fi; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev lintian >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq ./ >/dev/null; \
+	fi
+
 # installs the packages into this machine's nginx, blocks and passes an
 # upload through it, purges them (CI runs it after make test; it changes
 # the system: a machine of its own)
-test-package: deb
+test-package: deb tool
 	prove t/package/
 
 clean:

@@ -75,6 +75,14 @@ for my $c (@commands) {
 }
 like($text1, qr/^HASHDB\(1\).*^NAME\n\s+hashdb - /ms, 'hashdb(1) has its name line');
 
+# the packages carry the release hashdb reports
+{
+    my ($cl) = $t->read_file("$root/debian/changelog") =~ /^upload-filter \(([^)]+)\)/;
+    my (undef, $v) = $t->hashdb('--version');
+    my ($hv) = $v =~ /^hashdb (\S+)/;
+    is($cl, $hv, 'debian/changelog\'s version is hashdb --version\'s');
+}
+
 # bash completion, against the hashdb of this build
 SKIP: {
     my $bc = '/usr/share/bash-completion/bash_completion';

@@ -201,6 +201,22 @@ unlike($t->error_log . ($t->read_file('uploads.log') // ''),
        qr/\[(alert|crit|emerg)\]/, 'no alert in the error logs');
 unlink $site;
 
+# an upgrade (here: the same version again) keeps the operator's set and
+# link; removing the module (not purging) disables it, installing it
+# again enables it
+($rc, $out) = apt('install', '--reinstall', $mod, $tools);
+is($rc, 0, 'apt reinstalls both packages') or diag $out;
+($rc, $out) = sh("hashdb lookup $set " . sha256_hex($listed));
+ok($rc == 0 && $out =~ /pkg-test/, 'the hash set kept what was listed') or diag $out;
+ok(-l $link, 'the module stays enabled');
+($rc, $out) = apt('remove', 'libnginx-mod-http-upload-filter');
+is($rc, 0, 'apt removes the module') or diag $out;
+ok(!-e $link, 'removed: not enabled any more');
+($rc, $out) = sh('/usr/sbin/nginx -t');
+is($rc, 0, 'and nginx -t passes without it') or diag $out;
+($rc, $out) = apt('install', $mod);
+ok($rc == 0 && -l $link, 'installed again: enabled again') or diag $out;
+
 # purge: nothing of either package is left, and nginx still starts
 ($rc, $out) = apt('purge', @pkgs);
 is($rc, 0, 'apt purges both packages') or diag $out;
