@@ -8,7 +8,12 @@
  *   ngx_http_upload_filter_handlers.c  which content handlers read a
  *                                      body (not empty_gif, grpc_pass)
  *   ngx_http_upload_filter_request.c   PRECONTENT handler, request body
- *                                      filter: bytes into the inspection
+ *                                      filter: an upload's bytes in
+ *   ngx_http_upload_filter_response.c  header and body filters: a
+ *                                      response held, judged, sent or
+ *                                      refused
+ *   ngx_http_upload_filter_inspect.c   a body, from either, into the
+ *                                      inspection
  *   uf_inspect.c                       what of a body an application can
  *                                      extract (uf_multipart, uf_form,
  *                                      uf_json, uf_base64, uf_qp,
@@ -76,9 +81,12 @@ typedef struct {
     ngx_str_t                  db_path;
     ngx_str_t                  on_file;     /* where "upload_filter on" */
     ngx_uint_t                 on_line;
+    ngx_str_t                  on_name;     /* which "... on" */
     hdb_t                     *db;
     hdb_reader_t              *reader;
     ngx_flag_t                 used;
+    ngx_flag_t                 responses;   /* some location inspects
+                                               responses */
     ngx_flag_t                 threads;     /* some location hashes in a
                                                thread pool */
     ngx_uint_t                 resident;    /* 0, HDB_RESIDENT_* */
@@ -111,6 +119,11 @@ typedef struct {
     ngx_uint_t                 video_sampling;  /* HDB_VIDEO_* */
     ngx_uint_t                 vpdq_pc;         /* percent */
     ngx_uint_t                 vpdq_pq;
+
+    ngx_flag_t                 responses;
+    size_t                     response_buffer;
+    ngx_uint_t                 response_status;
+    ngx_str_t                  response_link;   /* Link: rel=blocked-by */
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
     ngx_flag_t                 no_threads;     /* thread_pool off */
@@ -233,9 +246,18 @@ typedef struct {
 
     ngx_http_upload_filter_state_e      state;
 
+    /* a response's body, held until the verdict (ngx_alloc()ed) */
+    u_char                             *held;
+    size_t                              held_len;
+    size_t                              held_cap;
+
     /* the PRECONTENT handler's read is under way: who waits for the body */
     unsigned                            reading:1;
     unsigned                            pdq:1;          /* set holds PDQ */
+    unsigned                            response:1;     /* not an upload */
+    unsigned                            released:1;     /* response sent on */
+    unsigned                            complete:1;     /* its last buffer */
+    unsigned                            link_sent:1;
 } ngx_http_upload_filter_ctx_t;
 
 
@@ -259,6 +281,21 @@ ngx_int_t ngx_http_upload_filter_handler(ngx_http_request_t *r);
 void ngx_http_upload_filter_body_filter_init(void);
 ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_get_ctx(
     ngx_http_request_t *r);
+
+/* ngx_http_upload_filter_inspect.c */
+void ngx_http_upload_filter_inspect_start(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_str_t *ct, ngx_str_t *ce, off_t length);
+ngx_int_t ngx_http_upload_filter_inspect_feed(
+    ngx_http_upload_filter_ctx_t *ctx, u_char *p, size_t len);
+ngx_int_t ngx_http_upload_filter_inspect_finish(
+    ngx_http_upload_filter_ctx_t *ctx);
+
+/* ngx_http_upload_filter_response.c */
+extern ngx_module_t  ngx_http_upload_filter_response_module;
+ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_response_ctx(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_upload_filter_response_facts(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_str_t *facts);
 
 /* ngx_http_upload_filter_variables.c */
 ngx_int_t ngx_http_upload_filter_add_variables(ngx_conf_t *cf);
@@ -347,6 +384,7 @@ void ngx_http_upload_filter_metrics_media(int type);
 void ngx_http_upload_filter_metrics_error(ngx_uint_t which);
 void ngx_http_upload_filter_metrics_verdict(ngx_uint_t video, ngx_msec_t ms);
 void ngx_http_upload_filter_metrics_queue(ngx_msec_t ms);
+void ngx_http_upload_filter_metrics_uninspected(ngx_uint_t why);
 void ngx_http_upload_filter_metrics_match(const hdb_match_t *m,
     ngx_uint_t kind, ngx_uint_t action);
 

@@ -67,6 +67,8 @@ typedef struct {
 
 typedef struct {
     ngx_atomic_t                        requests;
+    ngx_atomic_t                        responses;
+    ngx_atomic_t                        uninspected[2];   /* range, size */
     ngx_atomic_t                        bytes;
     ngx_atomic_t                        parts;
     ngx_atomic_t                        media[
@@ -174,7 +176,8 @@ ngx_http_upload_filter_metrics_request(ngx_http_upload_filter_ctx_t *ctx)
         return;
     }
 
-    (void) ngx_atomic_fetch_add(&m->requests, 1);
+    (void) ngx_atomic_fetch_add(ctx->response ? &m->responses : &m->requests,
+                                1);
     (void) ngx_atomic_fetch_add(&m->bytes, (ngx_atomic_int_t) ctx->received);
     (void) ngx_atomic_fetch_add(&m->parts, ctx->parts);
 
@@ -185,6 +188,18 @@ ngx_http_upload_filter_metrics_request(ngx_http_upload_filter_ctx_t *ctx)
     if (!ctx->hashed_media) {
         /* digests only: the verdict came with the last body byte */
         ngx_http_upload_filter_observe(&m->verdict[0], 0);
+    }
+}
+
+
+/* a response passed on uninspected: 0 a Range request, 1 its size */
+void
+ngx_http_upload_filter_metrics_uninspected(ngx_uint_t why)
+{
+    ngx_http_upload_filter_metrics_t  *m = ngx_http_upload_filter_m;
+
+    if (m && why < 2) {
+        (void) ngx_atomic_fetch_add(&m->uninspected[why], 1);
     }
 }
 
@@ -524,6 +539,15 @@ ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
     out("# HELP upload_filter_requests_total Request bodies inspected.\n"
         "# TYPE upload_filter_requests_total counter\n"
         "upload_filter_requests_total %uA\n", m->requests);
+    out("# HELP upload_filter_responses_total Response bodies inspected.\n"
+        "# TYPE upload_filter_responses_total counter\n"
+        "upload_filter_responses_total %uA\n", m->responses);
+    out("# HELP upload_filter_responses_uninspected_total Responses passed "
+        "on uninspected, by why.\n"
+        "# TYPE upload_filter_responses_uninspected_total counter\n"
+        "upload_filter_responses_uninspected_total{reason=\"range\"} %uA\n"
+        "upload_filter_responses_uninspected_total{reason=\"size\"} %uA\n",
+        m->uninspected[0], m->uninspected[1]);
     out("# HELP upload_filter_hashed_bytes_total Body bytes inspected.\n"
         "# TYPE upload_filter_hashed_bytes_total counter\n"
         "upload_filter_hashed_bytes_total %uA\n", m->bytes);

@@ -1,8 +1,8 @@
 
 /*
- * ngx_http_upload_filter_module: rejects uploads (and, later, responses)
- * whose digests or perceptual hashes are listed in a hash set, an LMDB
- * directory kept by the hashdb tool.
+ * ngx_http_upload_filter_module: rejects uploads, and responses
+ * (ngx_http_upload_filter_response.c), whose digests or perceptual hashes
+ * are listed in a hash set, an LMDB directory kept by the hashdb tool.
  *
  * This file is the module's skeleton, in the shape of nginx's mirror
  * module: the directives, the configuration, and the set-up of each
@@ -181,6 +181,34 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       offsetof(ngx_http_upload_filter_loc_conf_t, grpc),
       NULL },
 
+    { ngx_string("upload_filter_responses"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_upload_filter_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, responses),
+      NULL },
+
+    { ngx_string("upload_filter_response_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, response_buffer),
+      NULL },
+
+    { ngx_string("upload_filter_response_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, response_status),
+      &ngx_http_upload_filter_status_bounds },
+
+    { ngx_string("upload_filter_response_link"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_filter_loc_conf_t, response_link),
+      NULL },
+
     { ngx_string("upload_filter_on_error"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_upload_filter_on_error,
@@ -334,12 +362,6 @@ ngx_module_t  ngx_http_upload_filter_module = {
 ngx_http_upload_filter_main_conf_t  *ngx_http_upload_filter_worker;
 
 
-/* the first header of that name, and how many there are */
-
-
-/* the inspection stopped: a verdict (already set), or why none came */
-
-
 static void *
 ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf)
 {
@@ -421,6 +443,10 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->video_sampling = NGX_CONF_UNSET_UINT;
     conf->vpdq_pc = NGX_CONF_UNSET_UINT;
     conf->vpdq_pq = NGX_CONF_UNSET_UINT;
+    conf->responses = NGX_CONF_UNSET;
+    conf->response_buffer = NGX_CONF_UNSET_SIZE;
+    conf->response_status = NGX_CONF_UNSET_UINT;
+    ngx_str_null(&conf->response_link);
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
     conf->no_threads = 0;
@@ -491,6 +517,13 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
                         ? HDB_VPDQ_PQ_DEFAULT : prev->vpdq_pq;
     }
 
+    ngx_conf_merge_value(conf->responses, prev->responses, 0);
+    ngx_conf_merge_size_value(conf->response_buffer, prev->response_buffer,
+                              16 * 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->response_status, prev->response_status,
+                              451);
+    ngx_conf_merge_str_value(conf->response_link, prev->response_link, "");
+
 #if (NGX_THREADS)
     ngx_conf_merge_uint_value(conf->thread_priority, prev->thread_priority,
                               NGX_HTTP_UPLOAD_FILTER_PRIO_BATCH);
@@ -504,7 +537,9 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->thread_pool = NULL;
     }
 
-    if (conf->enable && conf->thread_pool == NULL && !conf->no_threads) {
+    if ((conf->enable || conf->responses)
+        && conf->thread_pool == NULL && !conf->no_threads)
+    {
         /* nginx's "default" pool, made on first use like aio threads */
         conf->thread_pool = ngx_thread_pool_add(cf, NULL);
         if (conf->thread_pool == NULL) {
@@ -513,10 +548,11 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     }
 #endif
 
-    if (conf->enable) {
+    if (conf->enable || conf->responses) {
         umcf = ngx_http_conf_get_module_main_conf(cf,
                                                 ngx_http_upload_filter_module);
         umcf->used = 1;
+        umcf->responses |= conf->responses;
 #if (NGX_THREADS)
         umcf->threads |= (conf->thread_pool != NULL);
 #endif
@@ -631,13 +667,14 @@ ngx_http_upload_filter_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
 
-    if (rv == NGX_CONF_OK && ulcf->enable) {
+    if (rv == NGX_CONF_OK && *(ngx_flag_t *) ((char *) ulcf + cmd->offset)) {
         umcf = ngx_http_conf_get_module_main_conf(cf,
                                                 ngx_http_upload_filter_module);
 
         if (umcf->on_file.len == 0) {
             umcf->on_file = cf->conf_file->file.name;
             umcf->on_line = cf->conf_file->line;
+            umcf->on_name = cmd->name;
         }
     }
 
@@ -815,9 +852,9 @@ ngx_http_upload_filter_init(ngx_conf_t *cf)
     if (umcf->db_path.data == NULL) {
         /* where it is on, not where the configuration happens to end */
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"upload_filter on\" in %V:%ui needs the hash set: "
+                      "\"%V on\" in %V:%ui needs the hash set: "
                       "\"upload_filter_db PATH;\" in the http block",
-                      &umcf->on_file, umcf->on_line);
+                      &umcf->on_name, &umcf->on_file, umcf->on_line);
         return NGX_ERROR;
     }
 

@@ -746,7 +746,11 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
 
     r->main->blocked++;
     r->aio = 1;
-    r->write_event_handler = ngx_http_upload_filter_pdq_continue;
+
+    if (!ctx->response) {
+        /* a response waits in ngx_http_writer, which r->aio holds back */
+        r->write_event_handler = ngx_http_upload_filter_pdq_continue;
+    }
 
     ctx->budget_ms = budget;
     ctx->budget_video = ngx_http_upload_filter_has_video(t->images);

@@ -26,12 +26,6 @@ static ngx_int_t ngx_http_upload_filter_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_filter_start(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
-static ngx_int_t ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx,
-    u_char *p, size_t len);
-static ngx_int_t ngx_http_upload_filter_finish(
-    ngx_http_upload_filter_ctx_t *ctx);
-static void ngx_http_upload_filter_inspect_error(
-    ngx_http_upload_filter_ctx_t *ctx, int rc);
 static ngx_int_t ngx_http_upload_filter_header(
     ngx_http_upload_filter_ctx_t *ctx, const char *name, const char *two,
     ngx_str_t *value);
@@ -235,15 +229,29 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             break;
         }
 
-        if (b->last > b->pos
-            && ngx_http_upload_filter_feed(ctx, b->pos, b->last - b->pos)
-               != NGX_OK)
-        {
-            break;
+        if (b->last > b->pos) {
+            ctx->received += b->last - b->pos;
+
+            if (ctx->conf->max_body_size
+                && ctx->received > ctx->conf->max_body_size)
+            {
+                ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
+                                            NGX_HTTP_UPLOAD_FILTER_TOO_LARGE,
+                                            "body larger than "
+                                            "upload_filter_max_body_size");
+                break;
+            }
+
+            if (ngx_http_upload_filter_inspect_feed(ctx, b->pos,
+                                                    b->last - b->pos)
+                != NGX_OK)
+            {
+                break;
+            }
         }
 
         if (b->last_buf) {
-            ngx_http_upload_filter_finish(ctx);
+            ngx_http_upload_filter_inspect_finish(ctx);
             break;
         }
     }
@@ -267,50 +275,16 @@ ngx_http_upload_filter_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /*
- * Sets up the inspection of this body: what its headers say it is, and
- * the digests the hash set asks for.
+ * Sets up the inspection of this body: what its headers say it is.  Two
+ * Content-Type or Content-Encoding headers are malformed.
  */
 static ngx_int_t
 ngx_http_upload_filter_start(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx)
 {
-    int                                  rc;
-    unsigned                             plan;
-    ngx_str_t                            ct, ce;
-    uf_inspect_conf_t                    conf;
-    ngx_http_upload_filter_main_conf_t  *umcf;
+    ngx_str_t  ct, ce;
 
     ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTING;
-
-    umcf = ngx_http_upload_filter_worker;
-
-    if (umcf == NULL || umcf->reader == NULL) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ERR,
-                                    NGX_HTTP_UPLOAD_FILTER_UNAVAILABLE,
-                                    "hash set unavailable");
-        return NGX_OK;
-    }
-
-    rc = hdb_reader_begin(umcf->reader);
-    if (rc == 0) {
-        rc = hdb_reader_plan(umcf->reader, &plan);
-        hdb_reader_end(umcf->reader);
-    }
-
-    if (rc != 0) {
-        ngx_http_upload_filter_unreadable(ctx, rc);
-        return NGX_OK;
-    }
-
-    if (plan == 0) {
-        /* an empty hash set: nothing can match */
-        ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
-        ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
-        return NGX_OK;
-    }
-
-    ctx->pdq = (plan & HDB_TYPE_BIT(HDB_PDQ)) != 0;
-    ctx->digest_types = plan & HDB_DIGEST_TYPES;
 
     if (ngx_http_upload_filter_header(ctx, "Content-Type",
                                       "two Content-Type headers", &ct)
@@ -322,21 +296,8 @@ ngx_http_upload_filter_start(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    conf.header_max = ctx->conf->part_headers_size;
-    conf.max_parts = (unsigned) ctx->conf->max_parts;
-    conf.max_depth = NGX_HTTP_UPLOAD_FILTER_MAX_DEPTH;
-    conf.field_min = NGX_HTTP_UPLOAD_FILTER_FIELD_MIN;
-    conf.inflate_max = (uint64_t) ctx->conf->max_decompressed_size;
-    conf.inflate_ratio = (unsigned) ctx->conf->max_compression_ratio;
-
-    rc = uf_inspect_new(&ctx->inspect, &conf, &ngx_http_upload_filter_sink,
-                        ctx, ct.data, ct.len, ce.data, ce.len,
-                        r->headers_in.content_length_n > 0
-                        ? (size_t) r->headers_in.content_length_n : 0);
-
-    if (rc != UF_IN_OK) {
-        ngx_http_upload_filter_inspect_error(ctx, rc);
-    }
+    ngx_http_upload_filter_inspect_start(ctx, &ct, &ce,
+                                         r->headers_in.content_length_n);
 
     return NGX_OK;
 }
@@ -380,104 +341,6 @@ ngx_http_upload_filter_header(ngx_http_upload_filter_ctx_t *ctx,
             }
 
             *value = h[i].value;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_upload_filter_inspect_error(ngx_http_upload_filter_ctx_t *ctx,
-    int rc)
-{
-    if (ctx->state != NGX_HTTP_UPLOAD_FILTER_INSPECTING) {
-        /* the sink set the verdict, or the failure, itself */
-        return;
-    }
-
-    if (rc > 0) {
-        /* a sink that stopped without a verdict: no guess, a failure */
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "inspection stopped");
-        return;
-    }
-
-    switch (rc) {
-
-    case UF_IN_ETOOMANY:
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_MANY_PARTS,
-                                    "more parts than "
-                                    "upload_filter_max_parts");
-        break;
-
-    case UF_IN_ETOOLARGE:
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE,
-                                    uf_inspect_why(ctx->inspect));
-        break;
-
-    case UF_IN_ENOMEM:
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "out of memory");
-        break;
-
-    default: /* UF_IN_EMALFORMED */
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_MALFORMED,
-                                    uf_inspect_why(ctx->inspect));
-    }
-}
-
-
-static ngx_int_t
-ngx_http_upload_filter_feed(ngx_http_upload_filter_ctx_t *ctx, u_char *p,
-    size_t len)
-{
-    int  rc;
-
-    ctx->received += len;
-
-    if (ctx->conf->max_body_size
-        && ctx->received > ctx->conf->max_body_size)
-    {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_WARN,
-                                    NGX_HTTP_UPLOAD_FILTER_TOO_LARGE,
-                                    "body larger than "
-                                    "upload_filter_max_body_size");
-        return NGX_ERROR;
-    }
-
-    rc = uf_inspect_feed(ctx->inspect, p, len);
-
-    if (rc != UF_IN_OK) {
-        ngx_http_upload_filter_inspect_error(ctx, rc);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_upload_filter_finish(ngx_http_upload_filter_ctx_t *ctx)
-{
-    int  rc;
-
-    rc = uf_inspect_finish(ctx->inspect);
-
-    if (rc != UF_IN_OK) {
-        ngx_http_upload_filter_inspect_error(ctx, rc);
-    }
-
-    if (ctx->state == NGX_HTTP_UPLOAD_FILTER_INSPECTING) {
-        ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
-
-        if (ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE) {
-            ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
         }
     }
 

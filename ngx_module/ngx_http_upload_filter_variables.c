@@ -2,7 +2,8 @@
  * The variables: $upload_filter_result, _match, _source, _category,
  * _entry, _distance, _video, _reason, _hashes, for access_log and the rest
  * of the configuration.  They read the request's verdict, which survives
- * internal redirects.
+ * internal redirects.  $upload_filter_response_result, _match, ... read
+ * the response's (upload_filter_responses): a request can have both.
  */
 
 #include "ngx_http_upload_filter.h"
@@ -10,6 +11,11 @@
 
 static ngx_int_t ngx_http_upload_filter_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_upload_filter_response_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_upload_filter_value(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_http_variable_value_t *v,
+    uintptr_t data);
 
 
 /*
@@ -48,6 +54,27 @@ static ngx_http_variable_t  ngx_http_upload_filter_vars[] = {
     ngx_http_upload_filter_var("upload_filter_hashes",
                                NGX_HTTP_UPLOAD_FILTER_VAR_HASHES),
 
+#define ngx_http_upload_filter_rvar(name, data)                             \
+    { ngx_string(name), NULL, ngx_http_upload_filter_response_variable,   \
+      data, NGX_HTTP_VAR_NOCACHEABLE, 0 }
+
+    ngx_http_upload_filter_rvar("upload_filter_response_result",
+                                NGX_HTTP_UPLOAD_FILTER_VAR_RESULT),
+    ngx_http_upload_filter_rvar("upload_filter_response_match",
+                                ngx_http_upload_filter_ctx_str(match)),
+    ngx_http_upload_filter_rvar("upload_filter_response_source",
+                                ngx_http_upload_filter_ctx_str(source)),
+    ngx_http_upload_filter_rvar("upload_filter_response_category",
+                                ngx_http_upload_filter_ctx_str(category)),
+    ngx_http_upload_filter_rvar("upload_filter_response_entry",
+                                ngx_http_upload_filter_ctx_str(entry)),
+    ngx_http_upload_filter_rvar("upload_filter_response_distance",
+                                ngx_http_upload_filter_ctx_str(distance)),
+    ngx_http_upload_filter_rvar("upload_filter_response_video",
+                                ngx_http_upload_filter_ctx_str(video)),
+    ngx_http_upload_filter_rvar("upload_filter_response_reason",
+                                NGX_HTTP_UPLOAD_FILTER_VAR_REASON),
+
     ngx_http_null_variable
 };
 
@@ -84,10 +111,27 @@ static ngx_int_t
 ngx_http_upload_filter_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                      reason, hashes, *s;
-    ngx_http_upload_filter_ctx_t  *ctx;
+    return ngx_http_upload_filter_value(
+                                        ngx_http_upload_filter_get_ctx(r->main),
+                                        v, data);
+}
 
-    ctx = ngx_http_upload_filter_get_ctx(r->main);
+
+static ngx_int_t
+ngx_http_upload_filter_response_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_upload_filter_value(
+                                  ngx_http_upload_filter_response_ctx(r->main),
+                                  v, data);
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_value(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  reason, hashes, *s;
 
     if (ctx == NULL) {
         v->not_found = 1;

@@ -116,7 +116,8 @@ ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
     }
 
     ngx_log_error(level, r->connection->log, 0,
-                  "upload_filter: cannot inspect upload: %s (%V), %s",
+                  "upload_filter: cannot inspect %s: %s (%V), %s",
+                  ctx->response ? "response" : "upload",
                   reason, &ngx_http_upload_filter_cases[which].name,
                   ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED
                   ? "rejected" : "passed uninspected");
@@ -191,6 +192,7 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
 {
     char                 entry[HDB_PDQ_HEX_LEN + 1];
     u_char              *reason, *name, *filename, *video;
+    ngx_str_t            facts;
     u_char               pdq[sizeof(" entry=pdq: distance= variant= quality=")
                              + HDB_PDQ_HEX_LEN + 3 * NGX_INT_T_LEN + 16],
                          image[sizeof(" format= frame= time=") + 16
@@ -310,10 +312,19 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
         }
     }
 
+    ngx_str_null(&facts);
+
+    if (ctx->response
+        && ngx_http_upload_filter_response_facts(ctx, &facts) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "upload_filter: match action=%s digest=%s%s "
+                  "upload_filter: %smatch action=%s digest=%s%s "
                   "source=\"%s\" category=\"%s\"%s%s%s%s%s%s%s "
-                  "part=%s%s%s%s%s%s size=%O%s%s",
+                  "part=%s%s%s%s%s%s size=%O%s%s%V",
+                  ctx->response ? "response " : "",
                   action, digest, pdq, m->source, m->category,
                   video ? " video=\"" : "", video ? (char *) video : "",
                   video ? "\"" : "", vpdq,
@@ -323,11 +334,12 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
                   name ? " name=\"" : "", name ? (char *) name : "",
                   name ? "\" filename=\"" : "",
                   filename ? (char *) filename : "", name ? "\"" : "",
-                  site->size, site->decoded, image);
+                  site->size, site->decoded, image, &facts);
 
     if (!m->allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
         ctx->state = NGX_HTTP_UPLOAD_FILTER_REJECTED;
-        ctx->status = ctx->conf->status;
+        ctx->status = ctx->response ? ctx->conf->response_status
+                                    : ctx->conf->status;
     }
 
     return NGX_OK;
