@@ -259,6 +259,7 @@ bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
 	./bench/decode_priority.sh
 	./bench/pdq_index.sh
 	./bench/cold_set.sh
+	./bench/responses.sh
 	DURATION=120 ./bench/soak.sh
 	SEEDS=3 ./bench/differential.sh
 
