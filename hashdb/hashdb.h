@@ -342,6 +342,21 @@ typedef int (*hdb_source_cb)(const hdb_source_t *src, void *data);
  */
 int hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data);
 
+/** Called with each piece of a text; a non-zero return stops the writer. */
+typedef int (*hdb_text_cb)(const char *text, size_t len, void *data);
+
+/**
+ * Writes the hash set's gauges in Prometheus' text format (HELP and TYPE
+ * lines included): entries per source and type, each source's last update
+ * time and sequence, the map size, and, when used and resident are given
+ * (see hdb_resident_probe()), the bytes in use and in memory.  The module's
+ * metrics and "hashdb stats --prometheus" both write them with this.
+ * Returns 0, cb's non-zero code, an LMDB error, or EOVERFLOW (a line
+ * longer than the writer's buffer: never for valid source names).
+ */
+int hdb_prometheus_gauges(hdb_t *db, hdb_reader_t *rd, const size_t *used,
+    const size_t *resident, hdb_text_cb cb, void *data);
+
 /* writing: one writer at a time (LMDB serialises write transactions) */
 
 typedef struct {

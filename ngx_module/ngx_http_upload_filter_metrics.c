@@ -415,75 +415,13 @@ ngx_http_upload_filter_out_hist(ngx_http_upload_filter_out_t *o,
 }
 
 
-typedef struct {
-    ngx_http_upload_filter_out_t  *o;
-    ngx_int_t                      rc;
-    ngx_uint_t                     what;    /* 0 entries, 1 time, 2 seq */
-} ngx_http_upload_filter_src_walk_t;
-
-
+/* hdb_prometheus_gauges()'s text into the response */
 static int
-ngx_http_upload_filter_out_source(const hdb_source_t *src, void *data)
+ngx_http_upload_filter_out_text(const char *text, size_t len, void *data)
 {
-    u_char                             *name;
-    ngx_http_upload_filter_src_walk_t  *w = data;
+    ngx_http_upload_filter_out_t  *o = data;
 
-    name = ngx_http_upload_filter_label(w->o->pool, (u_char *) src->name);
-    if (name == NULL) {
-        w->rc = NGX_ERROR;
-        return 1;
-    }
-
-    switch (w->what) {
-
-    case 0:
-        for (int t = 0; t < HDB_NTYPES; t++) {
-            if (ngx_http_upload_filter_out(w->o,
-                    "upload_filter_hashset_entries{source=\"%s\",type=\"%s\"} "
-                    "%uL\n", name, hdb_type_name((hdb_type_t) t),
-                    src->count[t])
-                != NGX_OK)
-            {
-                w->rc = NGX_ERROR;
-                return 1;
-            }
-        }
-
-        if (ngx_http_upload_filter_out(w->o,
-                "upload_filter_hashset_entries{source=\"%s\",type=\"video\"} "
-                "%uL\n", name, src->videos)
-            != NGX_OK)
-        {
-            w->rc = NGX_ERROR;
-            return 1;
-        }
-
-        break;
-
-    case 1:
-        if (ngx_http_upload_filter_out(w->o,
-                "upload_filter_hashset_updated_timestamp_seconds"
-                "{source=\"%s\"} %L\n", name, src->updated)
-            != NGX_OK)
-        {
-            w->rc = NGX_ERROR;
-            return 1;
-        }
-
-        break;
-
-    default:
-        if (ngx_http_upload_filter_out(w->o,
-                "upload_filter_hashset_sequence{source=\"%s\"} %uL\n", name,
-                src->seq)
-            != NGX_OK)
-        {
-            w->rc = NGX_ERROR;
-            return 1;
-        }
-    }
-
-    return 0;
+    return ngx_http_upload_filter_out(o, "%*s", len, text) == NGX_OK ? 0 : 1;
 }
 
 
@@ -495,7 +433,7 @@ ngx_http_upload_filter_out_source(const hdb_source_t *src, void *data)
 static ngx_int_t
 ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
 {
-    int                                  hrc;
+    int                                  hrc, probed;
     size_t                               used, resident;
     u_char                              *src, *cat, labels[64];
     ngx_int_t                            rc;
@@ -503,20 +441,7 @@ ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
     ngx_http_upload_filter_out_t         o;
     ngx_http_upload_filter_metrics_t    *m = ngx_http_upload_filter_m;
     ngx_http_upload_filter_main_conf_t  *umcf;
-    ngx_http_upload_filter_src_walk_t    w;
     ngx_http_upload_filter_label_set_t  *s;
-
-    static const char  *src_help[] = {
-        "# HELP upload_filter_hashset_entries Entries of each source of the "
-        "hash set, by type.\n"
-        "# TYPE upload_filter_hashset_entries gauge\n",
-        "# HELP upload_filter_hashset_updated_timestamp_seconds When each "
-        "source was last updated.\n"
-        "# TYPE upload_filter_hashset_updated_timestamp_seconds gauge\n",
-        "# HELP upload_filter_hashset_sequence The sequence number of each "
-        "source's last signed update.\n"
-        "# TYPE upload_filter_hashset_sequence gauge\n"
-    };
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -635,35 +560,16 @@ ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
     umcf = ngx_http_upload_filter_worker;
 
     if (umcf && umcf->reader && hdb_reader_begin(umcf->reader) == 0) {
-        w.o = &o;
+        probed = hdb_resident_probe(umcf->db, &used, &resident) == 0;
 
-        for (w.what = 0; w.what < 3; w.what++) {
-            out("%s", src_help[w.what]);
-            w.rc = NGX_OK;
-            hrc = hdb_reader_sources(umcf->reader,
-                                     ngx_http_upload_filter_out_source, &w);
-            if (w.rc != NGX_OK || (hrc != 0 && hrc != 1)) {
-                hdb_reader_end(umcf->reader);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
+        hrc = hdb_prometheus_gauges(umcf->db, umcf->reader,
+                                    probed ? &used : NULL,
+                                    probed ? &resident : NULL,
+                                    ngx_http_upload_filter_out_text, &o);
         hdb_reader_end(umcf->reader);
 
-        out("# HELP upload_filter_hashset_map_bytes The LMDB map of the "
-            "hash set.\n"
-            "# TYPE upload_filter_hashset_map_bytes gauge\n"
-            "upload_filter_hashset_map_bytes %uz\n", hdb_mapsize(umcf->db));
-
-        if (hdb_resident_probe(umcf->db, &used, &resident) == 0) {
-            out("# HELP upload_filter_hashset_bytes The hash set's bytes in "
-                "use.\n"
-                "# TYPE upload_filter_hashset_bytes gauge\n"
-                "upload_filter_hashset_bytes %uz\n"
-                "# HELP upload_filter_hashset_resident_bytes Of them, in "
-                "memory now.\n"
-                "# TYPE upload_filter_hashset_resident_bytes gauge\n"
-                "upload_filter_hashset_resident_bytes %uz\n", used, resident);
+        if (hrc != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 

@@ -2,6 +2,7 @@
  * hashdb lookup, hashdb stats: read-only views of a hash set.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,79 +210,15 @@ format_types(unsigned types, char *buf, size_t size)
 typedef struct {
     int       json;
     int       prometheus;
-    int       n;
+    int       n;            /* sources printed */
     uint64_t  allowed;
 } stats_t;
 
-/* a source's gauges, named and labelled as the module's metrics name them */
 static int
-prometheus_source(const hdb_source_t *src, void *data)
+prometheus_write(const char *text, size_t len, void *data)
 {
-    stats_t  *st = data;
-
-    /* source names are letters, digits, '.', '_', '-': no escaping */
-    switch (st->n) {
-    case 0:
-        for (int t = 0; t < HDB_NTYPES; t++) {
-            printf("upload_filter_hashset_entries{source=\"%s\",type=\"%s\"} "
-                   "%llu\n", src->name, hdb_type_name((hdb_type_t) t),
-                   (unsigned long long) src->count[t]);
-        }
-        printf("upload_filter_hashset_entries{source=\"%s\",type=\"video\"} "
-               "%llu\n", src->name, (unsigned long long) src->videos);
-        break;
-    case 1:
-        printf("upload_filter_hashset_updated_timestamp_seconds"
-               "{source=\"%s\"} %lld\n", src->name, (long long) src->updated);
-        break;
-    default:
-        printf("upload_filter_hashset_sequence{source=\"%s\"} %llu\n",
-               src->name, (unsigned long long) src->seq);
-    }
-
-    return 0;
-}
-
-static int
-prometheus_stats(hdb_t *db, hdb_reader_t *rd, size_t used, size_t resident)
-{
-    int       rc;
-    stats_t   st;
-
-    static const char  *help[] = {
-        "# HELP upload_filter_hashset_entries Entries of each source of the "
-        "hash set, by type.\n"
-        "# TYPE upload_filter_hashset_entries gauge\n",
-        "# HELP upload_filter_hashset_updated_timestamp_seconds When each "
-        "source was last updated.\n"
-        "# TYPE upload_filter_hashset_updated_timestamp_seconds gauge\n",
-        "# HELP upload_filter_hashset_sequence The sequence number of each "
-        "source's last signed update.\n"
-        "# TYPE upload_filter_hashset_sequence gauge\n"
-    };
-
-    memset(&st, 0, sizeof(st));
-
-    for (st.n = 0; st.n < 3; st.n++) {
-        fputs(help[st.n], stdout);
-        rc = hdb_reader_sources(rd, prometheus_source, &st);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-
-    printf("# HELP upload_filter_hashset_map_bytes The LMDB map of the hash "
-           "set.\n# TYPE upload_filter_hashset_map_bytes gauge\n"
-           "upload_filter_hashset_map_bytes %zu\n"
-           "# HELP upload_filter_hashset_bytes The hash set's bytes in use.\n"
-           "# TYPE upload_filter_hashset_bytes gauge\n"
-           "upload_filter_hashset_bytes %zu\n"
-           "# HELP upload_filter_hashset_resident_bytes Of them, in memory "
-           "now.\n# TYPE upload_filter_hashset_resident_bytes gauge\n"
-           "upload_filter_hashset_resident_bytes %zu\n", hdb_mapsize(db),
-           used, resident);
-
-    return 0;
+    (void) data;
+    return fwrite(text, 1, len, stdout) == len ? 0 : errno;
 }
 
 static void
@@ -414,7 +351,8 @@ cmd_stats(int argc, char **argv)
     }
 
     if (rc == 0 && st.prometheus) {
-        rc = prometheus_stats(db, rd, used, resident);
+        rc = hdb_prometheus_gauges(db, rd, &used, &resident,
+                                   prometheus_write, NULL);
 
     } else if (rc == 0) {
         format_types(plan, types, sizeof(types));
