@@ -289,6 +289,7 @@ ngx_int_t ngx_http_upload_filter_inspect_feed(
     ngx_http_upload_filter_ctx_t *ctx, u_char *p, size_t len);
 ngx_int_t ngx_http_upload_filter_inspect_finish(
     ngx_http_upload_filter_ctx_t *ctx);
+void ngx_http_upload_filter_inspect_stop(ngx_http_upload_filter_ctx_t *ctx);
 
 /* ngx_http_upload_filter_response.c */
 extern ngx_module_t  ngx_http_upload_filter_response_module;

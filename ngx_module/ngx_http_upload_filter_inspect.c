@@ -117,6 +117,21 @@ ngx_http_upload_filter_inspect_finish(ngx_http_upload_filter_ctx_t *ctx)
 }
 
 
+/*
+ * The inspection ends without a verdict to wait for (the request is done,
+ * or the body goes on uninspected): open objects give their digests back
+ * to the spares, the images and the thread's task are let go.
+ */
+void
+ngx_http_upload_filter_inspect_stop(ngx_http_upload_filter_ctx_t *ctx)
+{
+    uf_inspect_free(ctx->inspect);
+    ctx->inspect = NULL;
+
+    ngx_http_upload_filter_pdq_cleanup(ctx);
+}
+
+
 static void
 ngx_http_upload_filter_inspect_error(ngx_http_upload_filter_ctx_t *ctx,
     int rc)

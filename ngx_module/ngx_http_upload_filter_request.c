@@ -404,10 +404,5 @@ ngx_http_upload_filter_cleanup(void *data)
     ngx_http_upload_filter_ctx_t  *ctx = data;
 
     ngx_http_upload_filter_metrics_request(ctx);
-
-    /* open objects give their digests back to the spares */
-    uf_inspect_free(ctx->inspect);
-    ctx->inspect = NULL;
-
-    ngx_http_upload_filter_pdq_cleanup(ctx);
+    ngx_http_upload_filter_inspect_stop(ctx);
 }

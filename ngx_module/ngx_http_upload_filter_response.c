@@ -29,6 +29,18 @@
 #define NGX_HTTP_UPLOAD_FILTER_BUFFERED  0x08
 
 
+/* why a response passes uninspected: the metric's reason, then the log's */
+#define NGX_HTTP_UPLOAD_FILTER_RANGE     0
+#define NGX_HTTP_UPLOAD_FILTER_LARGE     1
+#define NGX_HTTP_UPLOAD_FILTER_GREW      2
+
+static const char  *ngx_http_upload_filter_uninspected_why[] = {
+    "a Range request",
+    "larger than upload_filter_response_buffer",
+    "grew larger than upload_filter_response_buffer"
+};
+
+
 static ngx_int_t ngx_http_upload_filter_response_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upload_filter_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_filter_response_body_filter(
@@ -42,7 +54,7 @@ static ngx_int_t ngx_http_upload_filter_release(ngx_http_request_t *r,
 static ngx_int_t ngx_http_upload_filter_blocked_by(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 static void ngx_http_upload_filter_uninspected(ngx_http_request_t *r,
-    const char *why);
+    ngx_uint_t why);
 static void ngx_http_upload_filter_response_cleanup(void *data);
 
 
@@ -142,15 +154,14 @@ ngx_http_upload_filter_header_filter(ngx_http_request_t *r)
     }
 
     if (r->headers_in.range) {
-        ngx_http_upload_filter_uninspected(r, "a Range request");
+        ngx_http_upload_filter_uninspected(r, NGX_HTTP_UPLOAD_FILTER_RANGE);
         return ngx_http_next_header_filter(r);
     }
 
     len = r->headers_out.content_length_n;
 
     if (len > (off_t) ulcf->response_buffer) {
-        ngx_http_upload_filter_uninspected(r, "larger than "
-                                           "upload_filter_response_buffer");
+        ngx_http_upload_filter_uninspected(r, NGX_HTTP_UPLOAD_FILTER_LARGE);
         return ngx_http_next_header_filter(r);
     }
 
@@ -281,8 +292,7 @@ ngx_http_upload_filter_hold(ngx_http_request_t *r,
     }
 
     if (ctx->held_len + size > ctx->conf->response_buffer) {
-        ngx_http_upload_filter_uninspected(r, "grew larger than "
-                                           "upload_filter_response_buffer");
+        ngx_http_upload_filter_uninspected(r, NGX_HTTP_UPLOAD_FILTER_GREW);
         return NGX_DECLINED;
     }
 
@@ -370,9 +380,7 @@ ngx_http_upload_filter_release(ngx_http_request_t *r,
 
     if (!last) {
         /* no verdict will come: the inspection stops here */
-        uf_inspect_free(ctx->inspect);
-        ctx->inspect = NULL;
-        ngx_http_upload_filter_pdq_cleanup(ctx);
+        ngx_http_upload_filter_inspect_stop(ctx);
         ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
         ctx->result = NGX_HTTP_UPLOAD_FILTER_NONE;
     }
@@ -447,12 +455,16 @@ ngx_http_upload_filter_blocked_by(ngx_http_request_t *r,
 
 
 static void
-ngx_http_upload_filter_uninspected(ngx_http_request_t *r, const char *why)
+ngx_http_upload_filter_uninspected(ngx_http_request_t *r, ngx_uint_t why)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "upload_filter: response passed uninspected: %s", why);
+                  "upload_filter: response passed uninspected: %s",
+                  ngx_http_upload_filter_uninspected_why[why]);
 
-    ngx_http_upload_filter_metrics_uninspected(why[0] == 'a' ? 0 : 1);
+    /* the metric counts Range requests and sizes */
+    ngx_http_upload_filter_metrics_uninspected(
+                                       why == NGX_HTTP_UPLOAD_FILTER_RANGE
+                                       ? 0 : 1);
 }
 
 
@@ -501,12 +513,12 @@ ngx_http_upload_filter_response_facts(ngx_http_upload_filter_ctx_t *ctx,
         ngx_string("request_uri"), ngx_string("upstream_addr"),
         ngx_string("upstream_cache_status")
     };
-    u_char           *val[5];
-    size_t            vlen[5];
+    u_char           *val[sizeof(names) / sizeof(names[0])];
+    size_t            vlen[sizeof(names) / sizeof(names[0])];
 
     r = ctx->request;
 
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         name = names[i];
         vv = ngx_http_get_variable(r, &name,
                                    ngx_hash_key(name.data, name.len));
@@ -578,11 +590,7 @@ ngx_http_upload_filter_response_cleanup(void *data)
     ngx_http_upload_filter_ctx_t  *ctx = data;
 
     ngx_http_upload_filter_metrics_request(ctx);
-
-    uf_inspect_free(ctx->inspect);
-    ctx->inspect = NULL;
-
-    ngx_http_upload_filter_pdq_cleanup(ctx);
+    ngx_http_upload_filter_inspect_stop(ctx);
 
     ngx_free(ctx->held);
     ctx->held = NULL;
