@@ -39,6 +39,28 @@ my ($line) = $out =~ /nginx\.conf:(\d+) needs/;
 my @conf = split /\n/, $t->read_file('nginx.conf');
 like($conf[$line - 1] // '', qr/upload_filter on;/, 'which is that line');
 
+# the same for the response side, which needs the set as much
+($rc, $out) = $t->nginx_test(<<'EOF2', no_db => 1);
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / {
+            upload_filter_responses on;
+            return 204;
+        }
+    }
+EOF2
+isnt($rc, 0, 'upload_filter_responses on without upload_filter_db fails');
+like($out, qr/"upload_filter_responses on" in \S+nginx\.conf:\d+ needs the hash set/,
+     'naming that directive and its line');
+($rc, $out) = $t->nginx_test(<<'EOF2');
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        upload_filter_response_status 200;
+    }
+EOF2
+like($out, qr/"upload_filter_response_status" takes 400 to 599, not 200/,
+     'upload_filter_response_status: a status a refusal can have');
+
 for my $bad (['upload_filter_status 200;', qr/"upload_filter_status" takes 400 to 599, not 200/],
              ['upload_filter_action drop;', qr/"upload_filter_action" takes "block" or "log", not "drop"/],
              ['upload_filter_video_sampling slow;', qr/"upload_filter_video_sampling" takes "exact", "fast" or "keyframes", not "slow"/],
