@@ -217,6 +217,16 @@ int hdb_reader_begin(hdb_reader_t *rd);
 void hdb_reader_end(hdb_reader_t *rd);
 
 /**
+ * Which set the reader's transaction sees: an opaque value, the same for
+ * two transactions that saw the same committed update of the same file,
+ * and another after any commit (an update, the allow list, a source
+ * enabled) or when the set is another file.  For callers that remember
+ * a verdict and must know when to check it again.  0 outside
+ * hdb_reader_begin() .. hdb_reader_end().
+ */
+uint64_t hdb_reader_version(const hdb_reader_t *rd);
+
+/**
  * The digest types a filter must compute so that every listed file can
  * match, as HDB_TYPE_BIT()s into *types (HDB_PDQ's bit when PDQ hashes
  * are listed): per source, the cheapest type that every entry carries, or

@@ -31,6 +31,7 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
     hdb_t     *db;
     MDB_txn   *txn;
     unsigned   envflags;
+    mdb_filehandle_t  fd;
     struct stat  st;
 
     *out = NULL;
@@ -99,6 +100,11 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
 
     if (rc != 0) {
         goto failed;
+    }
+
+    if (mdb_env_get_fd(db->env, &fd) == 0 && fstat(fd, &st) == 0) {
+        db->file_id = ((uint64_t) st.st_dev << 40)
+                      ^ (uint64_t) st.st_ino * 0x9e3779b97f4a7c15ULL;
     }
 
     rc = mdb_txn_begin(db->env, NULL,

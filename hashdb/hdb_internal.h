@@ -25,6 +25,7 @@ struct hdb {
     MDB_dbi    video_name;
     MDB_dbi    vpdq;
     char      *path;
+    uint64_t   file_id;         /* data.mdb's device and inode, mixed */
 };
 
 /* a reader's view of one PDQ index block (hdb_pdq_index.c) */

@@ -83,6 +83,20 @@ hdb_reader_end(hdb_reader_t *rd)
     }
 }
 
+uint64_t
+hdb_reader_version(const hdb_reader_t *rd)
+{
+    uint64_t  v;
+
+    if (!rd->active) {
+        return 0;
+    }
+
+    v = rd->db->file_id ^ (uint64_t) mdb_txn_id(rd->txn);
+
+    return v ? v : 1;
+}
+
 /* one source's share of the plan */
 static int
 hdb_plan_source(const hdb_source_t *src, void *data)

@@ -26,6 +26,9 @@
  *                                      failure's policy, the rejection
  *   ngx_http_upload_filter_ledger.c    what was hashed, for
  *                                      $upload_filter_hashes
+ *   ngx_http_upload_filter_zone.c      the verdict zone: responses judged
+ *                                      before, their hashes checked again
+ *                                      after an update
  *   ngx_http_upload_filter_variables.c the variables
  *   ngx_http_upload_filter_resident.c  upload_filter_resident: keeping the
  *                                      hash set in memory
@@ -124,6 +127,8 @@ typedef struct {
     size_t                     response_buffer;
     ngx_uint_t                 response_status;
     ngx_str_t                  response_link;   /* Link: rel=blocked-by */
+    ngx_shm_zone_t            *response_zone;   /* upload_filter_response_zone */
+    ngx_shm_zone_t            *blocked_zone;    /* upload_filter_blocked */
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
     ngx_flag_t                 no_threads;     /* thread_pool off */
@@ -211,6 +216,8 @@ struct ngx_http_upload_filter_obj_s {
 
 typedef struct ngx_http_upload_filter_task_s  ngx_http_upload_filter_task_t;
 
+typedef struct ngx_http_upload_filter_known_s  ngx_http_upload_filter_known_t;
+
 typedef struct {
     ngx_http_request_t                 *request;
     ngx_http_upload_filter_loc_conf_t  *conf;
@@ -251,6 +258,10 @@ typedef struct {
     size_t                              held_len;
     size_t                              held_cap;
 
+    /* the verdict zone: what it knew of the object, in r->pool */
+    ngx_http_upload_filter_known_t     *known;
+    off_t                               sent;       /* streamed: bytes on */
+
     /* the PRECONTENT handler's read is under way: who waits for the body */
     unsigned                            reading:1;
     unsigned                            pdq:1;          /* set holds PDQ */
@@ -258,6 +269,12 @@ typedef struct {
     unsigned                            released:1;     /* response sent on */
     unsigned                            complete:1;     /* its last buffer */
     unsigned                            link_sent:1;
+    unsigned                            streamed:1;     /* larger than the
+                                                           buffer: sent on
+                                                           as it is hashed */
+    unsigned                            keep_frames:1;  /* for the zone */
+    unsigned                            rejudging:1;    /* the zone's kept
+                                                           hashes */
 } ngx_http_upload_filter_ctx_t;
 
 
@@ -297,6 +314,8 @@ ngx_http_upload_filter_ctx_t *ngx_http_upload_filter_response_ctx(
     ngx_http_request_t *r);
 ngx_int_t ngx_http_upload_filter_response_facts(
     ngx_http_upload_filter_ctx_t *ctx, ngx_str_t *facts);
+ngx_int_t ngx_http_upload_filter_response_url(ngx_http_request_t *r,
+    ngx_str_t *url);
 
 /* ngx_http_upload_filter_variables.c */
 ngx_int_t ngx_http_upload_filter_add_variables(ngx_conf_t *cf);
@@ -340,6 +359,9 @@ ngx_int_t ngx_http_upload_filter_not_read_here(ngx_http_request_t *r,
 
 /* ngx_http_upload_filter_object.c */
 extern const uf_sink_t  ngx_http_upload_filter_sink;
+ngx_int_t ngx_http_upload_filter_digests_check(
+    ngx_http_upload_filter_ctx_t *ctx, const hdb_digests_t *dg,
+    const ngx_http_upload_filter_site_t *site);
 void ngx_http_upload_filter_objects_exit(void);
 
 /* ngx_http_upload_filter_ledger.c */
@@ -350,7 +372,24 @@ ngx_int_t ngx_http_upload_filter_ledger_add(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj, const hdb_digests_t *dg,
     ngx_uint_t *index);
 void ngx_http_upload_filter_ledger_pdq(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_uint_t index, const u_char *pdq);
+    ngx_uint_t index, const hdb_media_result_t *media,
+    const hdb_media_frame_t *f);
+
+/* one object hashed, as the verdict zone keeps it */
+typedef struct {
+    const u_char                       *where;
+    off_t                               size;
+    unsigned                            types;
+    const u_char                      (*md)[HDB_DIGEST_MAX];
+    int                                 media;      /* HDB_MEDIA_NONE: no
+                                                       frames */
+    unsigned                            total;
+    ngx_uint_t                          nframes;
+    const hdb_media_frame_t            *frames;
+} ngx_http_upload_filter_kept_t;
+
+ngx_int_t ngx_http_upload_filter_ledger_get(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t i, ngx_http_upload_filter_kept_t *k);
 ngx_int_t ngx_http_upload_filter_ledger_value(
     ngx_http_upload_filter_ctx_t *ctx, ngx_str_t *value);
 
@@ -366,6 +405,22 @@ void ngx_http_upload_filter_pdq_run(ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 void ngx_http_upload_filter_pdq_cleanup(ngx_http_upload_filter_ctx_t *ctx);
+void ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_image_t *list);
+
+/* ngx_http_upload_filter_zone.c: the verdict zone */
+char *ngx_http_upload_filter_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_filter_response_zone(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_upload_filter_blocked(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_upload_filter_zone_find(ngx_http_upload_filter_ctx_t *ctx);
+ngx_int_t ngx_http_upload_filter_zone_rejudge(
+    ngx_http_upload_filter_ctx_t *ctx);
+void ngx_http_upload_filter_zone_store(ngx_http_upload_filter_ctx_t *ctx);
+u_char *ngx_http_upload_filter_known_key(ngx_http_request_t *r,
+    ngx_http_upload_filter_known_t *k);
 
 /* ngx_http_upload_filter_resident.c */
 char *ngx_http_upload_filter_resident_conf(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -386,6 +441,7 @@ void ngx_http_upload_filter_metrics_error(ngx_uint_t which);
 void ngx_http_upload_filter_metrics_verdict(ngx_uint_t video, ngx_msec_t ms);
 void ngx_http_upload_filter_metrics_queue(ngx_msec_t ms);
 void ngx_http_upload_filter_metrics_uninspected(ngx_uint_t why);
+void ngx_http_upload_filter_metrics_known(ngx_uint_t what);
 void ngx_http_upload_filter_metrics_match(const hdb_match_t *m,
     ngx_uint_t kind, ngx_uint_t action);
 

@@ -33,6 +33,11 @@ struct ngx_http_upload_filter_ledger_s {
     ngx_uint_t                          npdq;
     u_char                              pdq[NGX_HTTP_UPLOAD_FILTER_LEDGER_PDQ]
                                            [HDB_PDQ_SIZE];
+
+    /* for the verdict zone (ctx->keep_frames): every frame, whole */
+    int                                 media;      /* hdb_media_type_t */
+    unsigned                            total;
+    ngx_array_t                        *frames;     /* hdb_media_frame_t */
 };
 
 
@@ -97,11 +102,18 @@ ngx_http_upload_filter_ledger_add(ngx_http_upload_filter_ctx_t *ctx,
 }
 
 
-/* a frame's PDQ hash (as is) of the image that entry index was */
+/*
+ * A frame hashed of the image that entry index was: its hash as is for
+ * the variable, and, when the verdict zone keeps them, the whole frame
+ * (all variants, quality, time).  NGX_ERROR: no memory for the latter,
+ * and the entry can no longer be kept (ctx->keep_frames off).
+ */
 void
 ngx_http_upload_filter_ledger_pdq(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_uint_t index, const u_char *pdq)
+    ngx_uint_t index, const hdb_media_result_t *media,
+    const hdb_media_frame_t *f)
 {
+    hdb_media_frame_t                *kept;
     ngx_http_upload_filter_ledger_t  *e;
 
     if (ctx->ledger == NULL || index >= ctx->ledger->nelts) {
@@ -111,8 +123,58 @@ ngx_http_upload_filter_ledger_pdq(ngx_http_upload_filter_ctx_t *ctx,
     e = (ngx_http_upload_filter_ledger_t *) ctx->ledger->elts + index;
 
     if (e->npdq < NGX_HTTP_UPLOAD_FILTER_LEDGER_PDQ) {
-        ngx_memcpy(e->pdq[e->npdq++], pdq, HDB_PDQ_SIZE);
+        ngx_memcpy(e->pdq[e->npdq++], f->variants[0], HDB_PDQ_SIZE);
     }
+
+    if (!ctx->keep_frames) {
+        return;
+    }
+
+    e->media = media->type;
+    e->total = media->total;
+
+    if (e->frames == NULL) {
+        e->frames = ngx_array_create(ctx->request->pool, 1,
+                                     sizeof(hdb_media_frame_t));
+        if (e->frames == NULL) {
+            ctx->keep_frames = 0;
+            return;
+        }
+    }
+
+    kept = ngx_array_push(e->frames);
+    if (kept == NULL) {
+        ctx->keep_frames = 0;
+        return;
+    }
+
+    *kept = *f;
+}
+
+
+/* entry i of what was hashed, for the verdict zone; NGX_DECLINED: no more */
+ngx_int_t
+ngx_http_upload_filter_ledger_get(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_uint_t i, ngx_http_upload_filter_kept_t *k)
+{
+    ngx_http_upload_filter_ledger_t  *e;
+
+    if (ctx->ledger == NULL || i >= ctx->ledger->nelts) {
+        return NGX_DECLINED;
+    }
+
+    e = (ngx_http_upload_filter_ledger_t *) ctx->ledger->elts + i;
+
+    k->where = e->where;
+    k->size = e->size;
+    k->types = e->types;
+    k->md = (const u_char (*)[HDB_DIGEST_MAX]) e->md;
+    k->media = e->frames ? e->media : HDB_MEDIA_NONE;
+    k->total = e->frames ? e->total : 0;
+    k->nframes = e->frames ? e->frames->nelts : 0;
+    k->frames = e->frames ? e->frames->elts : NULL;
+
+    return NGX_OK;
 }
 
 

@@ -68,7 +68,9 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                        requests;
     ngx_atomic_t                        responses;
-    ngx_atomic_t                        uninspected[2];   /* range, size */
+    ngx_atomic_t                        uninspected[2];   /* range,
+                                                             streamed */
+    ngx_atomic_t                        zone[3];    /* hit, recheck, miss */
     ngx_atomic_t                        bytes;
     ngx_atomic_t                        parts;
     ngx_atomic_t                        media[
@@ -192,7 +194,10 @@ ngx_http_upload_filter_metrics_request(ngx_http_upload_filter_ctx_t *ctx)
 }
 
 
-/* a response passed on uninspected: 0 a Range request, 1 its size */
+/*
+ * A response not held: 0 a Range request passed on uninspected, 1 one
+ * larger than the buffer, streamed with its digests only
+ */
 void
 ngx_http_upload_filter_metrics_uninspected(ngx_uint_t why)
 {
@@ -200,6 +205,21 @@ ngx_http_upload_filter_metrics_uninspected(ngx_uint_t why)
 
     if (m && why < 2) {
         (void) ngx_atomic_fetch_add(&m->uninspected[why], 1);
+    }
+}
+
+
+/*
+ * The verdict zone answered for a response: 0 known clean, passed on
+ * unread; 1 its kept hashes checked again; 2 not known, inspected
+ */
+void
+ngx_http_upload_filter_metrics_known(ngx_uint_t what)
+{
+    ngx_http_upload_filter_metrics_t  *m = ngx_http_upload_filter_m;
+
+    if (m && what < 3) {
+        (void) ngx_atomic_fetch_add(&m->zone[what], 1);
     }
 }
 
@@ -470,9 +490,22 @@ ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
     out("# HELP upload_filter_responses_uninspected_total Responses passed "
         "on uninspected, by why.\n"
         "# TYPE upload_filter_responses_uninspected_total counter\n"
-        "upload_filter_responses_uninspected_total{reason=\"range\"} %uA\n"
-        "upload_filter_responses_uninspected_total{reason=\"size\"} %uA\n",
-        m->uninspected[0], m->uninspected[1]);
+        "upload_filter_responses_uninspected_total{reason=\"range\"} %uA\n",
+        m->uninspected[0]);
+    out("# HELP upload_filter_responses_streamed_total Responses larger "
+        "than upload_filter_response_buffer, sent on as they were hashed "
+        "(digests only).\n"
+        "# TYPE upload_filter_responses_streamed_total counter\n"
+        "upload_filter_responses_streamed_total %uA\n",
+        m->uninspected[1]);
+    out("# HELP upload_filter_response_zone_total Responses the verdict "
+        "zone answered for: known clean (passed unread), checked again "
+        "from kept hashes, not known (inspected).\n"
+        "# TYPE upload_filter_response_zone_total counter\n"
+        "upload_filter_response_zone_total{result=\"hit\"} %uA\n"
+        "upload_filter_response_zone_total{result=\"recheck\"} %uA\n"
+        "upload_filter_response_zone_total{result=\"miss\"} %uA\n",
+        m->zone[0], m->zone[1], m->zone[2]);
     out("# HELP upload_filter_hashed_bytes_total Body bytes inspected.\n"
         "# TYPE upload_filter_hashed_bytes_total counter\n"
         "upload_filter_hashed_bytes_total %uA\n", m->bytes);

@@ -209,6 +209,27 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       offsetof(ngx_http_upload_filter_loc_conf_t, response_link),
       NULL },
 
+    { ngx_string("upload_filter_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
+      ngx_http_upload_filter_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_filter_response_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_filter_response_zone,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_filter_blocked"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_filter_blocked,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upload_filter_on_error"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_upload_filter_on_error,
@@ -447,6 +468,7 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
     conf->response_buffer = NGX_CONF_UNSET_SIZE;
     conf->response_status = NGX_CONF_UNSET_UINT;
     ngx_str_null(&conf->response_link);
+    conf->response_zone = NGX_CONF_UNSET_PTR;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
     conf->no_threads = 0;
@@ -523,6 +545,7 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->response_status, prev->response_status,
                               451);
     ngx_conf_merge_str_value(conf->response_link, prev->response_link, "");
+    ngx_conf_merge_ptr_value(conf->response_zone, prev->response_zone, NULL);
 
 #if (NGX_THREADS)
     ngx_conf_merge_uint_value(conf->thread_priority, prev->thread_priority,

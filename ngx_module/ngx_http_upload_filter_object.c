@@ -182,18 +182,8 @@ static ngx_int_t
 ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_obj_t *obj)
 {
-    int                                  rc, found;
-    char                                 hex[HDB_HEX_MAX + 1];
-    char                                 digest[sizeof("sha256:")
-                                                + HDB_HEX_MAX];
-    ngx_uint_t                           i;
-    hdb_type_t                           t;
-    hdb_match_t                          m;
-    hdb_digests_t                        dg;
-    ngx_http_upload_filter_site_t        site;
-    ngx_http_upload_filter_main_conf_t  *umcf;
-
-    umcf = ngx_http_upload_filter_worker;
+    hdb_digests_t                  dg;
+    ngx_http_upload_filter_site_t  site;
 
     if (hdb_digest_final(obj->digest, &dg) != 0) {
         ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
@@ -211,6 +201,43 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    site.where = obj->where;
+    site.name = obj->name;
+    site.name_len = obj->name_len;
+    site.filename = obj->filename;
+    site.filename_len = obj->filename_len;
+    site.size = obj->size;
+    site.decoded = obj->decoded;
+    site.format = NULL;
+    site.frame = -1;
+    site.time = -1;
+    site.video = NULL;
+
+    return ngx_http_upload_filter_digests_check(ctx, &dg, &site);
+}
+
+
+/*
+ * An object's digests against the set, cheapest type first: the first
+ * listed one goes to the verdict (also for digests the verdict zone kept
+ * of an object seen before).  NGX_OK to go on, NGX_ERROR when the set
+ * could not be read or the report failed.
+ */
+ngx_int_t
+ngx_http_upload_filter_digests_check(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_digests_t *dg, const ngx_http_upload_filter_site_t *site)
+{
+    int                                  rc, found;
+    char                                 hex[HDB_HEX_MAX + 1];
+    char                                 digest[sizeof("sha256:")
+                                                + HDB_HEX_MAX];
+    ngx_uint_t                           i;
+    hdb_type_t                           t;
+    hdb_match_t                          m;
+    ngx_http_upload_filter_main_conf_t  *umcf;
+
+    umcf = ngx_http_upload_filter_worker;
+
     found = 0;
     t = HDB_NTYPES;
 
@@ -219,11 +246,11 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
     for (i = 0; rc == 0 && i < HDB_NDIGESTS; i++) {
         t = hdb_types_by_cost[i];
 
-        if (!(dg.types & HDB_TYPE_BIT(t))) {
+        if (!(dg->types & HDB_TYPE_BIT(t))) {
             continue;
         }
 
-        rc = hdb_reader_lookup(umcf->reader, t, dg.md[t], &m);
+        rc = hdb_reader_lookup(umcf->reader, t, dg->md[t], &m);
 
         if (rc == 0) {
             found = 1;
@@ -248,23 +275,11 @@ ngx_http_upload_filter_obj_check(ngx_http_upload_filter_ctx_t *ctx,
 
     /* a listed digest */
 
-    hdb_hex_encode(dg.md[t], hdb_type_size(t), hex);
+    hdb_hex_encode(dg->md[t], hdb_type_size(t), hex);
     ngx_snprintf((u_char *) digest, sizeof(digest), "%s:%s%Z",
                  hdb_type_name(t), hex);
 
-    site.where = obj->where;
-    site.name = obj->name;
-    site.name_len = obj->name_len;
-    site.filename = obj->filename;
-    site.filename_len = obj->filename_len;
-    site.size = obj->size;
-    site.decoded = obj->decoded;
-    site.format = NULL;
-    site.frame = -1;
-    site.time = -1;
-    site.video = NULL;
-
-    return ngx_http_upload_filter_report(ctx, &m, digest, NULL, &site);
+    return ngx_http_upload_filter_report(ctx, &m, digest, NULL, site);
 }
 
 

@@ -83,8 +83,6 @@ static ngx_int_t ngx_http_upload_filter_video_judge(
     ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j);
 static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
     const hdb_media_limits_t *limits);
-static void ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_http_upload_filter_image_t *list);
 static ngx_int_t ngx_http_upload_filter_pdq_lookup(
     ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j,
     hdb_media_frame_t *f);
@@ -397,8 +395,12 @@ ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
 
 
 
-/* the hashes against the hash set, in the event loop */
-static void
+/*
+ * The hashes against the hash set, in the event loop: those the thread
+ * found, or those the verdict zone kept of an object seen before
+ * (ctx->rejudging: not counted as hashed again)
+ */
+void
 ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_image_t *list)
 {
@@ -410,7 +412,7 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
 
     r = ctx->request;
 
-    for (j = list; j; j = j->next) {
+    for (j = list; j && !ctx->rejudging; j = j->next) {
         if (j->rc == HDB_MEDIA_OK && j->media.nframes) {
             ngx_http_upload_filter_metrics_media(j->media.type);
         }
@@ -434,8 +436,8 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
 
         if (j->rc == HDB_MEDIA_OK) {
             for (k = 0; k < j->media.nframes; k++) {
-                ngx_http_upload_filter_ledger_pdq(ctx, j->ledger,
-                                              j->media.frames[k].variants[0]);
+                ngx_http_upload_filter_ledger_pdq(ctx, j->ledger, &j->media,
+                                                  &j->media.frames[k]);
 
                 if (ngx_http_upload_filter_pdq_lookup(ctx, j,
                                                       &j->media.frames[k])
@@ -574,8 +576,8 @@ ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
     n = j->media.nframes;
 
     for (k = 0; k < n; k++) {
-        ngx_http_upload_filter_ledger_pdq(ctx, j->ledger,
-                                          j->media.frames[k].variants[0]);
+        ngx_http_upload_filter_ledger_pdq(ctx, j->ledger, &j->media,
+                                          &j->media.frames[k]);
     }
 
     frames = ngx_alloc(ngx_max(n, 1) * sizeof(hdb_vpdq_frame_t),

@@ -29,16 +29,9 @@
 #define NGX_HTTP_UPLOAD_FILTER_BUFFERED  0x08
 
 
-/* why a response passes uninspected: the metric's reason, then the log's */
+/* the metrics' counts of responses not held: see metrics_uninspected() */
 #define NGX_HTTP_UPLOAD_FILTER_RANGE     0
-#define NGX_HTTP_UPLOAD_FILTER_LARGE     1
-#define NGX_HTTP_UPLOAD_FILTER_GREW      2
-
-static const char  *ngx_http_upload_filter_uninspected_why[] = {
-    "a Range request",
-    "larger than upload_filter_response_buffer",
-    "grew larger than upload_filter_response_buffer"
-};
+#define NGX_HTTP_UPLOAD_FILTER_STREAMED  1
 
 
 static ngx_int_t ngx_http_upload_filter_response_init(ngx_conf_t *cf);
@@ -50,11 +43,18 @@ static ngx_int_t ngx_http_upload_filter_hold(ngx_http_request_t *r,
 static ngx_int_t ngx_http_upload_filter_judged(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_filter_release(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_filter_send_held(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx, ngx_uint_t last);
+static void ngx_http_upload_filter_stream(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_filter_streamed(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_upload_filter_grown(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_filter_blocked_by(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
-static void ngx_http_upload_filter_uninspected(ngx_http_request_t *r,
-    ngx_uint_t why);
+static void ngx_http_upload_filter_uninspected(ngx_http_request_t *r);
 static void ngx_http_upload_filter_response_cleanup(void *data);
 
 
@@ -120,6 +120,7 @@ static ngx_int_t
 ngx_http_upload_filter_header_filter(ngx_http_request_t *r)
 {
     off_t                               len;
+    ngx_int_t                           rc;
     ngx_str_t                           ce;
     ngx_pool_cleanup_t                 *cln;
     ngx_http_upload_filter_ctx_t       *ctx;
@@ -144,24 +145,15 @@ ngx_http_upload_filter_header_filter(ngx_http_request_t *r)
 
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_filter_module);
 
-    if (!ulcf->responses
-        || r->headers_out.status != NGX_HTTP_OK
-        || r->header_only
-        || r->method == NGX_HTTP_HEAD
-        || r->headers_out.content_length_n == 0)
+    if (!ulcf->responses || r->headers_out.status != NGX_HTTP_OK) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /* what the verdict zone knows goes for HEAD and Range requests too */
+    if (ulcf->response_zone == NULL
+        && (r->header_only || r->method == NGX_HTTP_HEAD
+            || r->headers_out.content_length_n == 0))
     {
-        return ngx_http_next_header_filter(r);
-    }
-
-    if (r->headers_in.range) {
-        ngx_http_upload_filter_uninspected(r, NGX_HTTP_UPLOAD_FILTER_RANGE);
-        return ngx_http_next_header_filter(r);
-    }
-
-    len = r->headers_out.content_length_n;
-
-    if (len > (off_t) ulcf->response_buffer) {
-        ngx_http_upload_filter_uninspected(r, NGX_HTTP_UPLOAD_FILTER_LARGE);
         return ngx_http_next_header_filter(r);
     }
 
@@ -181,10 +173,74 @@ ngx_http_upload_filter_header_filter(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_upload_filter_response_module);
 
+    rc = ngx_http_upload_filter_zone_find(ctx);
+
+    switch (rc) {
+
+    case NGX_ERROR:
+        return NGX_ERROR;
+
+    case NGX_OK:
+        /* judged before, under this same set: not read again */
+        ngx_http_upload_filter_metrics_known(0);
+        ctx->result = NGX_HTTP_UPLOAD_FILTER_CLEAN;
+        ctx->released = 1;
+        return ngx_http_next_header_filter(r);
+
+    case NGX_AGAIN:
+        ngx_http_upload_filter_metrics_known(1);
+
+        rc = ngx_http_upload_filter_zone_rejudge(ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            ctx->released = 1;
+
+            if (ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED) {
+                /* no byte of it was read, none is sent */
+                return ngx_http_filter_finalize_request(r,
+                                      &ngx_http_upload_filter_response_module,
+                                      ctx->status);
+            }
+
+            return ngx_http_next_header_filter(r);
+        }
+
+        /* its kept hashes cannot answer: inspected as new */
+        break;
+
+    default: /* NGX_DECLINED */
+        break;
+    }
+
+    if (ctx->known) {
+        ngx_http_upload_filter_metrics_known(2);
+    }
+
+    if (r->header_only || r->method == NGX_HTTP_HEAD
+        || r->headers_out.content_length_n == 0)
+    {
+        ctx->released = 1;
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (r->headers_in.range) {
+        ctx->released = 1;
+        ngx_http_upload_filter_uninspected(r);
+        return ngx_http_next_header_filter(r);
+    }
+
+    len = r->headers_out.content_length_n;
+
     ngx_str_null(&ce);
     if (r->headers_out.content_encoding) {
         ce = r->headers_out.content_encoding->value;
     }
+
+    ctx->keep_frames = (ctx->known != NULL);
 
     ngx_http_upload_filter_inspect_start(ctx, &r->headers_out.content_type,
                                          &ce, len);
@@ -199,6 +255,11 @@ ngx_http_upload_filter_header_filter(ngx_http_request_t *r)
 
     /* file buffers (sendfile, cache hits) are read into memory for us */
     r->main_filter_need_in_memory = 1;
+
+    if (len > (off_t) ulcf->response_buffer) {
+        ngx_http_upload_filter_stream(r, ctx);
+        return ngx_http_next_header_filter(r);
+    }
 
     return NGX_OK;
 }
@@ -218,6 +279,10 @@ ngx_http_upload_filter_response_body_filter(ngx_http_request_t *r,
         return ngx_http_next_body_filter(r, in);
     }
 
+    if (ctx->streamed) {
+        return ngx_http_upload_filter_streamed(r, ctx, in);
+    }
+
     if (ctx->state == NGX_HTTP_UPLOAD_FILTER_HASHING) {
         /* ngx_http_writer, while the thread works */
         return NGX_OK;
@@ -232,12 +297,8 @@ ngx_http_upload_filter_response_body_filter(ngx_http_request_t *r,
         }
 
         if (rc == NGX_DECLINED) {
-            /* grown past the buffer: the rest goes on uninspected */
-            if (ngx_http_upload_filter_release(r, ctx, 0) == NGX_ERROR) {
-                return NGX_ERROR;
-            }
-
-            return ngx_http_next_body_filter(r, cl);
+            /* grown past the buffer: what is held goes, the rest streams */
+            return ngx_http_upload_filter_grown(r, ctx, cl);
         }
 
         if (cl->buf->last_buf) {
@@ -262,7 +323,138 @@ ngx_http_upload_filter_response_body_filter(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    ngx_http_upload_filter_zone_store(ctx);
+
     return ngx_http_upload_filter_judged(r, ctx);
+}
+
+
+/*
+ * A response larger than upload_filter_response_buffer is sent on as it
+ * is hashed (digests only: its images are not kept for PDQ).  The chain
+ * that carries its last byte (by its Content-Length, else its last
+ * buffer) is passed on only after the verdict: on a match the
+ * connection is closed before it, and the client has a truncated object.
+ */
+static void
+ngx_http_upload_filter_stream(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx)
+{
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "upload_filter: response streamed, larger than "
+                  "upload_filter_response_buffer: digests only");
+
+    ctx->streamed = 1;
+    ctx->pdq = 0;
+    ngx_http_upload_filter_pdq_cleanup(ctx);
+    ngx_http_upload_filter_metrics_uninspected(
+                                           NGX_HTTP_UPLOAD_FILTER_STREAMED);
+}
+
+
+static ngx_int_t
+ngx_http_upload_filter_streamed(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx, ngx_chain_t *in)
+{
+    off_t         size, length;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_uint_t    last;
+    ngx_chain_t  *cl;
+
+    last = 0;
+    size = 0;
+    length = r->headers_out.content_length_n;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "upload_filter: a response buffer in a file");
+            return NGX_ERROR;
+        }
+
+        if (ngx_buf_in_memory(b) && b->last > b->pos) {
+            size += b->last - b->pos;
+
+            if (ctx->state == NGX_HTTP_UPLOAD_FILTER_INSPECTING) {
+                ctx->received += b->last - b->pos;
+                (void) ngx_http_upload_filter_inspect_feed(ctx, b->pos,
+                                                      b->last - b->pos);
+            }
+        }
+
+        if (b->last_buf) {
+            last = 1;
+        }
+    }
+
+    if (length >= 0 && ctx->received >= length) {
+        last = 1;
+    }
+
+    if (last && !ctx->complete) {
+        ctx->complete = 1;
+
+        if (ctx->state == NGX_HTTP_UPLOAD_FILTER_INSPECTING) {
+            ngx_http_upload_filter_inspect_finish(ctx);
+        }
+
+        ngx_http_upload_filter_zone_store(ctx);
+
+        if (ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "upload_filter: response cut after %O of %O "
+                          "bytes, connection closed", ctx->sent,
+                          length >= 0 ? length : ctx->sent + size);
+
+            ctx->released = 1;
+            r->keepalive = 0;
+            r->connection->error = 1;
+
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_http_next_body_filter(r, in);
+
+    ctx->sent += size;
+
+    return rc;
+}
+
+
+/*
+ * A response without a length grew past upload_filter_response_buffer:
+ * the held part goes on and the rest streams (ngx_http_upload_filter_
+ * streamed()), its inspection going on.
+ */
+static ngx_int_t
+ngx_http_upload_filter_grown(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_int_t  rc;
+
+    ngx_http_upload_filter_stream(r, ctx);
+    r->buffered &= ~NGX_HTTP_UPLOAD_FILTER_BUFFERED;
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->held_len) {
+        rc = ngx_http_upload_filter_send_held(r, ctx, 0);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ctx->sent = ctx->held_len;
+    }
+
+    return ngx_http_upload_filter_streamed(r, ctx, in);
 }
 
 
@@ -292,7 +484,6 @@ ngx_http_upload_filter_hold(ngx_http_request_t *r,
     }
 
     if (ctx->held_len + size > ctx->conf->response_buffer) {
-        ngx_http_upload_filter_uninspected(r, NGX_HTTP_UPLOAD_FILTER_GREW);
         return NGX_DECLINED;
     }
 
@@ -341,7 +532,7 @@ ngx_http_upload_filter_judged(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx)
 {
     if (ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED) {
-        return ngx_http_upload_filter_release(r, ctx, 1);
+        return ngx_http_upload_filter_release(r, ctx);
     }
 
     r->buffered &= ~NGX_HTTP_UPLOAD_FILTER_BUFFERED;
@@ -363,27 +554,15 @@ ngx_http_upload_filter_judged(ngx_http_request_t *r,
 }
 
 
-/*
- * The held headers and body go on, unchanged; "last": the body is whole
- * (else the rest follows, uninspected).
- */
+/* the held headers and body go on, unchanged: the body is whole */
 static ngx_int_t
 ngx_http_upload_filter_release(ngx_http_request_t *r,
-    ngx_http_upload_filter_ctx_t *ctx, ngx_uint_t last)
+    ngx_http_upload_filter_ctx_t *ctx)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_int_t  rc;
 
     r->buffered &= ~NGX_HTTP_UPLOAD_FILTER_BUFFERED;
     ctx->released = 1;
-
-    if (!last) {
-        /* no verdict will come: the inspection stops here */
-        ngx_http_upload_filter_inspect_stop(ctx);
-        ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
-        ctx->result = NGX_HTTP_UPLOAD_FILTER_NONE;
-    }
 
     rc = ngx_http_next_header_filter(r);
 
@@ -391,11 +570,18 @@ ngx_http_upload_filter_release(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->held_len == 0 && !last) {
-        return NGX_OK;
-    }
+    return ngx_http_upload_filter_send_held(r, ctx, 1);
+}
 
-    /* the held copy lives as long as the request: freed by the cleanup */
+
+/* the held copy lives as long as the request: freed by the cleanup */
+static ngx_int_t
+ngx_http_upload_filter_send_held(ngx_http_request_t *r,
+    ngx_http_upload_filter_ctx_t *ctx, ngx_uint_t last)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
@@ -454,17 +640,15 @@ ngx_http_upload_filter_blocked_by(ngx_http_request_t *r,
 }
 
 
+/* a Range request for an object the verdict zone does not know */
 static void
-ngx_http_upload_filter_uninspected(ngx_http_request_t *r, ngx_uint_t why)
+ngx_http_upload_filter_uninspected(ngx_http_request_t *r)
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "upload_filter: response passed uninspected: %s",
-                  ngx_http_upload_filter_uninspected_why[why]);
+                  "upload_filter: response passed uninspected: "
+                  "a Range request");
 
-    /* the metric counts Range requests and sizes */
-    ngx_http_upload_filter_metrics_uninspected(
-                                       why == NGX_HTTP_UPLOAD_FILTER_RANGE
-                                       ? 0 : 1);
+    ngx_http_upload_filter_metrics_uninspected(NGX_HTTP_UPLOAD_FILTER_RANGE);
 }
 
 
@@ -493,81 +677,123 @@ ngx_http_upload_filter_response_ctx(ngx_http_request_t *r)
 }
 
 
+/* a variable's value, "" when it has none; NULL: no memory */
+static ngx_http_variable_value_t *
+ngx_http_upload_filter_var(ngx_http_request_t *r, const char *name)
+{
+    ngx_str_t                   n;
+    ngx_http_variable_value_t  *vv;
+
+    static ngx_http_variable_value_t  none = ngx_http_variable("");
+
+    n.data = (u_char *) name;
+    n.len = ngx_strlen(name);
+
+    vv = ngx_http_get_variable(r, &n, ngx_hash_key(n.data, n.len));
+
+    if (vv == NULL || !vv->not_found) {
+        return vv;
+    }
+
+    return &none;
+}
+
+
+/* the URL the client asked for: $scheme://$host$request_uri */
+ngx_int_t
+ngx_http_upload_filter_response_url(ngx_http_request_t *r, ngx_str_t *url)
+{
+    u_char                     *p;
+    ngx_http_variable_value_t  *scheme, *host, *uri;
+
+    scheme = ngx_http_upload_filter_var(r, "scheme");
+    host = ngx_http_upload_filter_var(r, "host");
+    uri = ngx_http_upload_filter_var(r, "request_uri");
+
+    if (scheme == NULL || host == NULL || uri == NULL) {
+        return NGX_ERROR;
+    }
+
+    url->data = ngx_pnalloc(r->pool, scheme->len + sizeof("://") - 1
+                                     + host->len + uri->len);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(url->data, scheme->data, scheme->len);
+    p = ngx_cpymem(p, "://", 3);
+    p = ngx_cpymem(p, host->data, host->len);
+    p = ngx_cpymem(p, uri->data, uri->len);
+    url->len = p - url->data;
+
+    return NGX_OK;
+}
+
+
 /*
  * What a notice-and-takedown needs of a refused response, for its log
- * line: the URL, the upstream and the cache's say, the type.
+ * line: the URL, the verdict zone's key, the upstream and the cache's
+ * say, the type, and how it was judged: held whole, streamed (and how
+ * much of it had been sent), or known from the verdict zone.
  */
 ngx_int_t
 ngx_http_upload_filter_response_facts(ngx_http_upload_filter_ctx_t *ctx,
     ngx_str_t *facts)
 {
     size_t                      len;
-    u_char                     *p, *url, *type, *up, *cache;
-    ngx_str_t                   name;
-    ngx_uint_t                  i;
+    u_char                     *p, *url, *type, *up, *cache, *key;
+    ngx_str_t                   u;
     ngx_http_request_t         *r;
-    ngx_http_variable_value_t  *vv;
-
-    static ngx_str_t  names[] = {
-        ngx_string("scheme"), ngx_string("host"),
-        ngx_string("request_uri"), ngx_string("upstream_addr"),
-        ngx_string("upstream_cache_status")
-    };
-    u_char           *val[sizeof(names) / sizeof(names[0])];
-    size_t            vlen[sizeof(names) / sizeof(names[0])];
+    ngx_http_variable_value_t  *upstream, *status;
 
     r = ctx->request;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        name = names[i];
-        vv = ngx_http_get_variable(r, &name,
-                                   ngx_hash_key(name.data, name.len));
-        if (vv == NULL) {
-            return NGX_ERROR;
-        }
+    upstream = ngx_http_upload_filter_var(r, "upstream_addr");
+    status = ngx_http_upload_filter_var(r, "upstream_cache_status");
 
-        if (vv->not_found) {
-            val[i] = (u_char *) "";
-            vlen[i] = 0;
-
-        } else {
-            val[i] = vv->data;
-            vlen[i] = vv->len;
-        }
-    }
-
-    len = vlen[0] + sizeof("://") - 1 + vlen[1] + vlen[2];
-    url = ngx_pnalloc(r->pool, len + 1);
-    if (url == NULL) {
+    if (upstream == NULL || status == NULL
+        || ngx_http_upload_filter_response_url(r, &u) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(url, val[0], vlen[0]);
-    p = ngx_cpymem(p, "://", 3);
-    p = ngx_cpymem(p, val[1], vlen[1]);
-    p = ngx_cpymem(p, val[2], vlen[2]);
-
-    url = ngx_http_upload_filter_escape(r->pool, url, p - url);
+    url = ngx_http_upload_filter_escape(r->pool, u.data, u.len);
     type = ngx_http_upload_filter_escape(r->pool,
                                          r->headers_out.content_type.data,
                                          r->headers_out.content_type.len);
-    up = ngx_http_upload_filter_escape(r->pool, val[3], vlen[3]);
-    cache = ngx_http_upload_filter_escape(r->pool, val[4], vlen[4]);
+    up = ngx_http_upload_filter_escape(r->pool, upstream->data,
+                                       upstream->len);
+    cache = ngx_http_upload_filter_escape(r->pool, status->data,
+                                          status->len);
+    key = (u_char *) "";
 
-    if (url == NULL || type == NULL || up == NULL || cache == NULL) {
+    if (ctx->known) {
+        key = ngx_http_upload_filter_known_key(r, ctx->known);
+    }
+
+    if (url == NULL || type == NULL || up == NULL || cache == NULL
+        || key == NULL)
+    {
         return NGX_ERROR;
     }
 
-    len = sizeof(" url=\"\" type=\"\" upstream=\"\" cache=\"\" held") - 1
-          + ngx_strlen(url) + ngx_strlen(type) + ngx_strlen(up)
-          + ngx_strlen(cache);
+    len = sizeof(" url=\"\" key=\"\" type=\"\" upstream=\"\" cache=\"\"") - 1
+          + ngx_strlen(url) + ngx_strlen(key) + ngx_strlen(type)
+          + ngx_strlen(up) + ngx_strlen(cache)
+          + sizeof(" streamed sent=") + NGX_OFF_T_LEN;
 
-    facts->data = ngx_pnalloc(r->pool, len + 1);
+    facts->data = ngx_pnalloc(r->pool, len);
     if (facts->data == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(facts->data, " url=\"%s\" type=\"%s\"", url, type);
+    p = ngx_sprintf(facts->data, " url=\"%s\"", url);
+
+    if (*key) {
+        p = ngx_sprintf(p, " key=\"%s\"", key);
+    }
+
+    p = ngx_sprintf(p, " type=\"%s\"", type);
 
     if (*up) {
         p = ngx_sprintf(p, " upstream=\"%s\"", up);
@@ -577,7 +803,16 @@ ngx_http_upload_filter_response_facts(ngx_http_upload_filter_ctx_t *ctx,
         p = ngx_sprintf(p, " cache=\"%s\"", cache);
     }
 
-    p = ngx_cpymem(p, " held", 5);
+    if (ctx->rejudging) {
+        p = ngx_cpymem(p, " known", 6);
+
+    } else if (ctx->streamed) {
+        p = ngx_sprintf(p, " streamed sent=%O", ctx->sent);
+
+    } else {
+        p = ngx_cpymem(p, " held", 5);
+    }
+
     facts->len = p - facts->data;
 
     return NGX_OK;

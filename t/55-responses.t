@@ -5,8 +5,9 @@
 # and a FastCGI application, over HTTP/1.1 and HTTP/2, is held, judged,
 # then sent unchanged or refused with 451 and not a byte of it.  A
 # resized copy of a listed photo is refused by PDQ (the thread pool);
-# a Range request, HEAD, and a response over the buffer pass
-# uninspected and are counted; uploads are judged as before.
+# a Range request and HEAD pass uninspected, a response over the buffer
+# streams with its digests checked, and are counted; uploads are judged
+# as before.  (The verdict zone, streamed refusals: t/56.)
 
 use strict;
 use warnings;
@@ -225,14 +226,14 @@ refused('/proxy/gz', 'a listed file, gzip-encoded by the origin');
     is($body, substr($listed, 0, 10), 'with the range');
     ($st) = get('/www/listed.txt', method => 'HEAD');
     is($st, 200, 'HEAD has no body to inspect');
-    served('/www/big.bin', $big, 'a response over upload_filter_response_buffer');
-    served('/proxy/chunked/big.bin', $big, 'a chunked one that grows past it');
-    like($t->error_log, qr/response passed uninspected: grew larger than upload_filter_response_buffer/,
+    served('/www/big.bin', $big, 'a response over upload_filter_response_buffer: streamed');
+    served('/proxy/chunked/big.bin', $big, 'a chunked one that grows past it: streamed');
+    like($t->error_log, qr/response streamed, larger than upload_filter_response_buffer: digests only/,
          'said in the log');
     served('/off/listed.txt', $listed, 'upload_filter_responses off: served');
     my (undef, undef, $m) = get('/status');
     like($m, qr/^upload_filter_responses_uninspected_total\{reason="range"\} 1$/m, 'metrics: the Range request counted');
-    like($m, qr/^upload_filter_responses_uninspected_total\{reason="size"\} 2$/m, 'metrics: the two over the buffer');
+    like($m, qr/^upload_filter_responses_streamed_total 2$/m, 'metrics: the two over the buffer, streamed');
     like($m, qr/^upload_filter_responses_total (\d+)$/m, 'metrics: responses inspected');
 }
 
