@@ -127,7 +127,7 @@ typedef struct {
     size_t                     response_buffer;
     ngx_uint_t                 response_status;
     ngx_str_t                  response_link;   /* Link: rel=blocked-by */
-    ngx_shm_zone_t            *response_zone;   /* upload_filter_response_zone */
+    ngx_shm_zone_t            *response_zone;   /* ..._response_zone */
     ngx_shm_zone_t            *blocked_zone;    /* upload_filter_blocked */
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;

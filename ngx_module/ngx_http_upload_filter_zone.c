@@ -411,8 +411,10 @@ ngx_http_upload_filter_zone_same(ngx_http_upload_filter_zone_node_t *zn,
     ngx_http_upload_filter_known_t *k)
 {
     if (zn->last_modified != k->last_modified
-        || ngx_memn2cmp(zn->data + zn->key_len, k->etag.data, zn->etag_len,
-                        k->etag.len) != 0)
+        || zn->etag_len != k->etag.len
+        || (k->etag.len
+            && ngx_memcmp(zn->data + zn->key_len, k->etag.data, k->etag.len)
+               != 0))
     {
         return 0;
     }
@@ -552,8 +554,10 @@ ngx_http_upload_filter_zone_find(ngx_http_upload_filter_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(k->kept, zn->data + zn->key_len + zn->etag_len
-                        + zn->facts_len, zn->kept_len);
+    if (zn->kept_len) {
+        ngx_memcpy(k->kept, zn->data + zn->key_len + zn->etag_len
+                            + zn->facts_len, zn->kept_len);
+    }
 
     ngx_shmtx_unlock(&z->shpool->mutex);
 
@@ -946,6 +950,7 @@ ngx_http_upload_filter_zone_facts(ngx_http_upload_filter_ctx_t *ctx,
 void
 ngx_http_upload_filter_zone_store(ngx_http_upload_filter_ctx_t *ctx)
 {
+    u_char                              *p;
     size_t                               n;
     unsigned                             plan;
     ngx_str_t                            kept, facts;
@@ -1059,11 +1064,20 @@ ngx_http_upload_filter_zone_store(ngx_http_upload_filter_ctx_t *ctx)
     zn->partial = k->rejudged ? k->partial
                   : (ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED);
 
-    ngx_memcpy(zn->data, k->key.data, k->key.len);
-    ngx_memcpy(zn->data + k->key.len, k->etag.data, k->etag.len);
-    ngx_memcpy(zn->data + k->key.len + k->etag.len, facts.data, facts.len);
-    ngx_memcpy(zn->data + k->key.len + k->etag.len + facts.len, kept.data,
-               kept.len);
+    /* (an empty string's data may be NULL: never memcpy()ed) */
+    p = ngx_cpymem(zn->data, k->key.data, k->key.len);
+
+    if (k->etag.len) {
+        p = ngx_cpymem(p, k->etag.data, k->etag.len);
+    }
+
+    if (facts.len) {
+        p = ngx_cpymem(p, facts.data, facts.len);
+    }
+
+    if (kept.len) {
+        ngx_memcpy(p, kept.data, kept.len);
+    }
 
     ngx_rbtree_insert(&z->sh->rbtree, &zn->node);
     ngx_queue_insert_head(&z->sh->queue, &zn->queue);
@@ -1193,8 +1207,10 @@ ngx_http_upload_filter_blocked_handler(ngx_http_request_t *r)
                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
                         zn->refused, zn->length);
-        p = ngx_cpymem(p, zn->data + zn->key_len + zn->etag_len,
-                       zn->facts_len);
+        if (zn->facts_len) {
+            p = ngx_cpymem(p, zn->data + zn->key_len + zn->etag_len,
+                           zn->facts_len);
+        }
         *p++ = '}';
         *p++ = '\n';
     }
