@@ -82,6 +82,18 @@ my $http = <<"EOF";
             proxy_cache_valid 200 1h;
             add_header X-Cache \$upstream_cache_status;
         }
+        location /reval/ {
+            proxy_pass http://127.0.0.1:%%PORT2%%/;
+            proxy_cache edge;
+            proxy_cache_valid 200 1s;
+            proxy_cache_revalidate on;
+            proxy_cache_use_stale http_404;
+            add_header X-Cache \$upstream_cache_status;
+        }
+        location /nosendfile/ {
+            sendfile off;
+            alias $dir/www/;
+        }
         location /many/ {
             upload_filter_response_zone tiny;
             root $dir;
@@ -208,6 +220,37 @@ sub curl {
     ($rc, $out, $err) = $t->hashdb('unallow', $t->db, sha256_hex($listed));
     ($st) = get('/www/listed.txt');
     is($st, 451, 'allowed no more: refused again');
+}
+
+# proxy_cache revalidated and stale answers: the cached object, judged
+{
+    $t->write_file('origin/reval.bin', $clean . 'r');
+    $t->write_file('origin/stale.bin', $clean . 's');
+    $t->write_file('origin/stale-listed.bin', $clean . 'l');
+    utime time - 3600, time - 3600, map { "$dir/origin/$_" } qw(reval.bin stale.bin stale-listed.bin);
+    get("/reval/$_") for qw(reval.bin stale.bin stale-listed.bin);
+    $t->listed(lines => [sha256_hex($clean . 'l')], source => 'stale-test');
+    unlink "$dir/origin/stale.bin", "$dir/origin/stale-listed.bin";
+    select undef, undef, undef, 2.2;
+
+    my ($st, $head, $body) = get('/reval/reval.bin');
+    like($head, qr/^X-Cache: REVALIDATED/m, 'proxy_cache revalidated (the origin said 304)');
+    ok($st == 200 && $body eq $clean . 'r', 'a clean revalidated object: served');
+    ($st, $head, $body) = get('/reval/stale.bin');
+    like($head, qr/^X-Cache: STALE/m, 'proxy_cache stale (the origin lost it)');
+    ok($st == 200 && $body eq $clean . 's', 'a clean stale object: served');
+    ($st, $head, $body) = get('/reval/stale-listed.bin');
+    is($st, 451, 'a stale object listed since: refused');
+    like($t->error_log, qr{source="stale-test" .*url="http://localhost/reval/stale-listed\.bin" .*cache="STALE" known},
+         'from its kept hashes, the cache saying STALE');
+}
+
+# sendfile off: the same
+{
+    my ($st) = get('/nosendfile/listed.txt');
+    is($st, 451, 'sendfile off: a listed file refused');
+    my (undef, undef, $body) = get('/nosendfile/clean.bin');
+    ok($body eq $clean, 'sendfile off: a clean file served');
 }
 
 # a changed object (its ETag changes) is inspected anew
