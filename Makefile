@@ -50,6 +50,7 @@ FUZZ_SECONDS ?= 60
 DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                lmdb-utils libssl-dev libturbojpeg0-dev libjpeg62-turbo-dev \
                zlib1g-dev libspng-dev libgif-dev libwebp-dev libheif-dev libtiff-dev \
+               libcurl4-openssl-dev \
                libavformat-dev libavcodec-dev libswscale-dev ffmpeg \
                libheif-examples webp wrk \
                php-cgi python3-werkzeug python3-multipart python3-requests \
@@ -74,7 +75,7 @@ unit: $(UNIT_TESTS)
 $(BUILD)/hashdb: $(HDB_SRCS) $(HDB_HDRS) $(TOOL_SRCS) $(wildcard tools/*.h)
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(UF_CFLAGS) -o $@ $(HDB_SRCS) $(TOOL_SRCS) \
-	    $(LDFLAGS) $(UF_LDFLAGS) $(HDB_LIBS)
+	    $(LDFLAGS) $(UF_LDFLAGS) $(HDB_LIBS) -lcurl
 
 $(BUILD)/unit/test_multipart $(BUILD)/unit/test_inspect: $(BUILD)/unit/%: \
         t/unit/%.c $(UF_SRCS) $(UF_HDRS) t/unit/tap.h

@@ -27,6 +27,7 @@
 #include "list_vpdq.h"
 #include "signature.h"
 #include "tool.h"
+#include "update.h"
 
 typedef struct {
     const char  *cmd;           /* import, sync, apply */
@@ -112,6 +113,8 @@ typedef struct {
     vpdq_parser_t   vpdq;
     int             started;        /* a line was read */
 } update_parser_t;
+
+static int update_write(update_t *u, hdb_writer_t *w);
 
 static void
 update_parser_init(update_t *u, update_parser_t *p)
@@ -569,16 +572,8 @@ update_verify(update_t *u, hdb_t *db)
 static int
 update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
 {
-    int             rc, prc;
-    char           *line;
-    size_t          cap, len;
-    ssize_t         n;
-    uint64_t        lineno;
-    const char     *why;
-    list_row_t      row;
+    int             rc;
     hdb_writer_t   *w;
-    vpdq_video_t    video;
-    update_parser_t p;
 
     rc = hdb_writer_begin(db, u->source, u->cmd->mode, &w);
     if (rc != 0) {
@@ -597,6 +592,34 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     if (u->pdq_distance >= 0) {
         hdb_writer_set_pdq_distance(w, (unsigned) u->pdq_distance);
     }
+
+    rc = update_write(u, w);
+
+    if (rc != 0) {
+        hdb_writer_abort(w);
+        return rc;
+    }
+
+    if (u->signed_list) {
+        hdb_writer_set_seq(w, u->sig.seq);
+    }
+
+    return hdb_writer_commit(w, st);
+}
+
+/* the list's rows into the writer's transaction (pass 2's work) */
+static int
+update_write(update_t *u, hdb_writer_t *w)
+{
+    int             rc, prc;
+    char           *line;
+    size_t          cap, len;
+    ssize_t         n;
+    uint64_t        lineno;
+    const char     *why;
+    list_row_t      row;
+    vpdq_video_t    video;
+    update_parser_t p;
 
     line = NULL;
     cap = 0;
@@ -679,16 +702,7 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
     vpdq_parser_free(&p.vpdq);
     progress(u, "applying", lineno, 1);
 
-    if (rc != 0) {
-        hdb_writer_abort(w);
-        return rc;
-    }
-
-    if (u->signed_list) {
-        hdb_writer_set_seq(w, u->sig.seq);
-    }
-
-    return hdb_writer_commit(w, st);
+    return rc;
 }
 
 /* a usage error of import, sync or apply: the line, then their usage */
@@ -971,5 +985,152 @@ done:
 
     hdb_close(db);
     fclose(u.in);
+    return rc;
+}
+
+/* see update.h */
+int
+update_chain(const char *db_path, const char *source,
+    const update_file_t *files, size_t n, int allow_shrink,
+    update_result_t *res)
+{
+    int                 rc;
+    size_t              i;
+    hdb_t              *db;
+    uint64_t            prev;
+    update_t           *u;
+    hdb_writer_t       *w;
+    hdb_write_stats_t   st, sum;
+
+    memset(res, 0, sizeof(*res));
+
+    u = calloc(n ? n : 1, sizeof(update_t));
+    if (u == NULL) {
+        tool_error("out of memory");
+        return TOOL_FAILED;
+    }
+
+    db = NULL;
+    rc = tool_open(&db, db_path, 0);
+    if (rc != TOOL_OK) {
+        free(u);
+        return rc;
+    }
+
+    /* pass 1 for every file, and its signature, before anything is written */
+    for (i = 0; i < n; i++) {
+        u[i].cmd = &update_cmds[files[i].full ? 1 : 2];
+        u[i].db_path = db_path;
+        u[i].source = source;
+        u[i].file = files[i].label;
+        u[i].sig_path = files[i].sig_path;
+        u[i].fmt = LIST_FMT_CSV;
+        u[i].signed_list = 1;
+        u[i].pdq_min_quality = 50;
+        u[i].pdq_distance = -1;
+        u[i].in = fopen(files[i].path, "r");
+
+        if (u[i].in == NULL) {
+            tool_error("%s: %s", files[i].path, strerror(errno));
+            rc = TOOL_FAILED;
+            goto done;
+        }
+
+        if (update_check(&u[i]) != TOOL_OK || update_verify(&u[i], db)
+                                               != TOOL_OK)
+        {
+            rc = TOOL_FAILED;
+            goto done;
+        }
+
+        if (files[i].full && !allow_shrink
+            && update_shrink_check(&u[i], db) != TOOL_OK)
+        {
+            rc = TOOL_FAILED;
+            goto done;
+        }
+    }
+
+    for (int tries = 0; ; tries++) {
+        rc = hdb_writer_begin(db, source,
+                              n && files[0].full ? HDB_WRITE_REPLACE
+                                                 : HDB_WRITE_ADD, &w);
+        if (rc != 0) {
+            break;
+        }
+
+        prev = res->from = hdb_writer_seq(w);
+        memset(&sum, 0, sizeof(sum));
+
+        /* the chain: each newer than the last, each delta on its base */
+        for (i = 0; rc == 0 && i < n; i++) {
+            if (u[i].sig.seq <= prev
+                || (!files[i].full && u[i].sig.base != prev))
+            {
+                tool_error("%s: sequence %llu%s%s does not follow %llu, the "
+                           "%s; nothing applied", u[i].file,
+                           (unsigned long long) u[i].sig.seq,
+                           files[i].full ? "" : " on base ",
+                           files[i].full ? "" : (u[i].sig.base == SIG_NO_BASE
+                                                 ? "(none)" : "another"),
+                           (unsigned long long) prev,
+                           i ? "delta before it" : "set's own");
+                rc = -1;
+                break;
+            }
+
+            rc = update_write(&u[i], w);
+            prev = u[i].sig.seq;
+        }
+
+        if (rc == 0) {
+            hdb_writer_set_seq(w, prev);
+            rc = hdb_writer_commit(w, &st);
+            sum = st;
+        } else {
+            hdb_writer_abort(w);
+        }
+
+        if (rc != MDB_MAP_FULL || tries == 16) {
+            break;
+        }
+
+        rc = hdb_grow(db);
+        if (rc != 0) {
+            break;
+        }
+
+        for (i = 0; i < n; i++) {
+            rewind(u[i].in);
+        }
+    }
+
+    if (rc == -1) {
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s; nothing applied", db_path, hdb_strerror(rc));
+        rc = TOOL_FAILED;
+        goto done;
+    }
+
+    res->to = prev;
+    res->rows = sum.rows;
+    res->added = sum.added;
+    res->removed = sum.removed;
+    rc = TOOL_OK;
+
+done:
+
+    for (i = 0; i < n; i++) {
+        if (u[i].in) {
+            fclose(u[i].in);
+        }
+    }
+
+    free(u);
+    hdb_close(db);
     return rc;
 }

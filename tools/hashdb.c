@@ -40,6 +40,8 @@ static const char  usage[] =
     "  trust DB --source NAME KEY    trust a public key for a source\n"
     "  keygen --secret F --public F  create a signing key pair\n"
     "  sign --key F --source N --seq N LIST   sign a list\n"
+    "  publish FEEDDIR --source N --key F LIST  a list into a feed\n"
+    "  pull DB --source NAME URL     bring a source up to date from a feed\n"
     "\n"
     "Run \"hashdb COMMAND --help\" for a command's options, \"hashdb\n"
     "--version\" for the release and the libraries it decodes with.\n"
@@ -69,6 +71,8 @@ static const struct {
     { "trust", cmd_trust },
     { "keygen", cmd_keygen },
     { "sign", cmd_sign },
+    { "publish", cmd_publish },
+    { "pull", cmd_pull },
 };
 
 void

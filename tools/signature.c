@@ -101,17 +101,24 @@ sig_load_public(const char *path, unsigned char *pub, char *err,
 
 static int
 sig_message(char *buf, size_t size, const char *source, const char *kind,
-    uint64_t seq, const unsigned char *sha256, const unsigned char *key)
+    uint64_t seq, uint64_t base, const unsigned char *sha256,
+    const unsigned char *key)
 {
-    char  h1[65], h2[65];
+    char  h1[65], h2[65], b[40];
     int   n;
 
     hdb_hex_encode(sha256, 32, h1);
     hdb_hex_encode(key, HDB_KEY_SIZE, h2);
 
+    /* a feed's delta says which sequence it applies to (hashdb publish) */
+    b[0] = '\0';
+    if (base != SIG_NO_BASE) {
+        snprintf(b, sizeof(b), "base: %llu\n", (unsigned long long) base);
+    }
+
     n = snprintf(buf, size, SIG_MAGIC "source: %s\nkind: %s\nseq: %llu\n"
-                 "sha256: %s\nkey: %s\n", source, kind,
-                 (unsigned long long) seq, h1, h2);
+                 "%ssha256: %s\nkey: %s\n", source, kind,
+                 (unsigned long long) seq, b, h1, h2);
 
     return n > 0 && (size_t) n < size ? n : -1;
 }
@@ -120,6 +127,34 @@ int
 sig_sign(const char *secret_path, const char *source, const char *kind,
     uint64_t seq, const unsigned char *sha256, const char *out_path,
     char *err, size_t errlen)
+{
+    FILE  *f;
+    char   text[SIG_TEXT_MAX];
+
+    if (sig_sign_text(secret_path, source, kind, seq, SIG_NO_BASE, sha256,
+                      text, sizeof(text), err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    f = fopen(out_path, "w");
+    if (f == NULL) {
+        return fail(err, errlen, strerror(errno), out_path);
+    }
+
+    fputs(text, f);
+
+    if (fclose(f) != 0) {
+        return fail(err, errlen, strerror(errno), out_path);
+    }
+
+    return 0;
+}
+
+int
+sig_sign_text(const char *secret_path, const char *source, const char *kind,
+    uint64_t seq, uint64_t base, const unsigned char *sha256, char *out,
+    size_t outlen, char *err, size_t errlen)
 {
     int            n, ok;
     FILE          *f;
@@ -147,7 +182,7 @@ sig_sign(const char *secret_path, const char *source, const char *kind,
                     secret_path);
     }
 
-    n = sig_message(msg, sizeof(msg), source, kind, seq, sha256, pub);
+    n = sig_message(msg, sizeof(msg), source, kind, seq, base, sha256, pub);
 
     md = EVP_MD_CTX_new();
     siglen = SIG_SIZE;
@@ -165,15 +200,9 @@ sig_sign(const char *secret_path, const char *source, const char *kind,
 
     hdb_hex_encode(sig, SIG_SIZE, hex);
 
-    f = fopen(out_path, "w");
-    if (f == NULL) {
-        return fail(err, errlen, strerror(errno), out_path);
-    }
-
-    fprintf(f, "%ssignature: %s\n", msg, hex);
-
-    if (fclose(f) != 0) {
-        return fail(err, errlen, strerror(errno), out_path);
+    n = snprintf(out, outlen, "%ssignature: %s\n", msg, hex);
+    if (n < 0 || (size_t) n >= outlen) {
+        return fail(err, errlen, "signature too long", source);
     }
 
     return 0;
@@ -205,7 +234,7 @@ int
 sig_read(const char *path, sig_file_t *sf, char *err, size_t errlen)
 {
     FILE    *f;
-    char     buf[2048], copy[2048], *p, *v, *end;
+    char     buf[SIG_TEXT_MAX];
     size_t   n;
 
     f = fopen(path, "r");
@@ -215,9 +244,25 @@ sig_read(const char *path, sig_file_t *sf, char *err, size_t errlen)
 
     n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
+
+    return sig_parse(buf, n, path, sf, err, errlen);
+}
+
+int
+sig_parse(const char *text, size_t n, const char *path, sig_file_t *sf,
+    char *err, size_t errlen)
+{
+    char    buf[SIG_TEXT_MAX], copy[SIG_TEXT_MAX], *p, *v, *end;
+
+    if (n >= sizeof(buf)) {
+        return fail(err, errlen, "signature too long", path);
+    }
+
+    memcpy(buf, text, n);
     buf[n] = '\0';
 
     memset(sf, 0, sizeof(*sf));
+    sf->base = SIG_NO_BASE;
     memcpy(copy, buf, n + 1);
 
     if (strncmp(buf, SIG_MAGIC, sizeof(SIG_MAGIC) - 1) != 0) {
@@ -232,7 +277,8 @@ sig_read(const char *path, sig_file_t *sf, char *err, size_t errlen)
     strcpy(sf->source, v);
 
     if ((v = sig_field(&p, "kind")) == NULL
-        || (strcmp(v, "full") != 0 && strcmp(v, "delta") != 0))
+        || (strcmp(v, "full") != 0 && strcmp(v, "delta") != 0
+            && strcmp(v, "index") != 0))
     {
         return fail(err, errlen, "bad kind line", path);
     }
@@ -244,6 +290,17 @@ sig_read(const char *path, sig_file_t *sf, char *err, size_t errlen)
     sf->seq = strtoull(v, &end, 10);
     if (*end != '\0') {
         return fail(err, errlen, "bad seq line", path);
+    }
+
+    if (strncmp(p, "base: ", 6) == 0) {
+        v = sig_field(&p, "base");
+        if (v == NULL || *v < '0' || *v > '9') {
+            return fail(err, errlen, "bad base line", path);
+        }
+        sf->base = strtoull(v, &end, 10);
+        if (*end != '\0' || sf->base == SIG_NO_BASE) {
+            return fail(err, errlen, "bad base line", path);
+        }
     }
 
     if ((v = sig_field(&p, "sha256")) == NULL || strlen(v) != 64

@@ -7,13 +7,17 @@
  *     source: police-nl
  *     kind: full                  (full: hashdb sync; delta: apply, import)
  *     seq: 20261122
+ *     base: 20261121              (a feed's delta: the sequence it applies
+ *                                  to; absent otherwise)
  *     sha256: <hex digest of the list file>
  *     key: <hex raw public key>
  *     signature: <hex Ed25519 signature of every line above, as bytes>
  *
  * The signature covers the source, the kind and the sequence number, so
  * that a list cannot be replayed for another source, as another kind, or
- * (hashdb keeps the last sequence applied per source) as an older list.
+ * (hashdb keeps the last sequence applied per source) as an older list;
+ * and a feed's delta its base, so that it cannot be applied out of its
+ * chain.  Kind "index" signs a feed's index (feed.h).
  */
 
 #ifndef SIGNATURE_H
@@ -25,11 +29,14 @@
 #include "hashdb.h"
 
 #define SIG_SIZE  64
+#define SIG_TEXT_MAX  2048
+#define SIG_NO_BASE   UINT64_MAX
 
 typedef struct {
     char           source[HDB_SOURCE_MAX + 1];
     char           kind[8];
     uint64_t       seq;
+    uint64_t       base;                /* SIG_NO_BASE: none */
     unsigned char  sha256[32];
     unsigned char  key[HDB_KEY_SIZE];
     unsigned char  sig[SIG_SIZE];
@@ -45,7 +52,15 @@ int sig_load_public(const char *path, unsigned char *pub, char *err,
 int sig_sign(const char *secret_path, const char *source, const char *kind,
     uint64_t seq, const unsigned char *sha256, const char *out_path,
     char *err, size_t errlen);
+/* the signature text into out (outlen bytes), NUL-terminated */
+int sig_sign_text(const char *secret_path, const char *source,
+    const char *kind, uint64_t seq, uint64_t base,
+    const unsigned char *sha256, char *out, size_t outlen, char *err,
+    size_t errlen);
 int sig_read(const char *path, sig_file_t *sf, char *err, size_t errlen);
+/* a signature's text (n bytes); path names it in messages */
+int sig_parse(const char *text, size_t n, const char *path, sig_file_t *sf,
+    char *err, size_t errlen);
 /* 1 if the signature verifies with pub */
 int sig_verify(const sig_file_t *sf, const unsigned char *pub);
 

@@ -70,5 +70,7 @@ int cmd_disable(int argc, char **argv);     /* disable, enable */
 int cmd_trust(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 
 #endif /* TOOL_H */
