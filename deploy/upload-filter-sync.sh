@@ -1,6 +1,8 @@
 #!/bin/sh
-# Fetches the day's signed list of one source and applies it as a full sync;
-# then, if asked, checks what is already stored against the new set.
+# Brings one source up to date: from a feed (FEED_URL: hashdb pull, the
+# day's delta or the full list), or by fetching the day's signed list
+# (LIST_URL) and applying it as a full sync; then, if asked, checks what
+# is already stored against the new set.
 #
 #   upload-filter-sync [NAME]
 #
@@ -8,7 +10,11 @@
 # /usr/libexec/upload-filter/upload-filter-sync), whose environment file
 # /etc/upload-filter/sources/NAME.conf gives the settings:
 #
-#   LIST_URL=https://lists.example.org/police-nl/full.txt   (required)
+#   FEED_URL=https://feeds.example.org/police-nl/   a feed (hashdb publish)
+#   JITTER=600               hashdb pull --jitter: seconds, at most, to
+#                            wait first (the timer spreads an hour too)
+# or
+#   LIST_URL=https://lists.example.org/police-nl/full.txt   a signed list
 #   SOURCE=police-nl         the source in the hash set (default: NAME)
 #   HASHSET=/var/lib/upload-filter/hashset                   (the default)
 #   FORMAT=auto
@@ -42,22 +48,29 @@ fail() {
     exit 2
 }
 [ -n "$SOURCE" ] || fail "no source: give its name, or SOURCE="
-[ -n "${LIST_URL:-}" ] || fail "$SOURCE: LIST_URL is not set" \
-    "(in /etc/upload-filter/sources/$SOURCE.conf)"
-
-work=$(mktemp -d /var/tmp/upload-filter-sync.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-curl --fail --silent --show-error --max-time 600 -o "$work/list" "$LIST_URL"
-curl --fail --silent --show-error --max-time 60 -o "$work/list.sig" "$LIST_URL.sig"
+[ -n "${FEED_URL:-}" ] || [ -n "${LIST_URL:-}" ] || \
+    fail "$SOURCE: neither FEED_URL nor LIST_URL is set" \
+         "(in /etc/upload-filter/sources/$SOURCE.conf)"
 
 # refuses (exit 2, nothing applied) a bad signature, an older list, a bad
 # line or a list that would empty the source; nginx keeps serving the
 # previous set in every case
 shrink=
 [ "${ALLOW_SHRINK:-}" = yes ] && shrink=--allow-shrink
-hashdb sync "$HASHSET" --source "$SOURCE" --format "${FORMAT:-auto}" \
-    $shrink --sig "$work/list.sig" "$work/list"
+
+if [ -n "${FEED_URL:-}" ]; then
+    hashdb pull "$HASHSET" --source "$SOURCE" --jitter "${JITTER:-0}" \
+        $shrink "$FEED_URL"
+else
+    work=$(mktemp -d /var/tmp/upload-filter-sync.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+
+    curl --fail --silent --show-error --max-time 600 -o "$work/list" "$LIST_URL"
+    curl --fail --silent --show-error --max-time 60 -o "$work/list.sig" "$LIST_URL.sig"
+
+    hashdb sync "$HASHSET" --source "$SOURCE" --format "${FORMAT:-auto}" \
+        $shrink --sig "$work/list.sig" "$work/list"
+fi
 
 status=0
 day=$(date -u +%Y-%m-%dT%H%M%SZ)

@@ -43,7 +43,7 @@ sub run_job {
 
 {
     my ($rc0, $out0) = run_job(LIST_URL => undef);
-    ok($rc0 == 2 && $out0 =~ m{^upload-filter-sync: hotline: LIST_URL is not set \(in /etc/upload-filter/sources/hotline\.conf\)$}m,
+    ok($rc0 == 2 && $out0 =~ m{^upload-filter-sync: hotline: neither FEED_URL nor LIST_URL is set \(in /etc/upload-filter/sources/hotline\.conf\)$}m,
        'without LIST_URL: refused, naming the file to set it in') or diag $out0;
     is(($t->hashdb('stats', $db))[1] =~ /hotline/ ? 1 : 0, 0, 'and nothing fetched or applied');
 }

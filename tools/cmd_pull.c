@@ -238,16 +238,30 @@ pull_file(pull_t *p, const feed_file_t *ff, pull_file_t *pf, char *err,
     }
 
     /* a byte more than the index says is already wrong */
-    if (pull_get(p, ff->name, pf->gz, ff->size + 1, err, errlen) != 0) {
+    if (pull_get(p, ff->name, pf->gz, ff->size, err, errlen) != 0) {
+        if (p->fetch.over) {
+            snprintf(err, errlen, "%s: more than the %llu bytes the index "
+                     "names (altered, or another file)", ff->name,
+                     (unsigned long long) ff->size);
+        }
         return -1;
     }
 
-    if (feed_hash_file(pf->gz, sha, &size) != 0 || size != ff->size
-        || memcmp(sha, ff->sha256, 32) != 0)
-    {
-        snprintf(err, errlen, "%s: %llu bytes, not the %llu bytes and "
-                 "SHA-256 the index names (altered or cut short)", ff->name,
-                 (unsigned long long) size, (unsigned long long) ff->size);
+    if (feed_hash_file(pf->gz, sha, &size) != 0) {
+        snprintf(err, errlen, "%s: %s", ff->name, strerror(errno));
+        return -1;
+    }
+
+    if (size != ff->size) {
+        snprintf(err, errlen, "%s: %llu bytes, not the %llu the index names "
+                 "(cut short)", ff->name, (unsigned long long) size,
+                 (unsigned long long) ff->size);
+        return -1;
+    }
+
+    if (memcmp(sha, ff->sha256, 32) != 0) {
+        snprintf(err, errlen, "%s: not the SHA-256 the index names "
+                 "(altered)", ff->name);
         return -1;
     }
 

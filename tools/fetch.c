@@ -99,6 +99,7 @@ fetch_url(const char *url, FILE *out, fetch_t *f, char *err, size_t errlen)
     struct curl_slist  *hdrs;
 
     f->not_modified = 0;
+    f->over = 0;
     f->status = 0;
     f->bytes = 0;
     rc = -1;
@@ -167,6 +168,7 @@ fetch_url(const char *url, FILE *out, fetch_t *f, char *err, size_t errlen)
         f->bytes += io.bytes;
 
         if (io.over) {
+            f->over = 1;
             snprintf(err, errlen, "%s: larger than %llu bytes (--max-size)",
                      url, (unsigned long long) f->max_size);
             return -1;

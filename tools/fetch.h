@@ -23,6 +23,7 @@ typedef struct {
     /* what came */
     char         etag_out[FETCH_ETAG_MAX];
     int          not_modified;     /* 304 */
+    int          over;             /* more than max_size came */
     long         status;
     uint64_t     bytes;            /* over all attempts */
 } fetch_t;
