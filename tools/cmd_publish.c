@@ -265,7 +265,7 @@ publish_gz_open(publish_gz_t *g, const char *dir, const char *name)
     snprintf(g->tmp, sizeof(g->tmp), "%s/.%s.tmp", dir, name);
 
     fd = open(g->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    g->gz = fd >= 0 ? gzdopen(fd, "wb9") : NULL;
+    g->gz = fd >= 0 ? gzdopen(fd, "wb6") : NULL;
     g->text = EVP_MD_CTX_new();
 
     if (g->gz == NULL || g->text == NULL
