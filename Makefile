@@ -275,6 +275,7 @@ bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
 	./bench/pdq_index.sh
 	./bench/cold_set.sh
 	./bench/responses.sh
+	./bench/feed.sh
 	DURATION=120 ./bench/soak.sh
 	SEEDS=3 ./bench/differential.sh
 
