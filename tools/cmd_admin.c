@@ -63,36 +63,13 @@ static const char  sign_usage[] =
     "source, the kind (full for hashdb sync, delta for apply and import)\n"
     "and the sequence number, which must grow with every list published.\n";
 
-static int
-parse_size(const char *s, size_t *out)
-{
-    char                *end;
-    unsigned long long   v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-
-    switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
-    }
-
-    if (errno || *end != '\0' || end == s || v < (1 << 20)) {
-        return -1;
-    }
-
-    *out = (size_t) v;
-    return 0;
-}
-
 int
 cmd_init(int argc, char **argv)
 {
-    int      c, rc;
-    hdb_t   *db;
-    size_t   mapsize;
+    int        c, rc;
+    hdb_t     *db;
+    size_t     mapsize;
+    uint64_t   size;
 
     static const struct option  opts[] = {
         { "map-size", required_argument, NULL, 'm' },
@@ -106,10 +83,13 @@ cmd_init(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
-            if (parse_size(optarg, &mapsize) != 0) {
+            if (tool_parse_size(optarg, &size) != TOOL_OK
+                || size < (1 << 20))
+            {
                 tool_error("--map-size %s: a size of at least 1M", optarg);
                 return TOOL_FAILED;
             }
+            mapsize = (size_t) size;
             break;
         case 'h':
             fputs(init_usage, stdout);

@@ -284,7 +284,6 @@ pull_remove(pull_file_t *pf)
 static int
 pull_index(pull_t *p, feed_index_t *ix, const char *etag, int *unchanged)
 {
-    int           trusted;
     FILE         *f;
     char          path[4096], err[1024], *text;
     size_t        n;
@@ -332,14 +331,9 @@ pull_index(pull_t *p, feed_index_t *ix, const char *etag, int *unchanged)
         return TOOL_FAILED;
     }
 
-    trusted = 0;
-    for (size_t i = 0; i < p->nkeys && i < 16; i++) {
-        if (memcmp(p->keys[i], ix->sig.key, HDB_KEY_SIZE) == 0) {
-            trusted = 1;
-        }
-    }
-
-    if (!trusted) {
+    if (!tool_key_trusted((const unsigned char (*)[HDB_KEY_SIZE]) p->keys,
+                          p->nkeys < 16 ? p->nkeys : 16, ix->sig.key))
+    {
         tool_error("%s/%s: signed with a key not trusted for source \"%s\"; "
                    "nothing applied", p->url, FEED_INDEX, p->source);
         return TOOL_FAILED;
@@ -408,25 +402,6 @@ pull_etag_save(pull_t *p, const char *etag)
     }
 }
 
-static int
-pull_size(const char *arg, uint64_t *v)
-{
-    char  *end;
-
-    *v = strtoull(arg, &end, 10);
-    if (end == arg) {
-        return -1;
-    }
-
-    switch (*end) {
-    case 'k': case 'K': *v <<= 10; end++; break;
-    case 'm': case 'M': *v <<= 20; end++; break;
-    case 'g': case 'G': *v <<= 30; end++; break;
-    }
-
-    return *end == '\0' && *v > 0 ? 0 : -1;
-}
-
 int
 cmd_pull(int argc, char **argv)
 {
@@ -488,7 +463,7 @@ cmd_pull(int argc, char **argv)
             }
             break;
         case 'm':
-            if (pull_size(optarg, &p.max_size) != 0) {
+            if (tool_parse_size(optarg, &p.max_size) != TOOL_OK) {
                 tool_error("--max-size: a size (k, m, g): %s", optarg);
                 return TOOL_FAILED;
             }

@@ -58,28 +58,6 @@ static const char  scan_usage[] =
 
 #define SCAN_QUEUE  1024
 
-/* a size: digits and an optional k, m or g */
-static int
-scan_parse_size(const char *arg, size_t *size)
-{
-    char           *end;
-    unsigned long   v;
-
-    v = strtoul(arg, &end, 10);
-
-    if (end == arg || v == 0 || (*end && end[1] != '\0')
-        || (*end && strchr("kKmMgG", *end) == NULL))
-    {
-        return TOOL_FAILED;
-    }
-
-    *size = v << (*end == 'k' || *end == 'K' ? 10
-                  : *end == 'm' || *end == 'M' ? 20
-                  : *end ? 30 : 0);
-
-    return TOOL_OK;
-}
-
 typedef struct {
     char         *path;
     struct stat   st;
@@ -472,7 +450,7 @@ cmd_scan(int argc, char **argv)
     double            rate;
     char              tail;
     int               prune;
-    uint64_t          pruned;
+    uint64_t          pruned, size;
     hdb_reader_t     *rd;
     unsigned long     v;
     struct timespec   t0, t1, nap = { 0, 200 * 1000 * 1000 };
@@ -540,14 +518,15 @@ cmd_scan(int argc, char **argv)
             break;
         case 'M':
         case 'V':
-            if (scan_parse_size(optarg, c == 'M' ? &s.opts.max_image
-                                                 : &s.opts.max_video)
-                != TOOL_OK)
+            if (tool_parse_size(optarg, &size) != TOOL_OK
+                || size > SIZE_MAX)
             {
                 tool_error("--max-%s: not a size: %s",
                            c == 'M' ? "image" : "video", optarg);
                 return TOOL_FAILED;
             }
+            *(c == 'M' ? &s.opts.max_image : &s.opts.max_video) =
+                (size_t) size;
             break;
         case 's':
             if (tool_parse_sampling(optarg, &s.opts.sampling) != TOOL_OK) {

@@ -496,7 +496,7 @@ done:
 static int
 update_verify(update_t *u, hdb_t *db)
 {
-    int             rc, trusted;
+    int             rc;
     char            err[512];
     size_t          nkeys;
     hdb_reader_t   *rd;
@@ -546,14 +546,9 @@ update_verify(update_t *u, hdb_t *db)
         return TOOL_FAILED;
     }
 
-    trusted = 0;
-    for (size_t i = 0; i < nkeys && i < 16; i++) {
-        if (memcmp(keys[i], u->sig.key, HDB_KEY_SIZE) == 0) {
-            trusted = 1;
-        }
-    }
-
-    if (!trusted) {
+    if (!tool_key_trusted((const unsigned char (*)[HDB_KEY_SIZE]) keys,
+                          nkeys < 16 ? nkeys : 16, u->sig.key))
+    {
         tool_error("%s: signed with a key not trusted for source \"%s\"; "
                    "nothing applied", u->sig_path, u->source);
         return TOOL_FAILED;

@@ -3,7 +3,9 @@
  * This file dispatches subcommands; each lives in a cmd_*.c file.
  */
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +170,46 @@ tool_parse_sampling(const char *arg, int *sampling)
 
     tool_error("--sampling: exact, fast or keyframes, not %s", arg);
     return TOOL_FAILED;
+}
+
+int
+tool_parse_size(const char *arg, uint64_t *size)
+{
+    char                *end;
+    unsigned             shift;
+    unsigned long long   v;
+
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: shift = 0; break;
+    }
+
+    if (errno || end == arg || *end != '\0' || v == 0
+        || v > (UINT64_MAX >> shift))
+    {
+        return TOOL_FAILED;
+    }
+
+    *size = (uint64_t) v << shift;
+    return TOOL_OK;
+}
+
+int
+tool_key_trusted(const unsigned char (*keys)[HDB_KEY_SIZE], size_t n,
+    const unsigned char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(keys[i], key, HDB_KEY_SIZE) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 int

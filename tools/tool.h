@@ -50,6 +50,14 @@ void tool_format_time(int64_t t, char *buf, size_t size);
  */
 void tool_text_escaped(FILE *out, const char *s);
 int tool_json_string(FILE *out, const char *s);
+/*
+ * A size: digits and an optional k, m or g (KiB, MiB, GiB), above 0;
+ * TOOL_OK, or TOOL_FAILED (nothing written) for anything else
+ */
+int tool_parse_size(const char *arg, uint64_t *size);
+/* 1 if key is one of the n keys (trusted for a source) */
+int tool_key_trusted(const unsigned char (*keys)[HDB_KEY_SIZE], size_t n,
+    const unsigned char *key);
 /* --distance N, 0 .. HDB_PDQ_DISTANCE_MAX; TOOL_OK or TOOL_FAILED */
 int tool_parse_distance(const char *arg, unsigned *distance);
 
