@@ -86,14 +86,12 @@ struct ngx_http_upload_filter_known_s {
     time_t                              last_modified;
     off_t                               length;
     uint64_t                            now;        /* the set, at find */
+    unsigned                            plan_now;   /* what it asks for */
 
     /* the entry, when there was one */
-    uint64_t                            version;
     unsigned                            plan;
     u_char                             *kept;
     size_t                              kept_len;
-    unsigned                            found:1;
-    unsigned                            listed:1;
     unsigned                            partial:1;
     unsigned                            rejudged:1;
 };
@@ -111,7 +109,8 @@ static void ngx_http_upload_filter_zone_delete(
 static ngx_uint_t ngx_http_upload_filter_zone_same(
     ngx_http_upload_filter_zone_node_t *zn,
     ngx_http_upload_filter_known_t *k);
-static ngx_int_t ngx_http_upload_filter_zone_version(uint64_t *v);
+static ngx_int_t ngx_http_upload_filter_zone_snapshot(uint64_t *v,
+    unsigned *plan);
 static ngx_int_t ngx_http_upload_filter_zone_keep(
     ngx_http_upload_filter_ctx_t *ctx, ngx_str_t *kept);
 static ngx_int_t ngx_http_upload_filter_zone_facts(
@@ -424,8 +423,9 @@ ngx_http_upload_filter_zone_same(ngx_http_upload_filter_zone_node_t *zn,
 }
 
 
+/* the set of now: its version, and the hashes it asks for (one snapshot) */
 static ngx_int_t
-ngx_http_upload_filter_zone_version(uint64_t *v)
+ngx_http_upload_filter_zone_snapshot(uint64_t *v, unsigned *plan)
 {
     int                                  rc;
     ngx_http_upload_filter_main_conf_t  *umcf;
@@ -442,9 +442,10 @@ ngx_http_upload_filter_zone_version(uint64_t *v)
     }
 
     *v = hdb_reader_version(umcf->reader);
+    rc = hdb_reader_plan(umcf->reader, plan);
     hdb_reader_end(umcf->reader);
 
-    return NGX_OK;
+    return rc == 0 ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -511,7 +512,9 @@ ngx_http_upload_filter_zone_find(ngx_http_upload_filter_ctx_t *ctx)
         k->etag = r->headers_out.etag->value;
     }
 
-    if (ngx_http_upload_filter_zone_version(&k->now) != NGX_OK) {
+    if (ngx_http_upload_filter_zone_snapshot(&k->now, &k->plan_now)
+        != NGX_OK)
+    {
         /* the set cannot be read: the inspection says so */
         return NGX_DECLINED;
     }
@@ -536,10 +539,7 @@ ngx_http_upload_filter_zone_find(ngx_http_upload_filter_ctx_t *ctx)
     ngx_queue_remove(&zn->queue);
     ngx_queue_insert_head(&z->sh->queue, &zn->queue);
 
-    k->found = 1;
-    k->version = zn->version;
     k->plan = zn->plan;
-    k->listed = zn->listed;
     k->partial = zn->partial;
     k->kept_len = zn->kept_len;
 
@@ -584,12 +584,10 @@ ngx_http_upload_filter_zone_find(ngx_http_upload_filter_ctx_t *ctx)
 ngx_int_t
 ngx_http_upload_filter_zone_rejudge(ngx_http_upload_filter_ctx_t *ctx)
 {
-    int                                  rc;
     u_char                              *p, *last, where[40];
     int32_t                              media, quality;
     uint32_t                             len, types, total, nframes, nv;
     uint32_t                             index;
-    unsigned                             plan;
     int64_t                              size;
     double                               time;
     ngx_uint_t                           t, f, v;
@@ -599,25 +597,11 @@ ngx_http_upload_filter_zone_rejudge(ngx_http_upload_filter_ctx_t *ctx)
     ngx_http_upload_filter_site_t        site;
     ngx_http_upload_filter_known_t      *k;
     ngx_http_upload_filter_image_t      *images, **next, *j;
-    ngx_http_upload_filter_main_conf_t  *umcf;
 
     r = ctx->request;
     k = ctx->known;
-    umcf = ngx_http_upload_filter_worker;
 
     ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTING;
-
-    rc = hdb_reader_begin(umcf->reader);
-    if (rc == 0) {
-        rc = hdb_reader_plan(umcf->reader, &plan);
-        hdb_reader_end(umcf->reader);
-    }
-
-    if (rc != 0) {
-        ngx_http_upload_filter_unreadable(ctx, rc);
-        return NGX_OK;
-    }
-
     ctx->rejudging = 1;
 
     images = NULL;
@@ -756,12 +740,12 @@ ngx_http_upload_filter_zone_rejudge(ngx_http_upload_filter_ctx_t *ctx)
     }
 
     if (ctx->result == NGX_HTTP_UPLOAD_FILTER_CLEAN
-        && (k->partial || (plan & ~k->plan)))
+        && (k->partial || (k->plan_now & ~k->plan)))
     {
         /* no longer listed, but never inspected whole; or a new kind */
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "upload filter zone: kept hashes answer for %xd, "
-                       "the set asks for %xd", k->plan, plan);
+                       "the set asks for %xd", k->plan, k->plan_now);
         goto again;
     }
 
@@ -782,7 +766,6 @@ again:
     ctx->rejudging = 0;
     ctx->state = NGX_HTTP_UPLOAD_FILTER_NEW;
     ctx->result = NGX_HTTP_UPLOAD_FILTER_NONE;
-    k->found = 0;
 
     return NGX_DECLINED;
 
