@@ -251,6 +251,26 @@ mirror();
     is($rc, 0, 'and the bulk entries');
 }
 
+# the publisher refuses, with nothing published: a bad line, a sequence
+# not above the feed's, another source's feed
+{
+    my $before = $t->read_file('feed/index.txt');
+    $t->write_file('bad-list.txt', day(12) . "not a digest\n");
+    my ($rc, $out, $err) = $t->hashdb('publish', "$dir/feed", '--source', 'police',
+                                      '--key', "$dir/sec.pem", "$dir/bad-list.txt");
+    is($rc, 2, 'publish: a bad line refused');
+    like($err, qr/bad-list\.txt:101: .*nothing published/, 'naming the line');
+    ($rc, $out, $err) = $t->hashdb('publish', "$dir/feed", '--source', 'police', '--seq', 5,
+                                   '--key', "$dir/sec.pem", "$dir/list-11.txt");
+    is($rc, 2, 'publish: a sequence not above the feed\'s refused');
+    like($err, qr/--seq 5: the feed is at 12 already; nothing published/, 'said');
+    ($rc, $out, $err) = $t->hashdb('publish', "$dir/feed", '--source', 'hotline',
+                                   '--key', "$dir/sec.pem", "$dir/list-11.txt");
+    is($rc, 2, 'publish: another source into this feed refused');
+    like($err, qr/a feed of source "police", not "hotline"; nothing published/, 'said');
+    is($t->read_file('feed/index.txt'), $before, 'the index unchanged');
+}
+
 # the daily job (upload-filter-sync@NAME) with FEED_URL pulls
 {
     publish(13, '--keep', 5);
