@@ -21,6 +21,9 @@
 #   ALLOW_SHRINK=            "yes": accept a list under half of the source
 #                            (refused by default: a truncated download or a
 #                            publisher's mistake; see hashdb sync)
+#   SHADOW=                  "yes": a shadow update: what it adds is only
+#                            logged (action=shadow) until "hashdb promote
+#                            --source NAME"; what it removes goes at once
 #
 # and, optionally, after a successful sync:
 #
@@ -57,10 +60,12 @@ fail() {
 # previous set in every case
 shrink=
 [ "${ALLOW_SHRINK:-}" = yes ] && shrink=--allow-shrink
+shadow=
+[ "${SHADOW:-}" = yes ] && shadow=--shadow
 
 if [ -n "${FEED_URL:-}" ]; then
     hashdb pull "$HASHSET" --source "$SOURCE" --jitter "${JITTER:-0}" \
-        $shrink "$FEED_URL"
+        $shrink $shadow "$FEED_URL"
 else
     work=$(mktemp -d /var/tmp/upload-filter-sync.XXXXXX)
     trap 'rm -rf "$work"' EXIT
@@ -69,7 +74,7 @@ else
     curl --fail --silent --show-error --max-time 60 -o "$work/list.sig" "$LIST_URL.sig"
 
     hashdb sync "$HASHSET" --source "$SOURCE" --format "${FORMAT:-auto}" \
-        $shrink --sig "$work/list.sig" "$work/list"
+        $shrink $shadow --sig "$work/list.sig" "$work/list"
 fi
 
 status=0

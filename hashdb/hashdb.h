@@ -194,7 +194,29 @@ typedef struct {
 
     /* a still that matched a frame of a listed video: the video's name */
     char           video[HDB_VIDEO_NAME_MAX + 1];
+
+    /* what the match does by its source's policy: HDB_ACTION_* */
+    int            action;
 } hdb_match_t;
+
+/*
+ * What a match does, by the policy of the source that lists the entry
+ * (hdb_policy_set()), strongest first: where several sources list it,
+ * a match names the strongest (then the nearest).
+ *
+ *   HDB_ACTION_BLOCK   the default
+ *   HDB_ACTION_SHADOW  the entry was added by a shadow update
+ *                      (hdb_writer_stage()) not yet promoted: it would
+ *                      block, and is only logged until hdb_promote()
+ *   HDB_ACTION_LOG     the source only logs (its action), or the entry's
+ *                      category is not among those its policy blocks
+ */
+#define HDB_ACTION_BLOCK   0
+#define HDB_ACTION_SHADOW  1
+#define HDB_ACTION_LOG     2
+
+/** "block", "shadow", "log"; "?" otherwise. */
+const char *hdb_action_name(int action);
 
 /**
  * A reader of db into *rd: one per thread, reused for every lookup (its
@@ -215,6 +237,14 @@ int hdb_reader_begin(hdb_reader_t *rd);
 
 /** Ends the read transaction begun by hdb_reader_begin(). */
 void hdb_reader_end(hdb_reader_t *rd);
+
+/**
+ * Limits the lookups of the transaction under way to the n named sources
+ * (a location's upload_filter_sources): entries of other sources match
+ * nothing.  names (and its strings) must stay valid until
+ * hdb_reader_end(), which lifts the limit; NULL or n 0: every source.
+ */
+void hdb_reader_scope(hdb_reader_t *rd, const char *const *names, size_t n);
 
 /**
  * Which set the reader's transaction sees: an opaque value, the same for
@@ -448,6 +478,15 @@ int hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *video);
 /** Takes the named video off the source: 0, or as hdb_writer_add(). */
 int hdb_writer_remove_video(hdb_writer_t *w, const char *name);
 
+/**
+ * Makes the write a shadow update: the entries and videos it adds to the
+ * source are staged (HDB_ACTION_SHADOW: logged, not blocked) until
+ * hdb_promote(); what it removes goes at once, and what the source
+ * listed before stays as it was.  A write that is not staged lists what
+ * it adds or confirms as live, staged entries included.
+ */
+void hdb_writer_stage(hdb_writer_t *w);
+
 /** Removes the row's entries from the source; as hdb_writer_add(). */
 int hdb_writer_remove(hdb_writer_t *w, const hdb_row_t *row);
 
@@ -510,6 +549,75 @@ int hdb_source_set_disabled(hdb_t *db, const char *source, int disabled);
  * hdb_source_set_disabled().
  */
 int hdb_source_set_flag(hdb_t *db, const char *source, unsigned flag, int on);
+
+/*
+ * Policies: what a source's matches do, the operator's say on this node.
+ * Kept apart from what the source's updates write (in "meta"), so that
+ * no sync changes them, and read by every lookup: a change applies to
+ * the workers' next transaction.
+ */
+#define HDB_POLICY_CATEGORIES_MAX  16
+
+typedef struct {
+    int       action;               /* HDB_ACTION_BLOCK or _LOG */
+    size_t    ncategories;          /* 0: every category blocks */
+    char      categories[HDB_POLICY_CATEGORIES_MAX][HDB_CATEGORY_MAX + 1];
+    int64_t   updated;              /* 0: never set (the default) */
+
+    /* the last shadow update (hdb_writer_stage()) not yet promoted */
+    int       staged;
+    uint64_t  staged_added;         /* entries (and videos) it added */
+    int64_t   staged_at;
+} hdb_policy_t;
+
+/**
+ * Sets the source's action (HDB_ACTION_BLOCK or HDB_ACTION_LOG) and the
+ * categories that block (n of them; 0: all): an entry of another
+ * category, or of none, is logged only.  Returns 0, HDB_NOTFOUND (no such
+ * source), HDB_ENAME (bad category, more than HDB_POLICY_CATEGORIES_MAX),
+ * EINVAL (another action) or an LMDB error.
+ */
+int hdb_policy_set(hdb_t *db, const char *source, int action,
+    const char *const *categories, size_t n);
+
+/**
+ * The source's policy into *p: the default (block, every category) when
+ * none was set.  Returns 0, HDB_NOTFOUND (no such source) or an LMDB
+ * error.
+ */
+int hdb_reader_policy(hdb_reader_t *rd, const char *source, hdb_policy_t *p);
+
+/**
+ * Promotes what shadow updates of the source staged: its entries and
+ * videos block from the commit on.  *n (may be NULL) is how many were
+ * staged.  Returns 0, HDB_NOTFOUND (no such source) or an LMDB error.
+ */
+int hdb_promote(hdb_t *db, const char *source, uint64_t *n);
+
+/*
+ * Flood alarms (upload_filter_flood): nginx demotes an entry that matched
+ * too many clients to log-only on its node, in its own memory; the
+ * operator lifts that here, and the workers see it at their next match
+ * of the entry.  An entry is named as the log line's entry= names it
+ * ("sha256:HEX", "pdq:HEX") or "video:NAME" for a listed video; "*"
+ * names every entry.
+ */
+#define HDB_FLOOD_ENTRY_MAX  (sizeof("video:") - 1 + HDB_VIDEO_NAME_MAX)
+
+/**
+ * Lifts the demotions of the entry made before now (all of them for "*",
+ * which also forgets the entries' own records).  Returns 0, HDB_ENAME
+ * (an empty or too long name) or an LMDB error.
+ */
+int hdb_flood_clear(hdb_t *db, const char *entry);
+
+/**
+ * When the entry's demotions were last lifted (the later of its own
+ * clear and "*"'s), in milliseconds since the epoch, into *when: 0 if
+ * never.  Returns 0 or an LMDB error.
+ */
+int hdb_reader_flood_cleared(hdb_reader_t *rd, const char *entry,
+    int64_t *when);
 
 #define HDB_KEY_SIZE  32    /* an Ed25519 public key */
 

@@ -55,7 +55,40 @@ struct hdb_reader {
      */
     hdb_pdq_blk_t  *pdq_blocks;
     size_t          pdq_txnid;
+
+    /* hdb_reader_scope(): the sources that match, until the txn ends */
+    const char *const  *scope;
+    size_t              nscope;
 };
+
+/*
+ * What an entry of the source (its name and record) with the category
+ * (HDB_CATEGORY_MAX bytes, NUL-padded) does when it matches, by the
+ * source's policy and whether a shadow update staged it: HDB_ACTION_*
+ * into *action, or -1 when it matches nothing (the source is disabled or
+ * outside the reader's scope).  0 or an LMDB error.
+ */
+int hdb_entry_action(hdb_reader_t *rd, const char *source,
+    const struct hdb_source_rec *rec, const char *category, int staged,
+    int *action);
+
+/* 1 if a match of action a at distance d is better than the match m */
+#define hdb_action_better(a, d, m)                                          \
+    ((a) < (m)->action || ((a) == (m)->action && (d) < (m)->distance))
+
+/* "policy/NAME" or "flood/ENTRY" into buf (HDB_META_KEY_MAX), as a key */
+#define HDB_META_KEY_MAX  (sizeof(HDB_META_FLOOD) + HDB_FLOOD_ENTRY_MAX)
+void hdb_meta_key(const char *prefix, const char *name, char *buf,
+    MDB_val *key);
+
+/* 0 if the source exists in txn, MDB_NOTFOUND, or an LMDB error */
+int hdb_source_exists(hdb_t *db, MDB_txn *txn, const char *source);
+
+/* the source's policy record (the default when none), in txn */
+int hdb_policy_rec_get(MDB_txn *txn, MDB_dbi meta, const char *source,
+    struct hdb_policy_rec *rec);
+int hdb_policy_rec_put(MDB_txn *txn, MDB_dbi meta, const char *source,
+    const struct hdb_policy_rec *rec);
 
 /* a source's name and record by its id; MDB_CORRUPTED if it has none */
 int hdb_reader_source_rec(hdb_reader_t *rd, const unsigned char id[4],
@@ -100,13 +133,14 @@ int hdb_pdq_near(hdb_reader_t *rd, const unsigned char *hash,
 
 /*
  * A still (an image upload, a frame compared as an image) at distance d
- * of the listed frame hash: the first listed video of an enabled source
- * that has it, lets its frames match stills and allows that distance,
- * into *m (video, source, category, listed, distance).  0, MDB_NOTFOUND
- * or an LMDB error.
+ * of the listed frame hash: of the listed videos that have it, whose
+ * source matches, lets its frames match stills and allows that distance,
+ * the one whose policy does most, into *m (video, source, category,
+ * action, listed, distance); when "have" is set, only if it does more
+ * than *m does already.  0, MDB_NOTFOUND or an LMDB error.
  */
 int hdb_video_still(hdb_reader_t *rd, const unsigned char *listed,
-    unsigned d, hdb_match_t *m);
+    unsigned d, hdb_match_t *m, int have);
 
 /* the writer, shared by hdb_writer.c and hdb_video_write.c */
 struct hdb_writer {
@@ -121,6 +155,8 @@ struct hdb_writer {
     hdb_write_stats_t       stats;
     int64_t                 now;
     hdb_pdq_pending_t      *pdq;        /* index changes, made at commit */
+    int                     stage;      /* hdb_writer_stage() */
+    uint64_t                staged;     /* entries and videos it staged */
 };
 
 int hdb_valid_category(const char *category);

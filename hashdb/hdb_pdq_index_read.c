@@ -138,17 +138,21 @@ hdb_pdq_block(hdb_reader_t *rd, hdb_pdq_blk_t *b, int table, unsigned block,
 }
 
 /*
- * A candidate that passed the filter: its full distance, then the first
- * enabled source that lists it and allows that distance.
+ * A candidate that passed the filter: its full distance, then the source
+ * that lists it, allows that distance and does most by its policy (a
+ * listed image's, else a listed video's frame as a still).  It becomes
+ * the match if it does more than the one found so far, or as much and is
+ * nearer; only a blocking match narrows the search.
  */
 static int
 hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
     unsigned variant_no, uint32_t id)
 {
-    int                    rc;
+    int                    rc, action, found;
     unsigned               d;
     MDB_val                key, val, name;
     MDB_cursor            *cur;
+    hdb_match_t            cand;
     hdb_source_t           src;
     struct hdb_entry_rec   entry;
     struct hdb_source_rec  rec;
@@ -173,6 +177,13 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
         return q->near(q->data, listed, d);
     }
 
+    /* a far candidate that cannot do more than the match is not looked up */
+    if (q->found && q->match->action == HDB_ACTION_BLOCK
+        && d >= q->match->distance)
+    {
+        return 0;
+    }
+
     rc = mdb_cursor_open(q->txn, q->rd->db->types[HDB_PDQ], &cur);
     if (rc != 0) {
         return rc;
@@ -180,6 +191,7 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
 
     key.mv_data = listed;
     key.mv_size = HDB_PDQ_SIZE;
+    found = 0;
 
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
          rc == 0;
@@ -197,42 +209,72 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
             break;
         }
 
-        if ((rec.flags & HDB_SOURCE_DISABLED)
-            || (rec.pdq_distance && d > rec.pdq_distance))
-        {
+        if (rec.pdq_distance && d > rec.pdq_distance) {
             continue;
         }
 
         hdb_source_from_rec(&src, name.mv_data, name.mv_size, &rec);
 
-        memset(q->match, 0, sizeof(*q->match));
-        q->match->type = HDB_PDQ;
-        memcpy(q->match->source, src.name, sizeof(src.name));
-        memcpy(q->match->category, entry.category, HDB_CATEGORY_MAX);
-        q->match->added = entry.added;
-        memcpy(q->match->listed, listed, HDB_PDQ_SIZE);
-        q->match->distance = d;
-        q->match->variant = variant_no;
+        rc = hdb_entry_action(q->rd, src.name, &rec, entry.category,
+                              (entry.generation & HDB_GEN_STAGED) != 0,
+                              &action);
+        if (rc != 0) {
+            break;
+        }
 
-        q->found = 1;
-        q->limit = d;
-        break;
+        if (action < 0 || (found && action >= cand.action)) {
+            continue;
+        }
+
+        memset(&cand, 0, sizeof(cand));
+        cand.type = HDB_PDQ;
+        memcpy(cand.source, src.name, sizeof(src.name));
+        memcpy(cand.category, entry.category, HDB_CATEGORY_MAX);
+        cand.added = entry.added;
+        cand.action = action;
+        found = 1;
+
+        if (action == HDB_ACTION_BLOCK) {
+            break;
+        }
     }
 
     mdb_cursor_close(cur);
 
-    if (rc == MDB_NOTFOUND && !(q->flags & HDB_MATCH_IMAGES)) {
-        /* no image lists it: a frame of a listed video may */
-        rc = hdb_video_still(q->rd, listed, d, q->match);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    if ((!found || cand.action != HDB_ACTION_BLOCK)
+        && !(q->flags & HDB_MATCH_IMAGES))
+    {
+        /* no image lists it so that it blocks: a listed video's frame may */
+        rc = hdb_video_still(q->rd, listed, d, &cand, found);
 
         if (rc == 0) {
-            q->match->variant = variant_no;
-            q->found = 1;
-            q->limit = d;
+            found = 1;
+
+        } else if (rc != MDB_NOTFOUND) {
+            return rc;
         }
     }
 
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    if (!found || (q->found && !hdb_action_better(cand.action, d, q->match)))
+    {
+        return 0;
+    }
+
+    memcpy(cand.listed, listed, HDB_PDQ_SIZE);
+    cand.distance = d;
+    cand.variant = variant_no;
+    *q->match = cand;
+    q->found = 1;
+
+    if (cand.action == HDB_ACTION_BLOCK) {
+        q->limit = d;
+    }
+
+    return 0;
 }
 
 /* one probe of a query: a bucket and the lower bound it starts from */

@@ -81,6 +81,9 @@ hdb_reader_end(hdb_reader_t *rd)
         mdb_txn_reset(rd->txn);
         rd->active = 0;
     }
+
+    rd->scope = NULL;
+    rd->nscope = 0;
 }
 
 uint64_t
@@ -186,16 +189,19 @@ int
 hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
     const unsigned char *digest, hdb_match_t *match)
 {
-    int                    rc;
+    int                    rc, action, found;
     size_t                 n;
     MDB_val                key, val, name;
     MDB_cursor            *cur;
+    hdb_source_t           src;
     struct hdb_entry_rec   entry;
     struct hdb_source_rec  rec;
 
     if (type >= HDB_NTYPES) {
         return HDB_ETYPE;
     }
+
+    found = 0;
 
     key.mv_data = (void *) digest;
     key.mv_size = hdb_type_size(type);
@@ -205,7 +211,7 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
         return rc;
     }
 
-    /* the first entry of an enabled source names the match */
+    /* the source whose policy does most names the match; the first wins */
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
          rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP))
@@ -222,7 +228,16 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
             break;
         }
 
-        if (rec.flags & HDB_SOURCE_DISABLED) {
+        hdb_source_from_rec(&src, name.mv_data, name.mv_size, &rec);
+
+        rc = hdb_entry_action(rd, src.name, &rec, entry.category,
+                              (entry.generation & HDB_GEN_STAGED) != 0,
+                              &action);
+        if (rc != 0) {
+            break;
+        }
+
+        if (action < 0 || (found && action >= match->action)) {
             continue;
         }
 
@@ -232,10 +247,19 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
         memcpy(match->source, name.mv_data, n);
         memcpy(match->category, entry.category, HDB_CATEGORY_MAX);
         match->added = entry.added;
-        break;
+        match->action = action;
+        found = 1;
+
+        if (action == HDB_ACTION_BLOCK) {
+            break;
+        }
     }
 
     mdb_cursor_close(cur);
+
+    if (rc == MDB_NOTFOUND && found) {
+        rc = 0;
+    }
 
     if (rc == 0) {
         rc = hdb_reader_allow_check(rd, type, digest, match);

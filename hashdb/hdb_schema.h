@@ -5,6 +5,16 @@
  *   "meta"       key "schema"          -> uint32_t HDB_SCHEMA_VERSION
  *                key "next_source_id"  -> uint32_t
  *                key "next_pdq_id"     -> uint32_t
+ *                key "policy/" + source name -> struct hdb_policy_rec
+ *                key "flood/" + entry name ("sha256:HEX", "pdq:HEX",
+ *                "video:NAME", "*") -> int64_t: when its flood demotions
+ *                were lifted (hdb_flood_clear()), in ms since the epoch
+ *
+ *                Policies and flood clears are in "meta" rather than in
+ *                databases of their own: a worker that opened the set
+ *                before they existed sees them at its next transaction
+ *                (a named database made later is seen only when the set
+ *                is opened again).
  *
  *   "sources"    key source name (1..HDB_SOURCE_MAX bytes)
  *                -> struct hdb_source_rec
@@ -15,6 +25,8 @@
  *   "md5", "sha1", "sha256", "pdq"
  *                key raw digest bytes (16, 20, 32, 32)
  *                -> struct hdb_entry_rec, MDB_DUPSORT | MDB_DUPFIXED:
+ *                the generation's top bit (HDB_GEN_STAGED) marks an entry
+ *                that a shadow update added and no promote made live;
  *                one duplicate per source that lists the digest.  The
  *                record starts with the big-endian source id, so the
  *                duplicates sort by source and one source's entry is
@@ -102,14 +114,35 @@ struct hdb_video_rec {
     uint32_t       generation;              /* sync that last listed it */
     uint32_t       nframes;                 /* unique frame hashes */
     uint32_t       name_len;
-    uint32_t       reserved;
+    uint32_t       flags;                   /* HDB_VIDEO_STAGED */
 };
+
+/* a video that a shadow update added and no promote made live */
+#define HDB_VIDEO_STAGED  0x1u
 
 struct hdb_entry_rec {
     unsigned char  source_id[4];            /* big-endian */
     uint32_t       added;                   /* unix time */
     char           category[HDB_CATEGORY_MAX];   /* NUL-padded */
-    uint32_t       generation;              /* sync that last listed it */
+    uint32_t       generation;              /* sync that last listed it;
+                                               | HDB_GEN_STAGED */
+};
+
+#define HDB_GEN_STAGED     0x80000000u
+#define HDB_GEN(g)         ((g) & ~HDB_GEN_STAGED)
+
+#define HDB_META_POLICY    "policy/"
+#define HDB_META_FLOOD     "flood/"
+
+struct hdb_policy_rec {
+    uint32_t  action;               /* HDB_ACTION_BLOCK or _LOG */
+    uint32_t  staged;               /* a shadow update awaits promote */
+    uint64_t  staged_added;
+    int64_t   staged_at;
+    int64_t   updated;
+    char      categories[HDB_POLICY_CATEGORIES_MAX][HDB_CATEGORY_MAX];
+                                    /* NUL-padded; the first empty one
+                                       ends the list */
 };
 
 /*

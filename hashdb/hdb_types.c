@@ -3,6 +3,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 
 #include <lmdb.h>
 
@@ -38,7 +39,7 @@ hdb_type_from_name(const char *name, size_t len, hdb_type_t *type)
 {
     for (int t = 0; t < HDB_NTYPES; t++) {
         if (strlen(hdb_type_db_names[t]) == len
-            && strncmp(hdb_type_db_names[t], name, len) == 0)
+            && strncasecmp(hdb_type_db_names[t], name, len) == 0)
         {
             *type = (hdb_type_t) t;
             return 0;
@@ -158,4 +159,47 @@ hdb_source_from_rec(hdb_source_t *src, const char *name, size_t len,
     src->seq = rec->seq;
     src->pdq_distance = rec->pdq_distance;
     src->videos = rec->videos;
+}
+
+static int
+hdb_name_char(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+int
+hdb_valid_name(const char *name)
+{
+    size_t  len = strlen(name);
+
+    if (len == 0 || len > HDB_SOURCE_MAX) {
+        return 0;
+    }
+
+    for (size_t i = 0; i < len; i++) {
+        if (!hdb_name_char((unsigned char) name[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+int
+hdb_valid_category(const char *category)
+{
+    size_t  len = strlen(category);
+
+    if (len > HDB_CATEGORY_MAX) {
+        return 0;
+    }
+
+    for (size_t i = 0; i < len; i++) {
+        if (!hdb_name_char((unsigned char) category[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -98,9 +98,9 @@ hdb_video_fill(hdb_reader_t *rd, const struct hdb_video_rec *rec,
 
 int
 hdb_video_still(hdb_reader_t *rd, const unsigned char *listed, unsigned d,
-    hdb_match_t *m)
+    hdb_match_t *m, int have)
 {
-    int                    rc;
+    int                    rc, action, found;
     uint32_t               num;
     MDB_val                key, val;
     MDB_cursor            *cur;
@@ -120,6 +120,7 @@ hdb_video_still(hdb_reader_t *rd, const unsigned char *listed, unsigned d,
 
     key.mv_data = (void *) listed;
     key.mv_size = HDB_PDQ_SIZE;
+    found = 0;
 
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
          rc == 0;
@@ -140,19 +141,39 @@ hdb_video_still(hdb_reader_t *rd, const unsigned char *listed, unsigned d,
             break;
         }
 
-        if ((src.flags & (HDB_SOURCE_DISABLED | HDB_SOURCE_NO_STILLS))
+        if ((src.flags & HDB_SOURCE_NO_STILLS)
             || (src.pdq_distance && d > src.pdq_distance))
         {
+            continue;
+        }
+
+        rc = hdb_entry_action(rd, cand.source, &src, rec.category,
+                              (rec.flags & HDB_VIDEO_STAGED) != 0, &action);
+        if (rc != 0) {
+            break;
+        }
+
+        if (action < 0 || ((have || found) && action >= m->action)) {
             continue;
         }
 
         *m = cand;
         memcpy(m->listed, listed, HDB_PDQ_SIZE);
         m->distance = d;
-        break;
+        m->action = action;
+        found = 1;
+
+        if (action == HDB_ACTION_BLOCK) {
+            break;
+        }
     }
 
     mdb_cursor_close(cur);
+
+    if (rc == MDB_NOTFOUND && found) {
+        rc = 0;
+    }
+
     return rc;
 }
 
@@ -282,7 +303,18 @@ hdb_vpdq_judge(hdb_reader_t *rd, const hdb_vpdq_pair_t *p, size_t n,
         return rc;
     }
 
-    if ((src.flags & HDB_SOURCE_DISABLED) || rec.nframes == 0) {
+    rc = hdb_entry_action(rd, m.m.source, &src, rec.category,
+                          (rec.flags & HDB_VIDEO_STAGED) != 0, &m.m.action);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (m.m.action < 0 || rec.nframes == 0) {
+        return 0;
+    }
+
+    /* a video that does less than the best one found cannot be better */
+    if (*found && m.m.action > best->m.action) {
         return 0;
     }
 
@@ -343,7 +375,7 @@ hdb_vpdq_judge(hdb_reader_t *rd, const hdb_vpdq_pair_t *p, size_t n,
      * of the upload's frames matched, then nearer (a video listed twice,
      * as an original and as an edit, is reported as the one it is).
      */
-    if (*found) {
+    if (*found && m.m.action == best->m.action) {
         size_t  a = cm * best->listed_frames;
         size_t  b = (size_t) best->listed_matched * rec.nframes;
 

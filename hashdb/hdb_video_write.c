@@ -224,13 +224,14 @@ hdb_video_next_num(hdb_writer_t *w, uint32_t *num)
 /* the listed video's frames are these, already sorted and unique */
 static int
 hdb_video_same(hdb_writer_t *w, uint32_t num, const unsigned char *frames,
-    size_t n, const char *category)
+    size_t n, const char *category, uint32_t *flags)
 {
     MDB_val                key, val;
     struct hdb_video_rec   rec;
 
     key.mv_data = &num;
     key.mv_size = sizeof(num);
+    *flags = 0;
 
     if (mdb_get(w->txn, w->db->video, &key, &val) != 0
         || val.mv_size < sizeof(rec))
@@ -239,6 +240,7 @@ hdb_video_same(hdb_writer_t *w, uint32_t num, const unsigned char *frames,
     }
 
     memcpy(&rec, val.mv_data, sizeof(rec));
+    *flags = rec.flags;
 
     return rec.nframes == n
            && val.mv_size >= sizeof(rec) + n * HDB_PDQ_SIZE
@@ -252,6 +254,7 @@ int
 hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
 {
     int                    rc, existed, same;
+    uint32_t               old_flags = 0;
     size_t                 n, len, size;
     int64_t                added;
     MDB_val                key, val, nkey;
@@ -305,7 +308,7 @@ hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
          * (counted as existing); other frames replace the old ones
          * (counted as removed and added).
          */
-        same = hdb_video_same(w, num, frames, n, v->category);
+        same = hdb_video_same(w, num, frames, n, v->category, &old_flags);
 
         rc = hdb_video_drop(w, num, 1);
         if (rc != 0) {
@@ -346,6 +349,21 @@ hdb_writer_add_video(hdb_writer_t *w, const hdb_video_t *v)
         memcpy(rec.category, v->category, strlen(v->category));
     }
     rec.generation = w->generation;
+
+    /*
+     * A shadow update stages a video it adds or changes, and leaves one
+     * it lists as before live or staged as it was.
+     */
+    if (w->stage) {
+        if (!(existed && same)) {
+            rec.flags = HDB_VIDEO_STAGED;
+            w->staged++;
+
+        } else {
+            rec.flags = old_flags & HDB_VIDEO_STAGED;
+        }
+    }
+
     rec.nframes = (uint32_t) n;
     rec.name_len = (uint32_t) len;
 

@@ -11,51 +11,6 @@
 
 #include "hdb_internal.h"
 
-static int hdb_name_char(int c);
-
-static int
-hdb_name_char(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-int
-hdb_valid_name(const char *name)
-{
-    size_t  len = strlen(name);
-
-    if (len == 0 || len > HDB_SOURCE_MAX) {
-        return 0;
-    }
-
-    for (size_t i = 0; i < len; i++) {
-        if (!hdb_name_char((unsigned char) name[i])) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-int
-hdb_valid_category(const char *category)
-{
-    size_t  len = strlen(category);
-
-    if (len > HDB_CATEGORY_MAX) {
-        return 0;
-    }
-
-    for (size_t i = 0; i < len; i++) {
-        if (!hdb_name_char((unsigned char) category[i])) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
 /* loads the source's record, or registers a new source with a fresh id */
 static int
 hdb_writer_source(hdb_writer_t *w)
@@ -216,6 +171,7 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
 {
     int                   rc;
     MDB_val               key, val;
+    uint32_t              gen;
     struct hdb_entry_rec  old, rec;
 
     key.mv_data = (void *) digest;
@@ -226,11 +182,18 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
     if (rc == 0) {
         w->stats.existing++;
 
-        if (old.generation != w->generation) {
+        /* a shadow update leaves a listed entry live or staged as it was */
+        gen = w->generation;
+        if (w->stage) {
+            gen |= old.generation & HDB_GEN_STAGED;
+        }
+
+        if (HDB_GEN(old.generation) != w->generation) {
             *fresh = 1;
 
-        } else if (memcmp(old.category, entry->category, HDB_CATEGORY_MAX)
-                   == 0)
+        } else if (old.generation == gen
+                   && memcmp(old.category, entry->category, HDB_CATEGORY_MAX)
+                      == 0)
         {
             return 0;
         }
@@ -246,6 +209,7 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
 
         rec = *entry;
         rec.added = old.added;
+        rec.generation = gen;
         val.mv_data = &rec;
         val.mv_size = sizeof(rec);
 
@@ -269,8 +233,14 @@ hdb_writer_put(hdb_writer_t *w, hdb_type_t type, const unsigned char *digest,
         }
     }
 
-    val.mv_data = (void *) entry;
-    val.mv_size = sizeof(*entry);
+    rec = *entry;
+    if (w->stage) {
+        rec.generation |= HDB_GEN_STAGED;
+        w->staged++;
+    }
+
+    val.mv_data = &rec;
+    val.mv_size = sizeof(rec);
 
     rc = mdb_cursor_put(w->cur[type], &key, &val, MDB_NODUPDATA);
     if (rc != 0) {
@@ -505,7 +475,7 @@ hdb_writer_sweep(hdb_writer_t *w)
             memcpy(&entry, val.mv_data, sizeof(entry));
 
             if (memcmp(entry.source_id, id, 4) != 0
-                || entry.generation == w->generation)
+                || HDB_GEN(entry.generation) == w->generation)
             {
                 if (memcmp(entry.source_id, id, 4) == 0) {
                     w->rec.count[t]++;
@@ -532,6 +502,52 @@ hdb_writer_sweep(hdb_writer_t *w)
     return 0;
 }
 
+void
+hdb_writer_stage(hdb_writer_t *w)
+{
+    w->stage = 1;
+}
+
+/*
+ * The source's policy record says whether a shadow update awaits
+ * promote: one that staged something sets it; a full sync that is not
+ * staged leaves nothing staged (it lists all it keeps as live) and
+ * clears it.
+ */
+static int
+hdb_writer_note_staged(hdb_writer_t *w)
+{
+    int                    rc;
+    struct hdb_policy_rec  pol;
+
+    if (!(w->stage && w->staged)
+        && !(!w->stage && w->mode == HDB_WRITE_REPLACE))
+    {
+        return 0;
+    }
+
+    rc = hdb_policy_rec_get(w->txn, w->db->meta, w->name, &pol);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (w->stage) {
+        pol.staged = 1;
+        pol.staged_added += w->staged;
+        pol.staged_at = w->now;
+
+    } else if (pol.staged) {
+        pol.staged = 0;
+        pol.staged_added = 0;
+        pol.staged_at = 0;
+
+    } else {
+        return 0;
+    }
+
+    return hdb_policy_rec_put(w->txn, w->db->meta, w->name, &pol);
+}
+
 int
 hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats)
 {
@@ -555,6 +571,10 @@ hdb_writer_commit(hdb_writer_t *w, hdb_write_stats_t *stats)
     }
 
     rc = hdb_pdq_index_commit(w->db, w->txn, w->pdq);
+    if (rc == 0) {
+        rc = hdb_writer_note_staged(w);
+    }
+
     if (rc != 0) {
         hdb_writer_abort(w);
         return rc;

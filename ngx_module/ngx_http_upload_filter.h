@@ -24,6 +24,8 @@
  *                                      pool (hdb_media), near matches
  *   ngx_http_upload_filter_verdict.c   a match recorded and logged, a
  *                                      failure's policy, the rejection
+ *   ngx_http_upload_filter_flood.c     upload_filter_flood: an entry that
+ *                                      matches too many clients
  *   ngx_http_upload_filter_ledger.c    what was hashed, for
  *                                      $upload_filter_hashes
  *   ngx_http_upload_filter_zone.c      the verdict zone: responses judged
@@ -78,6 +80,18 @@
 #define NGX_HTTP_UPLOAD_FILTER_MATCH   2
 #define NGX_HTTP_UPLOAD_FILTER_ERROR   3
 #define NGX_HTTP_UPLOAD_FILTER_ALLOWED 4
+#define NGX_HTTP_UPLOAD_FILTER_SHADOW  5    /* a shadow update's entry */
+#define NGX_HTTP_UPLOAD_FILTER_NRESULTS 6
+
+/*
+ * What a match does, as the metrics' action label counts it; a higher
+ * rank names the match in the variables (ctx->match_rank)
+ */
+#define NGX_HTTP_UPLOAD_FILTER_RANK_NONE     0
+#define NGX_HTTP_UPLOAD_FILTER_RANK_ALLOWED  1
+#define NGX_HTTP_UPLOAD_FILTER_RANK_SHADOW   2
+#define NGX_HTTP_UPLOAD_FILTER_RANK_LOG      3
+#define NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK    4
 
 
 typedef struct {
@@ -94,12 +108,21 @@ typedef struct {
                                                thread pool */
     ngx_uint_t                 resident;    /* 0, HDB_RESIDENT_* */
     ngx_msec_t                 resident_period;
+
+    /* upload_filter_flood: 0 (off), or N clients per period */
+    ngx_uint_t                 flood_n;
+    time_t                     flood_period;
+    ngx_flag_t                 flood_demote;   /* action=log */
+    ngx_shm_zone_t            *flood_zone;
 } ngx_http_upload_filter_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                 enable;
     ngx_uint_t                 action;
+    ngx_array_t               *sources;     /* upload_filter_sources: the
+                                               names (const char *); NULL:
+                                               every source */
     ngx_uint_t                 status;
     off_t                      max_body_size;
     ngx_uint_t                 max_parts;
@@ -229,6 +252,7 @@ typedef struct {
     off_t                               received;
 
     ngx_uint_t                          result;
+    ngx_uint_t                          match_rank; /* of the variables' */
     ngx_uint_t                          status;     /* of a rejection */
     const char                         *reason;     /* of an error */
 
@@ -348,7 +372,18 @@ void ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
 ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
+    const hdb_match_t *m, const char *digest, ngx_uint_t rank);
+ngx_int_t ngx_http_upload_filter_reader_begin(
+    ngx_http_upload_filter_ctx_t *ctx);
+
+/* ngx_http_upload_filter_flood.c: upload_filter_flood */
+char *ngx_http_upload_filter_flood(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_upload_filter_flood_check(ngx_http_upload_filter_ctx_t *ctx,
     const hdb_match_t *m, const char *digest);
+void ngx_http_upload_filter_flood_counts(
+    ngx_http_upload_filter_main_conf_t *umcf, ngx_uint_t *alarms,
+    ngx_uint_t *demotions, ngx_uint_t *demoted);
 u_char *ngx_http_upload_filter_escape(ngx_pool_t *pool, u_char *src,
     size_t len);
 

@@ -35,8 +35,9 @@ static const char  *ngx_http_upload_filter_kinds[] = {
     "digest", "pdq", "vpdq"
 };
 
+/* by NGX_HTTP_UPLOAD_FILTER_RANK_* */
 static const char  *ngx_http_upload_filter_actions_names[] = {
-    "block", "log", "allow"
+    "none", "allow", "shadow", "log", "block"
 };
 
 static const char  *ngx_http_upload_filter_verdict_kinds[] = {
@@ -44,7 +45,7 @@ static const char  *ngx_http_upload_filter_verdict_kinds[] = {
 };
 
 static const char  *ngx_http_upload_filter_result_names[] = {
-    "none", "clean", "match", "error", "allowed"
+    "none", "clean", "match", "error", "allowed", "shadow"
 };
 
 
@@ -76,7 +77,8 @@ typedef struct {
     ngx_atomic_t                        media[
                                          NGX_HTTP_UPLOAD_FILTER_MEDIA_TYPES];
     ngx_atomic_t                        errors[NGX_HTTP_UPLOAD_FILTER_NCASES];
-    ngx_atomic_t                        verdicts[5];
+    ngx_atomic_t                        verdicts[
+                                          NGX_HTTP_UPLOAD_FILTER_NRESULTS];
     ngx_atomic_t                        other_matches;
     ngx_http_upload_filter_hist_t       verdict[3];
     ngx_http_upload_filter_hist_t       queue;
@@ -183,7 +185,7 @@ ngx_http_upload_filter_metrics_request(ngx_http_upload_filter_ctx_t *ctx)
     (void) ngx_atomic_fetch_add(&m->bytes, (ngx_atomic_int_t) ctx->received);
     (void) ngx_atomic_fetch_add(&m->parts, ctx->parts);
 
-    if (ctx->result < 5) {
+    if (ctx->result < NGX_HTTP_UPLOAD_FILTER_NRESULTS) {
         (void) ngx_atomic_fetch_add(&m->verdicts[ctx->result], 1);
     }
 
@@ -457,7 +459,8 @@ ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
     size_t                               used, resident;
     u_char                              *src, *cat, labels[64];
     ngx_int_t                            rc;
-    ngx_uint_t                           i, any;
+    ngx_uint_t                           i, any, alarms, demotions,
+                                         demoted;
     ngx_http_upload_filter_out_t         o;
     ngx_http_upload_filter_metrics_t    *m = ngx_http_upload_filter_m;
     ngx_http_upload_filter_main_conf_t  *umcf;
@@ -559,9 +562,31 @@ ngx_http_upload_filter_metrics_handler(ngx_http_request_t *r)
 
     out("# HELP upload_filter_verdicts_total Inspected requests by result.\n"
         "# TYPE upload_filter_verdicts_total counter\n");
-    for (i = 1; i < 5; i++) {
+    for (i = 1; i < NGX_HTTP_UPLOAD_FILTER_NRESULTS; i++) {
         out("upload_filter_verdicts_total{result=\"%s\"} %uA\n",
             ngx_http_upload_filter_result_names[i], m->verdicts[i]);
+    }
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upload_filter_module);
+
+    if (umcf->flood_zone) {
+        ngx_http_upload_filter_flood_counts(umcf, &alarms, &demotions,
+                                            &demoted);
+
+        out("# HELP upload_filter_flood_alarms_total Listed entries that "
+            "matched more distinct clients than upload_filter_flood "
+            "allows (one per entry per window).\n"
+            "# TYPE upload_filter_flood_alarms_total counter\n"
+            "upload_filter_flood_alarms_total %ui\n"
+            "# HELP upload_filter_flood_demotions_total Entries demoted to "
+            "log-only on this node by upload_filter_flood action=log.\n"
+            "# TYPE upload_filter_flood_demotions_total counter\n"
+            "upload_filter_flood_demotions_total %ui\n"
+            "# HELP upload_filter_flood_demoted Entries demoted now, until "
+            "hashdb flood-clear.\n"
+            "# TYPE upload_filter_flood_demoted gauge\n"
+            "upload_filter_flood_demoted %ui\n", alarms, demotions,
+            demoted);
     }
 
     out("# HELP upload_filter_verdict_seconds From the last body byte to "

@@ -42,6 +42,8 @@ static char *ngx_http_upload_filter_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_upload_filter_enable(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_filter_sources(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 #if (NGX_THREADS)
 static char *ngx_http_upload_filter_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -230,6 +232,20 @@ static ngx_command_t  ngx_http_upload_filter_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_filter_sources"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_upload_filter_sources,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_filter_flood"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_upload_filter_flood,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upload_filter_on_error"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_upload_filter_on_error,
@@ -404,6 +420,7 @@ ngx_http_upload_filter_create_main_conf(ngx_conf_t *cf)
 
     umcf->resident = NGX_CONF_UNSET_UINT;
     umcf->resident_period = NGX_CONF_UNSET_MSEC;
+    umcf->flood_n = NGX_CONF_UNSET_UINT;
 
     return umcf;
 }
@@ -421,6 +438,9 @@ ngx_http_upload_filter_init_main_conf(ngx_conf_t *cf, void *conf)
      * ten samples over 5 s: a page must be read about every second.
      */
     ngx_conf_init_msec_value(umcf->resident_period, 1000);
+
+    /* upload_filter_flood: off unless asked (see README for why) */
+    ngx_conf_init_uint_value(umcf->flood_n, 0);
 
     return NGX_CONF_OK;
 }
@@ -444,6 +464,7 @@ ngx_http_upload_filter_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->action = NGX_CONF_UNSET_UINT;
+    conf->sources = NGX_CONF_UNSET_PTR;
     conf->status = NGX_CONF_UNSET_UINT;
     conf->max_body_size = NGX_CONF_UNSET;
     conf->max_parts = NGX_CONF_UNSET_UINT;
@@ -492,6 +513,7 @@ ngx_http_upload_filter_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_uint_value(conf->action, prev->action,
                               NGX_HTTP_UPLOAD_FILTER_BLOCK);
+    ngx_conf_merge_ptr_value(conf->sources, prev->sources, NULL);
     ngx_conf_merge_uint_value(conf->status, prev->status,
                               NGX_HTTP_FORBIDDEN);
     ngx_conf_merge_off_value(conf->max_body_size, prev->max_body_size, 0);
@@ -681,6 +703,64 @@ ngx_http_upload_filter_on_error(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /* upload_filter on|off, remembering where it was first turned on */
+/*
+ * upload_filter_sources NAME... | all: the sources whose entries match in
+ * the location (a new list in log-only mode for some tenants first is a
+ * policy: hashdb policy).  A name the set does not hold matches nothing.
+ */
+static char *
+ngx_http_upload_filter_sources(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_filter_loc_conf_t *ulcf = conf;
+
+    ngx_str_t    *value;
+    ngx_uint_t    i;
+    const char  **name;
+
+    if (ulcf->sources != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "all") == 0) {
+        ulcf->sources = NULL;
+        return NGX_CONF_OK;
+    }
+
+    ulcf->sources = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(const char *));
+    if (ulcf->sources == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        /* the parser ends each argument with a NUL */
+        if (!hdb_valid_name((char *) value[i].data)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid source name \"%V\" (1-%d letters, "
+                               "digits, '.', '_', '-')", &value[i],
+                               HDB_SOURCE_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strcmp(value[i].data, "all") == 0) {
+            return "takes \"all\" alone";
+        }
+
+        name = ngx_array_push(ulcf->sources);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = (const char *) value[i].data;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_upload_filter_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

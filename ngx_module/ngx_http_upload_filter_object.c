@@ -241,7 +241,7 @@ ngx_http_upload_filter_digests_check(ngx_http_upload_filter_ctx_t *ctx,
     found = 0;
     t = HDB_NTYPES;
 
-    rc = hdb_reader_begin(umcf->reader);
+    rc = ngx_http_upload_filter_reader_begin(ctx);
 
     for (i = 0; rc == 0 && i < HDB_NDIGESTS; i++) {
         t = hdb_types_by_cost[i];

@@ -508,7 +508,7 @@ ngx_http_upload_filter_pdq_lookup(ngx_http_upload_filter_ctx_t *ctx,
         return NGX_OK;
     }
 
-    rc = hdb_reader_begin(umcf->reader);
+    rc = ngx_http_upload_filter_reader_begin(ctx);
     if (rc == 0) {
         /*
          * A video's frame, as is, against the listed images only: its
@@ -602,7 +602,7 @@ ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
     rule.pq = (unsigned) ctx->conf->vpdq_pq;
     rule.sparse = ctx->conf->video_sampling == HDB_VIDEO_KEYFRAMES;
 
-    rc = hdb_reader_begin(umcf->reader);
+    rc = ngx_http_upload_filter_reader_begin(ctx);
     if (rc == 0) {
         rc = hdb_reader_vpdq_match(umcf->reader, frames, n, &rule, &vm);
         hdb_reader_end(umcf->reader);

@@ -84,7 +84,8 @@ static ngx_str_t  ngx_http_upload_filter_results[] = {
     ngx_string("clean"),
     ngx_string("match"),
     ngx_string("error"),
-    ngx_string("allowed")
+    ngx_string("allowed"),
+    ngx_string("shadow")
 };
 
 

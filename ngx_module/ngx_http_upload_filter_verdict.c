@@ -22,21 +22,22 @@ ngx_http_upload_filter_case_t  ngx_http_upload_filter_cases[] = {
 
 /*
  * The variables name the first listed digest (for PDQ: the upload's hash,
- * the listed entry and the distance); a match of the allow list only
- * until a real match comes.
+ * the listed entry and the distance) of those that do most: a match that
+ * blocks, then one only logged, then a shadow update's, then the allow
+ * list's.
  */
 ngx_int_t
 ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
-    const hdb_match_t *m, const char *digest)
+    const hdb_match_t *m, const char *digest, ngx_uint_t rank)
 {
     u_char  *p;
     size_t   len;
 
-    if (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH
-        || (m->allowed && ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED))
-    {
+    if (rank <= ctx->match_rank) {
         return NGX_OK;
     }
+
+    ctx->match_rank = rank;
 
     len = ngx_strlen(digest);
 
@@ -79,8 +80,11 @@ ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
     p = ngx_cpymem(p, m->video, ngx_strlen(m->video));
     ctx->video.len = p - ctx->video.data;
 
-    ctx->result = m->allowed ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
-                             : NGX_HTTP_UPLOAD_FILTER_MATCH;
+    ctx->result = rank == NGX_HTTP_UPLOAD_FILTER_RANK_ALLOWED
+                  ? NGX_HTTP_UPLOAD_FILTER_ALLOWED
+                  : rank == NGX_HTTP_UPLOAD_FILTER_RANK_SHADOW
+                  ? NGX_HTTP_UPLOAD_FILTER_SHADOW
+                  : NGX_HTTP_UPLOAD_FILTER_MATCH;
 
     return NGX_OK;
 }
@@ -200,24 +204,47 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
                          vpdq[sizeof(" listed_frames=/ (%) frames=/ (%)")
                               + 6 * NGX_INT_T_LEN];
     const char          *action;
-    ngx_uint_t           sec, msec;
+    ngx_uint_t           sec, msec, rank, demoted;
     ngx_pool_t          *pool;
     ngx_http_request_t  *r;
 
     r = ctx->request;
     pool = r->pool;
 
-    if (ngx_http_upload_filter_set_match(ctx, m, digest) != NGX_OK) {
+    /*
+     * What the match does: the allow list overrides; a shadow update's
+     * entry, a source whose policy logs, the location's "log", and an
+     * entry that upload_filter_flood demoted are only logged.
+     */
+    demoted = !m->allowed
+              && ngx_http_upload_filter_flood_check(ctx, m, digest)
+                 == NGX_DECLINED;
+
+    if (m->allowed) {
+        action = "allow";
+        rank = NGX_HTTP_UPLOAD_FILTER_RANK_ALLOWED;
+
+    } else if (m->action == HDB_ACTION_SHADOW) {
+        action = "shadow";
+        rank = NGX_HTTP_UPLOAD_FILTER_RANK_SHADOW;
+
+    } else if (m->action == HDB_ACTION_LOG || demoted
+               || ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_LOG)
+    {
+        action = "log";
+        rank = NGX_HTTP_UPLOAD_FILTER_RANK_LOG;
+
+    } else {
+        action = "block";
+        rank = NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK;
+    }
+
+    if (ngx_http_upload_filter_set_match(ctx, m, digest, rank) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    action = m->allowed ? "allow"
-             : ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK ? "block"
-             : "log";
-
     ngx_http_upload_filter_metrics_match(m, site->video ? 2 : frame ? 1 : 0,
-                                         action[0] == 'b' ? 0
-                                         : action[0] == 'l' ? 1 : 2);
+                                         rank);
 
     reason = NULL;
     if (m->allowed) {
@@ -321,11 +348,12 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
     }
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "upload_filter: %smatch action=%s digest=%s%s "
+                  "upload_filter: %smatch action=%s%s digest=%s%s "
                   "source=\"%s\" category=\"%s\"%s%s%s%s%s%s%s "
                   "part=%s%s%s%s%s%s size=%O%s%s%V",
                   ctx->response ? "response " : "",
-                  action, digest, pdq, m->source, m->category,
+                  action, demoted ? " flood=demoted" : "", digest, pdq,
+                  m->source, m->category,
                   video ? " video=\"" : "", video ? (char *) video : "",
                   video ? "\"" : "", vpdq,
                   reason ? " allowed=\"" : "",
@@ -336,7 +364,7 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
                   filename ? (char *) filename : "", name ? "\"" : "",
                   site->size, site->decoded, image, &facts);
 
-    if (!m->allowed && ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_BLOCK) {
+    if (rank == NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK) {
         ctx->state = NGX_HTTP_UPLOAD_FILTER_REJECTED;
         ctx->status = ctx->response ? ctx->conf->response_status
                                     : ctx->conf->status;
@@ -363,6 +391,27 @@ ngx_http_upload_filter_resume(ngx_http_request_t *r,
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * The hash set's read transaction for the request's lookups, limited to
+ * the location's upload_filter_sources (until hdb_reader_end()).
+ */
+ngx_int_t
+ngx_http_upload_filter_reader_begin(ngx_http_upload_filter_ctx_t *ctx)
+{
+    int            rc;
+    hdb_reader_t  *rd = ngx_http_upload_filter_worker->reader;
+
+    rc = hdb_reader_begin(rd);
+
+    if (rc == 0 && ctx->conf->sources) {
+        hdb_reader_scope(rd, ctx->conf->sources->elts,
+                         ctx->conf->sources->nelts);
+    }
+
+    return rc;
 }
 
 

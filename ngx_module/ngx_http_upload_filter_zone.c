@@ -955,8 +955,10 @@ ngx_http_upload_filter_zone_store(ngx_http_upload_filter_ctx_t *ctx)
     z = k->zone;
     ngx_str_null(&facts);
 
+    /* a shadow update's match is logged at every request, as a listed */
     listed = (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH
-              || ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED);
+              || ctx->result == NGX_HTTP_UPLOAD_FILTER_ALLOWED
+              || ctx->result == NGX_HTTP_UPLOAD_FILTER_SHADOW);
 
     if (ctx->result != NGX_HTTP_UPLOAD_FILTER_CLEAN && !listed) {
         kept.len = 0;

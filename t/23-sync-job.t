@@ -92,6 +92,20 @@ is(($t->hashdb('lookup', $db, sha256_hex('injected')))[0], 1, 'and nothing of it
     is(($t->hashdb('lookup', $db, $h[1]))[0], 1, 'the dropped entries gone');
 }
 
+# SHADOW=yes: what the day's list adds is staged, logged only
+{
+    my $new = sha256_hex('published file 5');
+    $t->write_file('html/lists/full.txt', "$h[0]\n$new\n");
+    $t->hashdb('sign', '--key', "$k/sk.pem", '--source', 'hotline', '--seq', 20261125,
+               "$k/html/lists/full.txt");
+    ($rc, $out) = run_job(SHADOW => 'yes');
+    is($rc, 0, 'SHADOW=yes: applied') or diag $out;
+    like(($t->hashdb('lookup', $db, $new))[1], qr/listed\tsource=hotline .*action=shadow$/m,
+         'SHADOW=yes: the added entry is staged');
+    unlike(($t->hashdb('lookup', $db, $h[0]))[1], qr/action=/,
+           'SHADOW=yes: an entry listed before stays live');
+}
+
 # progress: shown on a terminal, not otherwise
 SKIP: {
     skip 'no script(1)', 2 unless -x '/usr/bin/script';

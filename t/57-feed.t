@@ -283,6 +283,21 @@ mirror();
     like($out, qr/police: sequence \d+ -> 13 /, 'pulls the feed');
 }
 
+# pull --shadow: the delta's additions staged, its removals at once
+{
+    publish(14, '--keep', 5);
+    my ($rc, $out) = pull($nodes[1], undef, '--shadow');
+    is($rc, 0, 'pull --shadow') or diag $out;
+    my $added = 14 * 5 + 99;
+    like(($t->hashdb('lookup', $nodes[1], entry($added)))[1], qr/action=shadow$/m,
+         'pull --shadow: what the delta adds is staged');
+    ok(!holds($nodes[1], 13 * 5), 'pull --shadow: what it removes is gone');
+    like(($t->hashdb('promote', $nodes[1], '--source', 'police'))[1],
+         qr/^police: 5 staged entries/m, 'promote: the 5 entries the delta added');
+    unlike(($t->hashdb('lookup', $nodes[1], entry($added)))[1], qr/action=/,
+           'promoted: live');
+}
+
 # jitter, and a feed that cannot be reached
 {
     my ($rc, $out) = pull($nodes[1], undef, '--jitter', 1);

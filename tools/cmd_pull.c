@@ -49,6 +49,8 @@ static const char  pull_usage[] =
     "                   (default 3)\n"
     "  --full           pull the full list, not deltas\n"
     "  --allow-shrink   as hashdb sync's\n"
+    "  --shadow         as hashdb sync's: what the update adds is staged,\n"
+    "                   logged only, until \"hashdb promote\"\n"
     "\n"
     "TLS certificates are verified; proxies come from the environment\n"
     "(https_proxy, http_proxy, no_proxy).  Exit status 0 when the source is\n"
@@ -405,7 +407,8 @@ pull_etag_save(pull_t *p, const char *etag)
 int
 cmd_pull(int argc, char **argv)
 {
-    int                 c, rc, full_only, allow_shrink, unchanged, fell;
+    int                 c, rc, full_only, unchanged, fell;
+    unsigned            flags;
     char               *end, etag[FETCH_ETAG_MAX], newetag[FETCH_ETAG_MAX];
     char                err[1024], url[4096];
     long                jitter;
@@ -426,6 +429,7 @@ cmd_pull(int argc, char **argv)
         { "retries", required_argument, NULL, 'r' },
         { "full", no_argument, NULL, 'F' },
         { "allow-shrink", no_argument, NULL, 'A' },
+        { "shadow", no_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -437,7 +441,7 @@ cmd_pull(int argc, char **argv)
     p.max_size = (uint64_t) 4 << 30;
     jitter = 0;
     full_only = 0;
-    allow_shrink = 0;
+    flags = 0;
     optind = 1;
 
     while ((c = getopt_long(argc, argv, ":s:j:t:m:r:FAh", opts, NULL)) != -1)
@@ -481,7 +485,10 @@ cmd_pull(int argc, char **argv)
             full_only = 1;
             break;
         case 'A':
-            allow_shrink = 1;
+            flags |= UPDATE_ALLOW_SHRINK;
+            break;
+        case 'W':
+            flags |= UPDATE_SHADOW;
             break;
         case 'h':
             fputs(pull_usage, stdout);
@@ -639,7 +646,7 @@ cmd_pull(int argc, char **argv)
     }
 
     if (n && !fell) {
-        if (update_chain(p.db_path, p.source, uf, n, allow_shrink, &res)
+        if (update_chain(p.db_path, p.source, uf, n, flags, &res)
             == TOOL_OK)
         {
             printf("%s: sequence %llu -> %llu through %zu deltas, %llu bytes "
@@ -681,7 +688,7 @@ cmd_pull(int argc, char **argv)
     uf[0].label = pf[0].label;
     uf[0].full = 1;
 
-    if (update_chain(p.db_path, p.source, uf, 1, allow_shrink, &res)
+    if (update_chain(p.db_path, p.source, uf, 1, flags, &res)
         != TOOL_OK)
     {
         goto fetched;

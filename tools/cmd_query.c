@@ -169,6 +169,11 @@ cmd_lookup(int argc, char **argv)
                    m.distance, hdb_pdq_variant_name(m.variant));
         }
 
+        /* a source's policy or a shadow update that keeps it from blocking */
+        if (m.action != HDB_ACTION_BLOCK) {
+            printf(" action=%s", hdb_action_name(m.action));
+        }
+
         if (m.allowed) {
             printf("\tallowed: %s", m.reason);
         }
@@ -210,8 +215,9 @@ format_types(unsigned types, char *buf, size_t size)
 typedef struct {
     int       json;
     int       prometheus;
-    int       n;            /* sources printed */
-    uint64_t  allowed;
+    int            n;       /* sources printed */
+    uint64_t       allowed;
+    hdb_reader_t  *rd;
 } stats_t;
 
 static int
@@ -242,8 +248,18 @@ json_types(unsigned types)
 static int
 print_source(const hdb_source_t *src, void *data)
 {
-    char      updated[32], created[32], complete[64], pdq[32];
-    stats_t  *st = data;
+    int           rc;
+    char          updated[32], created[32], complete[64], pdq[32];
+    char          policy[64 + HDB_POLICY_CATEGORIES_MAX
+                         * (HDB_CATEGORY_MAX + 3)];
+    size_t        k;
+    stats_t      *st = data;
+    hdb_policy_t  p;
+
+    rc = hdb_reader_policy(st->rd, src->name, &p);
+    if (rc != 0) {
+        return rc;
+    }
 
     tool_format_time(src->updated, updated, sizeof(updated));
     tool_format_time(src->created, created, sizeof(created));
@@ -262,12 +278,38 @@ print_source(const hdb_source_t *src, void *data)
                (unsigned long long) src->videos);
         json_types(src->complete);
         printf(", \"created\": \"%s\", \"updated\": \"%s\", \"seq\": %llu, "
-               "\"disabled\": %s, \"stills\": %s, \"keys\": %zu}",
+               "\"disabled\": %s, \"stills\": %s, \"keys\": %zu",
                created, updated, (unsigned long long) src->seq,
                (src->flags & HDB_SOURCE_DISABLED) ? "true" : "false",
                (src->flags & HDB_SOURCE_NO_STILLS) ? "false" : "true",
                src->keys);
+        printf(", \"action\": \"%s\", \"categories\": [",
+               hdb_action_name(p.action));
+        for (size_t i = 0; i < p.ncategories; i++) {
+            printf("%s\"%s\"", i ? "," : "", p.categories[i]);
+        }
+        printf("], \"staged\": %llu}",
+               (unsigned long long) (p.staged ? p.staged_added : 0));
         return 0;
+    }
+
+    /* what keeps its matches from blocking: the policy, a shadow update */
+    k = 0;
+    policy[0] = '\0';
+
+    if (p.action == HDB_ACTION_LOG) {
+        k += (size_t) snprintf(policy + k, sizeof(policy) - k, " (log only)");
+    }
+
+    for (size_t i = 0; i < p.ncategories; i++) {
+        k += (size_t) snprintf(policy + k, sizeof(policy) - k, "%s%s%s",
+                               i ? "," : " (blocks ", p.categories[i],
+                               i + 1 == p.ncategories ? ")" : "");
+    }
+
+    if (p.staged) {
+        snprintf(policy + k, sizeof(policy) - k, " (staged %llu)",
+                 (unsigned long long) p.staged_added);
     }
 
     if (src->pdq_distance) {
@@ -279,14 +321,14 @@ print_source(const hdb_source_t *src, void *data)
     }
 
     printf("%-24s %10llu %10llu %10llu %10llu %10s %8llu  %-20s %6llu %4zu  "
-           "%s%s\n", src->name, (unsigned long long) src->files,
+           "%s%s%s\n", src->name, (unsigned long long) src->files,
            (unsigned long long) src->count[HDB_MD5],
            (unsigned long long) src->count[HDB_SHA1],
            (unsigned long long) src->count[HDB_SHA256], pdq,
            (unsigned long long) src->videos, updated,
            (unsigned long long) src->seq, src->keys,
            src->complete ? complete : "-",
-           (src->flags & HDB_SOURCE_DISABLED) ? " (disabled)" : "");
+           (src->flags & HDB_SOURCE_DISABLED) ? " (disabled)" : "", policy);
 
     return 0;
 }
@@ -339,6 +381,8 @@ cmd_stats(int argc, char **argv)
     if (rc != TOOL_OK) {
         return rc;
     }
+
+    st.rd = rd;
 
     rc = hdb_reader_plan(rd, &plan);
     if (rc == 0) {

@@ -52,6 +52,9 @@ static const char  update_usage_tail[] =
     "                   what the source holds (refused otherwise)\n"
     "  --pdq-distance N the source's own PDQ distance limit, stricter than\n"
     "                   the module's (0 clears it)\n"
+    "  --shadow         stage what the list adds: logged as action=shadow,\n"
+    "                   not blocked, until \"hashdb promote\"; what it\n"
+    "                   removes goes at once (import, sync, apply)\n"
     "\n"
     "Formats: hex (one file per line, one or more hex digests), csv (a\n"
     "header naming type and hash, or md5/sha1/sha256 columns, and\n"
@@ -103,6 +106,7 @@ typedef struct {
     char                 video_name[HDB_VIDEO_NAME_MAX + 1];
     uint64_t             flat_videos;       /* no frame of quality */
     int                  allow_shrink;
+    int                  shadow;            /* --shadow */
     double               pass_start;        /* progress: this pass's */
     double               last_progress;
 } update_t;
@@ -588,6 +592,10 @@ update_apply(update_t *u, hdb_t *db, hdb_write_stats_t *st)
         hdb_writer_set_pdq_distance(w, (unsigned) u->pdq_distance);
     }
 
+    if (u->shadow) {
+        hdb_writer_stage(w);
+    }
+
     rc = update_write(u, w);
 
     if (rc != 0) {
@@ -730,6 +738,7 @@ cmd_update(int argc, char **argv)
         { "pdq-distance", required_argument, NULL, 'D' },
         { "video-id", required_argument, NULL, 'V' },
         { "allow-shrink", no_argument, NULL, 'A' },
+        { "shadow", no_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -778,6 +787,9 @@ cmd_update(int argc, char **argv)
             break;
         case 'A':
             u.allow_shrink = 1;
+            break;
+        case 'W':
+            u.shadow = 1;
             break;
         case 'c':
             u.category = optarg;
@@ -986,7 +998,7 @@ done:
 /* see update.h */
 int
 update_chain(const char *db_path, const char *source,
-    const update_file_t *files, size_t n, int allow_shrink,
+    const update_file_t *files, size_t n, unsigned flags,
     update_result_t *res)
 {
     int                 rc;
@@ -1038,7 +1050,7 @@ update_chain(const char *db_path, const char *source,
             goto done;
         }
 
-        if (files[i].full && !allow_shrink
+        if (files[i].full && !(flags & UPDATE_ALLOW_SHRINK)
             && update_shrink_check(&u[i], db) != TOOL_OK)
         {
             rc = TOOL_FAILED;
@@ -1052,6 +1064,10 @@ update_chain(const char *db_path, const char *source,
                                                  : HDB_WRITE_ADD, &w);
         if (rc != 0) {
             break;
+        }
+
+        if (flags & UPDATE_SHADOW) {
+            hdb_writer_stage(w);
         }
 
         prev = res->from = hdb_writer_seq(w);

@@ -39,6 +39,9 @@ static const char  usage[] =
     "  allowed DB                    list the allow list\n"
     "  disable|enable DB --source N  stop or resume matching a source\n"
     "  no-stills|stills DB --source N  do its videos' frames match images\n"
+    "  policy DB --source NAME       what its matches do: block or log\n"
+    "  promote DB --source NAME      make a shadow update's entries block\n"
+    "  flood-clear DB ENTRY...       lift upload_filter_flood demotions\n"
     "  trust DB --source NAME KEY    trust a public key for a source\n"
     "  keygen --secret F --public F  create a signing key pair\n"
     "  sign --key F --source N --seq N LIST   sign a list\n"
@@ -70,6 +73,9 @@ static const struct {
     { "enable", cmd_disable },
     { "no-stills", cmd_disable },
     { "stills", cmd_disable },
+    { "policy", cmd_policy },
+    { "promote", cmd_promote },
+    { "flood-clear", cmd_flood_clear },
     { "trust", cmd_trust },
     { "keygen", cmd_keygen },
     { "sign", cmd_sign },

@@ -75,6 +75,9 @@ int cmd_allow(int argc, char **argv);
 int cmd_unallow(int argc, char **argv);
 int cmd_allowed(int argc, char **argv);
 int cmd_disable(int argc, char **argv);     /* disable, enable */
+int cmd_policy(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_flood_clear(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);

@@ -26,13 +26,16 @@ typedef struct {
     uint64_t     removed;
 } update_result_t;
 
+#define UPDATE_ALLOW_SHRINK  0x1u   /* as sync's --allow-shrink */
+#define UPDATE_SHADOW        0x2u   /* as its --shadow: what it adds is
+                                       staged (hdb_writer_stage()) */
+
 /*
- * Applies files[0 .. n) to source in db_path; TOOL_OK, or TOOL_FAILED
- * with the reason written and nothing applied.  allow_shrink as sync's
- * --allow-shrink.
+ * Applies files[0 .. n) to source in db_path with UPDATE_* flags;
+ * TOOL_OK, or TOOL_FAILED with the reason written and nothing applied.
  */
 int update_chain(const char *db_path, const char *source,
-    const update_file_t *files, size_t n, int allow_shrink,
+    const update_file_t *files, size_t n, unsigned flags,
     update_result_t *res);
 
 #endif /* UPDATE_H */

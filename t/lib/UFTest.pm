@@ -357,11 +357,13 @@ sub clear_records {
 }
 
 # sends raw bytes (an array ref sends pieces with a pause between them),
-# returns everything read until the server closes or $timeout passes
+# returns everything read until the server closes or $timeout passes;
+# from => '127.0.0.N' connects from another loopback address (a client)
 sub raw {
     my ($self, $data, %o) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $o{port} // $self->{port})
+                                  PeerPort => $o{port} // $self->{port},
+                                  $o{from} ? (LocalAddr => $o{from}) : ())
         or die "connect: $!";
     binmode $s;
     local $SIG{PIPE} = 'IGNORE';
