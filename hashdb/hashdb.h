@@ -373,6 +373,12 @@ typedef struct {
     uint64_t  videos;           /* listed videos */
 } hdb_source_t;
 
+/**
+ * The named source into *src, in the reader's transaction.  Returns 0,
+ * HDB_NOTFOUND (no such source) or an LMDB error.
+ */
+int hdb_reader_source(hdb_reader_t *rd, const char *name, hdb_source_t *src);
+
 /** Called for each source; a non-zero return stops the walk. */
 typedef int (*hdb_source_cb)(const hdb_source_t *src, void *data);
 

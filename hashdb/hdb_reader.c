@@ -396,6 +396,31 @@ hdb_reader_keys(hdb_reader_t *rd, const char *source,
 }
 
 int
+hdb_reader_source(hdb_reader_t *rd, const char *name, hdb_source_t *src)
+{
+    int                    rc;
+    MDB_val                key, val;
+    struct hdb_source_rec  rec;
+
+    key.mv_data = (void *) name;
+    key.mv_size = strlen(name);
+
+    rc = mdb_get(rd->txn, rd->db->sources, &key, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != sizeof(rec)) {
+        return MDB_CORRUPTED;
+    }
+
+    memcpy(&rec, val.mv_data, sizeof(rec));
+    hdb_source_from_rec(src, name, key.mv_size, &rec);
+
+    return hdb_reader_keys(rd, src->name, NULL, 0, &src->keys);
+}
+
+int
 hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data)
 {
     int                    rc;

@@ -77,25 +77,13 @@ typedef struct {
     char           label[FEED_NAME_MAX + 16];
 } pull_file_t;
 
-static int
-pull_source_cb(const hdb_source_t *src, void *data)
-{
-    pull_t  *p = data;
-
-    if (strcmp(src->name, p->source) == 0) {
-        p->seq = src->seq;
-        return 1;
-    }
-
-    return 0;
-}
-
 /* the set's sequence for the source, and the keys trusted for it */
 static int
 pull_state(pull_t *p)
 {
     int            rc;
     hdb_t         *db;
+    hdb_source_t   src;
     hdb_reader_t  *rd;
 
     if (tool_open(&db, p->db_path, HDB_OPEN_RDONLY) != TOOL_OK) {
@@ -106,8 +94,10 @@ pull_state(pull_t *p)
     if (rc == 0) {
         rc = hdb_reader_begin(rd);
         if (rc == 0) {
-            rc = hdb_reader_sources(rd, pull_source_cb, p);
-            if (rc == 1) {
+            rc = hdb_reader_source(rd, p->source, &src);
+            if (rc == 0) {
+                p->seq = src.seq;
+            } else if (rc == HDB_NOTFOUND) {
                 rc = 0;
             }
         }

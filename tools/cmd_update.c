@@ -338,26 +338,6 @@ update_spool_dir(const char *dir)
     return out;
 }
 
-typedef struct {
-    const char  *name;
-    uint64_t     files;
-    int          found;
-} update_source_t;
-
-static int
-update_source_cb(const hdb_source_t *src, void *data)
-{
-    update_source_t  *us = data;
-
-    if (strcmp(src->name, us->name) == 0) {
-        us->files = src->files;
-        us->found = 1;
-        return 1;
-    }
-
-    return 0;
-}
-
 /*
  * A full sync replaces what the source holds: a list that is empty, or
  * less than half of what the source lists now, is far likelier a
@@ -367,26 +347,30 @@ update_source_cb(const hdb_source_t *src, void *data)
 static int
 update_shrink_check(update_t *u, hdb_t *db)
 {
-    int               rc;
-    hdb_reader_t     *rd;
-    update_source_t   us = { u->source, 0, 0 };
+    int            rc;
+    hdb_source_t   src;
+    hdb_reader_t  *rd;
 
     rc = hdb_reader_new(db, &rd);
     if (rc == 0) {
         rc = hdb_reader_begin(rd);
         if (rc == 0) {
-            rc = hdb_reader_sources(rd, update_source_cb, &us);
+            rc = hdb_reader_source(rd, u->source, &src);
             hdb_reader_end(rd);
         }
         hdb_reader_free(rd);
     }
 
-    if (rc != 0 && rc != 1) {
+    if (rc == HDB_NOTFOUND) {
+        return TOOL_OK;
+    }
+
+    if (rc != 0) {
         tool_error("%s: %s", u->db_path, hdb_strerror(rc));
         return TOOL_FAILED;
     }
 
-    if (!us.found || us.files == 0) {
+    if (src.files == 0) {
         return TOOL_OK;
     }
 
@@ -394,16 +378,16 @@ update_shrink_check(update_t *u, hdb_t *db)
         tool_error("%s: the list is empty: a sync would remove all %llu "
                    "entries of source \"%s\" (--allow-shrink if that is "
                    "meant); nothing applied", u->file,
-                   (unsigned long long) us.files, u->source);
+                   (unsigned long long) src.files, u->source);
         return TOOL_FAILED;
     }
 
-    if (u->rows * 2 < us.files) {
+    if (u->rows * 2 < src.files) {
         tool_error("%s: %llu rows, and source \"%s\" lists %llu files: a "
                    "sync would remove more than half of it (--allow-shrink "
                    "if that is meant); nothing applied", u->file,
                    (unsigned long long) u->rows, u->source,
-                   (unsigned long long) us.files);
+                   (unsigned long long) src.files);
         return TOOL_FAILED;
     }
 
