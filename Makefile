@@ -58,13 +58,17 @@ DEB_PKGS    := gcc make dpkg-dev perl curl nginx nginx-dev liblmdb-dev \
                golang-go nodejs npm chromium prometheus \
                debhelper lintian bash-completion
 
+# what only "make bench" needs: faiss and a C++ compiler for the
+# indexes bench/pdq_index.sh measures ours against
+BENCH_PKGS  := python3-faiss g++
+
 VERSION     := $(shell sed -n 's/^\#define HDB_VERSION *"\(.*\)"/\1/p' hashdb/hashdb.h)
 PREFIX      ?= /usr/local
 SYSTEMDDIR  ?= /lib/systemd/system
 NGX_MODDIR  ?= /usr/lib/nginx/modules
 MANPAGES    := $(BUILD)/man/hashdb.1 $(BUILD)/man/ngx_http_upload_filter_module.5
 
-.PHONY: all tool module unit deps deps-fuzz diff run stop test test-asan asan bench fuzz clean \
+.PHONY: all tool module unit deps deps-fuzz deps-bench diff run stop test test-asan asan bench fuzz clean \
         man install install-tools install-module deb deb-deps test-package
 
 all: tool module
@@ -262,7 +266,16 @@ test: deps all unit asan diff
 test-asan: deps asan diff
 	UF_BUILD=build-asan prove t/
 
-bench: deps all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
+deps-bench:
+	@missing=$$(for p in $(BENCH_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+bench: deps deps-bench all $(BUILD)/bench/pdq_cost $(BUILD)/bench/pdq_index \
        $(BUILD)/bench/media_cost $(BUILD)/unit/jpeg_transform
 	./bench/run.sh
 	./bench/sync.sh

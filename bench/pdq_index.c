@@ -9,7 +9,11 @@
  *   build/bench/pdq_index DIR N [QUERIES]
  *
  * Half the queries carry one variant 20 bits from a listed hash (they
- * must match), the other half are random (they must not).
+ * must match), the other half are random (they must not).  With
+ * PDQ_EXPORT=DIR in the environment the hashes (DIR/hashes.bin, 32 bytes
+ * each) and the queries (DIR/queries.bin: a byte, 1 if planted, then the
+ * 8 variants) are written for the other indexes bench/pdq_index.sh
+ * measures on the same data.
  */
 
 #include <stdio.h>
@@ -133,7 +137,9 @@ main(int argc, char **argv)
 {
     int             rc, nq, wrong;
     char            path[4096];
+    FILE           *xq;
     size_t          n;
+    const char     *export;
     double          t0, t, import_ms, brute_ms, *times;
     hdb_t          *db;
     hdb_match_t     m;
@@ -180,6 +186,25 @@ main(int argc, char **argv)
     hdb_reader_new(db, &rd);
     wrong = 0;
 
+    export = getenv("PDQ_EXPORT");
+    xq = NULL;
+
+    if (export) {
+        FILE  *xh;
+
+        snprintf(path, sizeof(path), "%s/hashes.bin", export);
+        xh = fopen(path, "wb");
+        snprintf(path, sizeof(path), "%s/queries.bin", export);
+        xq = fopen(path, "wb");
+
+        if (xh == NULL || xq == NULL
+            || fwrite(hashes, HDB_PDQ_SIZE, n, xh) != n || fclose(xh) != 0)
+        {
+            fprintf(stderr, "PDQ_EXPORT %s: cannot write\n", export);
+            return 1;
+        }
+    }
+
     /* one pass to warm the map, as a serving worker's would be */
     for (int pass = 0; pass < 2; pass++) {
         rng = 0x1234567;
@@ -212,8 +237,20 @@ main(int argc, char **argv)
             if (pass == 1) {
                 times[q] = t;
                 wrong += planted ? rc != 0 : rc != MDB_NOTFOUND;
+
+                if (xq) {
+                    unsigned char  flag = (unsigned char) planted;
+
+                    fwrite(&flag, 1, 1, xq);
+                    fwrite(v, HDB_PDQ_SIZE, 8, xq);
+                }
             }
         }
+    }
+
+    if (xq && fclose(xq) != 0) {
+        fprintf(stderr, "PDQ_EXPORT %s: cannot write\n", export);
+        return 1;
     }
 
     /* brute force over the same hashes in memory, a few queries */
