@@ -375,6 +375,7 @@ ngx_int_t ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
     const hdb_match_t *m, const char *digest, ngx_uint_t rank);
 ngx_int_t ngx_http_upload_filter_reader_begin(
     ngx_http_upload_filter_ctx_t *ctx);
+ngx_uint_t ngx_http_upload_filter_match_rank(const hdb_match_t *m);
 
 /* ngx_http_upload_filter_flood.c: upload_filter_flood */
 char *ngx_http_upload_filter_flood(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -233,7 +233,7 @@ ngx_http_upload_filter_digests_check(ngx_http_upload_filter_ctx_t *ctx,
                                                 + HDB_HEX_MAX];
     ngx_uint_t                           i;
     hdb_type_t                           t;
-    hdb_match_t                          m;
+    hdb_match_t                          m, cand;
     ngx_http_upload_filter_main_conf_t  *umcf;
 
     umcf = ngx_http_upload_filter_worker;
@@ -243,22 +243,38 @@ ngx_http_upload_filter_digests_check(ngx_http_upload_filter_ctx_t *ctx,
 
     rc = ngx_http_upload_filter_reader_begin(ctx);
 
+    /*
+     * The cheapest digest that blocks names the match; one that only
+     * logs (its source's policy, a shadow update, the allow list) lets
+     * the others be looked up still: another list may hold another type.
+     */
     for (i = 0; rc == 0 && i < HDB_NDIGESTS; i++) {
-        t = hdb_types_by_cost[i];
-
-        if (!(dg->types & HDB_TYPE_BIT(t))) {
+        if (!(dg->types & HDB_TYPE_BIT(hdb_types_by_cost[i]))) {
             continue;
         }
 
-        rc = hdb_reader_lookup(umcf->reader, t, dg->md[t], &m);
-
-        if (rc == 0) {
-            found = 1;
-            break;
-        }
+        rc = hdb_reader_lookup(umcf->reader, hdb_types_by_cost[i],
+                               dg->md[hdb_types_by_cost[i]], &cand);
 
         if (rc == HDB_NOTFOUND) {
             rc = 0;
+            continue;
+        }
+
+        if (rc != 0) {
+            break;
+        }
+
+        if (!found || ngx_http_upload_filter_match_rank(&cand)
+                      > ngx_http_upload_filter_match_rank(&m))
+        {
+            m = cand;
+            t = hdb_types_by_cost[i];
+            found = 1;
+        }
+
+        if (!m.allowed && m.action == HDB_ACTION_BLOCK) {
+            break;
         }
     }
 

@@ -90,9 +90,23 @@ ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
 }
 
 
+/* what a match does by the hash set's say alone: RANK_ALLOWED .. _BLOCK */
+ngx_uint_t
+ngx_http_upload_filter_match_rank(const hdb_match_t *m)
+{
+    return m->allowed ? NGX_HTTP_UPLOAD_FILTER_RANK_ALLOWED
+           : m->action == HDB_ACTION_SHADOW ? NGX_HTTP_UPLOAD_FILTER_RANK_SHADOW
+           : m->action == HDB_ACTION_LOG ? NGX_HTTP_UPLOAD_FILTER_RANK_LOG
+           : NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK;
+}
+
+
 /*
  * A verdict cannot be reached: log it once and apply
- * upload_filter_on_error.  A match found earlier in the body stands.
+ * upload_filter_on_error.  A match that blocked earlier in the body
+ * stands; one that was only logged (monitor mode, a source's policy, a
+ * shadow update) does not decide the rest of the body, so the policy
+ * applies.
  */
 void
 ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
@@ -105,7 +119,7 @@ ngx_http_upload_filter_fail(ngx_http_upload_filter_ctx_t *ctx,
         ctx->state = NGX_HTTP_UPLOAD_FILTER_INSPECTED;
     }
 
-    if (ctx->result == NGX_HTTP_UPLOAD_FILTER_MATCH) {
+    if (ctx->match_rank == NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK) {
         return;
     }
 
@@ -220,24 +234,17 @@ ngx_http_upload_filter_report(ngx_http_upload_filter_ctx_t *ctx,
               && ngx_http_upload_filter_flood_check(ctx, m, digest)
                  == NGX_DECLINED;
 
-    if (m->allowed) {
-        action = "allow";
-        rank = NGX_HTTP_UPLOAD_FILTER_RANK_ALLOWED;
+    rank = ngx_http_upload_filter_match_rank(m);
 
-    } else if (m->action == HDB_ACTION_SHADOW) {
-        action = "shadow";
-        rank = NGX_HTTP_UPLOAD_FILTER_RANK_SHADOW;
-
-    } else if (m->action == HDB_ACTION_LOG || demoted
-               || ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_LOG)
+    if (rank == NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK
+        && (demoted || ctx->conf->action == NGX_HTTP_UPLOAD_FILTER_LOG))
     {
-        action = "log";
         rank = NGX_HTTP_UPLOAD_FILTER_RANK_LOG;
-
-    } else {
-        action = "block";
-        rank = NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK;
     }
+
+    action = rank == NGX_HTTP_UPLOAD_FILTER_RANK_ALLOWED ? "allow"
+             : rank == NGX_HTTP_UPLOAD_FILTER_RANK_SHADOW ? "shadow"
+             : rank == NGX_HTTP_UPLOAD_FILTER_RANK_LOG ? "log" : "block";
 
     if (ngx_http_upload_filter_set_match(ctx, m, digest, rank) != NGX_OK) {
         return NGX_ERROR;

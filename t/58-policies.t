@@ -10,14 +10,14 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use UFTest qw(sha256_hex);
+use UFTest qw(sha256_hex sha1_hex multipart);
 
 my $t = UFTest->new;
 my $db = $t->db;
 
 # benign stand-ins, one per role
 my %f = map { $_ => "policy stand-in $_\n" x 20 }
-        qw(a1 b1 new both feed1 feed2 feed3 flood clean);
+        qw(a1 b1 new both feed1 feed2 feed3 flood clean types);
 my %h = map { $_ => sha256_hex($f{$_}) } keys %f;
 
 sub hashdb_ok {
@@ -73,6 +73,27 @@ $mark = length $t->error_log;
 $t->expect(put('/up', $f{both}), 403, undef, 'listed by a log-only and a blocking source');
 like(log_since($mark), qr/match action=block digest=sha256:$h{both} source="main"/,
      'the blocking source names the match');
+
+# another list holds the same file by another digest: it still blocks
+$t->listed(source => 'newlist', lines => [sha1_hex($f{types})]);
+$t->listed(source => 'main', category => 'A1', lines => [$h{types}]);
+$mark = length $t->error_log;
+$t->expect(put('/up', $f{types}), 403, undef,
+           'SHA-1 in a log-only list, SHA-256 in a blocking one');
+like(log_since($mark), qr/match action=block digest=sha256:$h{types} source="main"/,
+     'the blocking list\'s digest names the match');
+
+# a match only logged does not decide the rest of the body
+{
+    my $b = 'pb';
+    my $body = "--$b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a\"\r\n\r\n"
+             . "$f{new}\r\n--$b\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\nunterminated";
+    my $req = "POST /up HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            . "Content-Type: multipart/form-data; boundary=$b\r\n"
+            . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    $t->expect($t->raw($req), 400, undef,
+               'a log-only match, then a malformed part: the malformed policy');
+}
 
 hashdb_ok('block again', 'policy', $db, '--source', 'newlist', '--action', 'block');
 $t->expect(put('/up', $f{new}), 403, undef, 'newlist back to block: refused at once');
