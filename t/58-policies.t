@@ -167,6 +167,27 @@ $t->expect(put('/up', $f{feed3}), 403, undef, 'promoted: the delta\'s too');
 like(hashdb_ok('policy after', 'policy', $db, '--source', 'feed'),
      qr/^staged: none$/m, 'nothing staged after promote');
 
+# -- a PDQ entry under a policy --------------------------------------------
+
+{
+    my ($pdq) = map { (split /,/)[2] }
+                grep { m{^images/bridge-mods/square-256x256\.jpg,} }
+                split /\n/, $t->read_file("$UFTest::ROOT/t/data/formats/expected.csv");
+    my $img = $t->read_file("$UFTest::ROOT/t/data/formats/images/bridge-mods/square-256x256.png");
+    my ($rc2, $o2, $e2) = $t->hashdb('import', $db, '--source', 'images', '--unsigned',
+                                     '--format', 'pdq', '-', \"$pdq,100,square\n");
+    is($rc2, 0, 'a PDQ hash listed') or diag $e2;
+    hashdb_ok('images log-only', 'policy', $db, '--source', 'images', '--action', 'log');
+    $mark = length $t->error_log;
+    $t->expect(put('/up', $img), 200, $img, 'a near copy of a log-only PDQ entry passes');
+    like(log_since($mark), qr/match action=log digest=pdq:\S+ entry=pdq:$pdq distance=\d+ .*source="images"/,
+         'and is logged with its entry and action=log');
+    hashdb_ok('images block', 'policy', $db, '--source', 'images', '--action', 'block');
+    $t->expect(put('/up', $img), 403, undef, 'the same source set to block: refused');
+    $t->expect(put('/tenant/x', $img), 200, $img,
+               'upload_filter_sources without it: the image passes');
+}
+
 # -- the flood alarm ------------------------------------------------------
 
 $t->listed(source => 'main', category => 'A1', lines => [$h{flood}]);
