@@ -47,6 +47,7 @@ my $http = <<"EOF";
     proxy_cache_path $dir/cache keys_zone=edge:1m;
     upload_filter_zone verdicts 1m;
     upload_filter_zone tiny 32k key=\$uri;
+    upload_filter_zone toolong 32k key=\$request_uri;
     log_format resp '\$request_method \$uri \$status '
                     'rresult=\$upload_filter_response_result '
                     'rmatch=\$upload_filter_response_match';
@@ -66,6 +67,7 @@ my $http = <<"EOF";
         listen 127.0.0.1:%%PORT%%;
         listen 127.0.0.1:$h2 http2;
         access_log $dir/resp.log resp;
+        large_client_header_buffers 4 64k;
         upload_filter_responses on;
         upload_filter_response_zone verdicts;
         upload_filter_response_buffer 64k;
@@ -97,6 +99,10 @@ my $http = <<"EOF";
         location /many/ {
             upload_filter_response_zone tiny;
             root $dir;
+        }
+        location /longkey/ {
+            upload_filter_response_zone toolong;
+            alias $dir/many/;
         }
         location = /blocked {
             upload_filter_responses off;
@@ -286,6 +292,20 @@ sub curl {
     ($st, undef, my $body) = get('/many/1.txt');
     is($st, 200, 'the oldest object: served');
     is(zone_count('miss'), $miss + 1, 'inspected again: its entry was let go');
+}
+
+# a verdict larger than the whole zone (a 40 KB key in a 32k zone): the
+# response is served, the verdict not kept, the next request inspected
+{
+    my $uri = '/longkey/7.txt?' . ('k' x 40_000);
+    my $miss = zone_count('miss');
+    my ($st, undef, $body) = get($uri);
+    ok($st == 200 && $body eq "clean file number 7\n" x 3, 'no room for its verdict: served whole');
+    like($t->error_log, qr/\[warn\].*no room for a verdict of \d+ bytes in upload_filter_zone "toolong"/,
+         'said at warn');
+    ($st) = get($uri);
+    is($st, 200, 'served again');
+    is(zone_count('miss'), $miss + 2, 'inspected each time: nothing was kept');
 }
 
 # larger than the buffer: streamed, cut before the end when listed
