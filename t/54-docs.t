@@ -86,7 +86,7 @@ like($text1, qr/^HASHDB\(1\).*^NAME\n\s+hashdb - /ms, 'hashdb(1) has its name li
 # bash completion, against the hashdb of this build
 SKIP: {
     my $bc = '/usr/share/bash-completion/bash_completion';
-    skip 'no bash-completion', 6 unless -r $bc;
+    skip 'no bash-completion', 8 unless -r $bc;
     $t->hashdb('init', $t->db);
     $t->write_file('l.txt', "d41d8cd98f00b204e9800998ecf8427e\n");
     $t->hashdb('import', $t->db, '--source', 'police-nl', '--unsigned',
@@ -116,6 +116,9 @@ EOF
     is($complete->('hashdb sync ' . $t->db . ' --source '), 'police-nl',
        'completion: the sources of the hash set on the line');
     like($complete->('hashdb scan --'), qr/(^| )--cache( .*)? --files-from( |$)/, 'completion: scan\'s options');
+    is($complete->('hashdb policy DB --action '), 'block log', 'completion: policy\'s actions');
+    like($complete->('hashdb policy --'), qr/(^| )--all-categories --categories( .*)? --source( |$)/,
+         'completion: policy\'s options');
 }
 
 done_testing;
