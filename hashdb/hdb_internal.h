@@ -72,9 +72,16 @@ int hdb_entry_action(hdb_reader_t *rd, const char *source,
     const struct hdb_source_rec *rec, const char *category, int staged,
     int *action);
 
-/* 1 if a match of action a at distance d is better than the match m */
-#define hdb_action_better(a, d, m)                                          \
-    ((a) < (m)->action || ((a) == (m)->action && (d) < (m)->distance))
+/*
+ * What a match does, the allow list counted: an allowed entry does
+ * least, below HDB_ACTION_LOG; otherwise its action (lower does more).
+ */
+#define hdb_match_weight(m)  ((m)->allowed ? HDB_ACTION_LOG + 1 : (m)->action)
+
+/* 1 if the match c (at distance d) does more than m, or as much, nearer */
+#define hdb_match_better(c, d, m)                                           \
+    (hdb_match_weight(c) < hdb_match_weight(m)                              \
+     || (hdb_match_weight(c) == hdb_match_weight(m) && (d) < (m)->distance))
 
 /* "policy/NAME" or "flood/ENTRY" into buf (HDB_META_KEY_MAX), as a key */
 #define HDB_META_KEY_MAX  (sizeof(HDB_META_FLOOD) + HDB_FLOOD_ENTRY_MAX)

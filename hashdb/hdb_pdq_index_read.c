@@ -178,7 +178,7 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
     }
 
     /* a far candidate that cannot do more than the match is not looked up */
-    if (q->found && q->match->action == HDB_ACTION_BLOCK
+    if (q->found && hdb_match_weight(q->match) == HDB_ACTION_BLOCK
         && d >= q->match->distance)
     {
         return 0;
@@ -259,8 +259,20 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
         }
     }
 
-    if (!found || (q->found && !hdb_action_better(cand.action, d, q->match)))
-    {
+    if (!found) {
+        return 0;
+    }
+
+    /*
+     * The allow list's say is part of what the candidate does: an allowed
+     * entry near the upload must not hide a listed one a little further.
+     */
+    rc = hdb_reader_allow_check(q->rd, HDB_PDQ, listed, &cand);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (q->found && !hdb_match_better(&cand, d, q->match)) {
         return 0;
     }
 
@@ -270,7 +282,7 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
     *q->match = cand;
     q->found = 1;
 
-    if (cand.action == HDB_ACTION_BLOCK) {
+    if (hdb_match_weight(&cand) == HDB_ACTION_BLOCK) {
         q->limit = d;
     }
 
@@ -460,11 +472,8 @@ hdb_reader_pdq_match_flags(hdb_reader_t *rd,
         return rc;
     }
 
-    if (!q.found) {
-        return MDB_NOTFOUND;
-    }
-
-    return hdb_reader_allow_check(rd, HDB_PDQ, match->listed, match);
+    /* each candidate's allow-list say is in: see hdb_pdq_check() */
+    return q.found ? 0 : MDB_NOTFOUND;
 }
 
 int

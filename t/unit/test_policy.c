@@ -312,6 +312,28 @@ main(void)
         ok(strcmp(m.source, "pdq-block") == 0, "the scope's source only");
     }
 
+    /* PDQ: an allowed entry near the upload does not hide a listed one */
+    {
+        unsigned char  img2[32], near2[32], far2[32];
+
+        random_hash(img2);
+        near_copy(img2, 3, near2);
+        near_copy(img2, 18, far2);
+        put(db, "allow-a", HDB_WRITE_ADD, 0, HDB_PDQ, near2, NULL);
+        put(db, "allow-b", HDB_WRITE_ADD, 0, HDB_PDQ, far2, NULL);
+        is_int(hdb_allow_add(db, HDB_PDQ, near2, "a false positive"), 0,
+               "the nearer PDQ entry allowed");
+        is_int(find(db, HDB_PDQ, img2, NULL, 0, &m), 0, "a near match");
+        ok(!m.allowed && m.distance == 18
+           && strcmp(m.source, "allow-b") == 0,
+           "the listed entry a little further names it, not allowed");
+        is_int(hdb_allow_add(db, HDB_PDQ, far2, "another"), 0,
+               "the further one allowed too");
+        is_int(find(db, HDB_PDQ, img2, NULL, 0, &m), 0, "a near match");
+        ok(m.allowed && m.distance == 3,
+           "both allowed: the nearest, allowed (distance %u)", m.distance);
+    }
+
     /* shadow writes */
     {
         unsigned char  s1[32], s2[32];
