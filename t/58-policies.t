@@ -110,6 +110,12 @@ like(hashdb_ok('stats', 'stats', $db), qr/^main\s.*\(blocks A1\)$/m,
      'hashdb stats shows the categories that block');
 hashdb_ok('all categories', 'policy', $db, '--source', 'main', '--all-categories');
 $t->expect(put('/up', $f{b1}), 403, undef, '--all-categories: B1 blocks again');
+hashdb_ok('categories again', 'policy', $db, '--source', 'main', '--categories', 'A1');
+hashdb_ok('all categories and an action', 'policy', $db, '--source', 'main',
+          '--all-categories', '--action', 'block');
+unlike(hashdb_ok('printed', 'policy', $db, '--source', 'main'), qr/^categories: A1$/m,
+       '--all-categories before --action: the categories are cleared');
+$t->expect(put('/up', $f{b1}), 403, undef, '--all-categories --action block: B1 blocks');
 
 my ($rc, $out, $err) = $t->hashdb('policy', $db, '--source', 'nope', '--action', 'log');
 ok($rc == 2 && $err =~ /no source "nope"/, 'a policy for no such source is refused');

@@ -115,7 +115,7 @@ policy_print(hdb_t *db, const char *path, const char *source)
 int
 cmd_policy(int argc, char **argv)
 {
-    int            c, rc, action, set;
+    int            c, rc, action, cats_given;
     size_t         n;
     hdb_t         *db;
     char          *list;
@@ -135,7 +135,7 @@ cmd_policy(int argc, char **argv)
     source = NULL;
     list = NULL;
     action = -1;
-    set = 0;
+    cats_given = 0;
     n = 0;
     optind = 1;
 
@@ -153,16 +153,14 @@ cmd_policy(int argc, char **argv)
                 return tool_usage(policy_usage,
                                   "--action %s: block or log", optarg);
             }
-            set = 1;
             break;
         case 'c':
             list = optarg;
-            set = 1;
+            cats_given = 1;
             break;
         case 'A':
             list = NULL;
-            n = 0;
-            set = 2;
+            cats_given = 1;
             break;
         case 'h':
             fputs(policy_usage, stdout);
@@ -184,11 +182,14 @@ cmd_policy(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    if (tool_open(&db, argv[optind], set ? 0 : HDB_OPEN_RDONLY) != TOOL_OK) {
+    if (tool_open(&db, argv[optind],
+                  action >= 0 || cats_given ? 0 : HDB_OPEN_RDONLY)
+        != TOOL_OK)
+    {
         return TOOL_FAILED;
     }
 
-    if (!set) {
+    if (action < 0 && !cats_given) {
         rc = policy_print(db, argv[optind], source);
         hdb_close(db);
         return rc;
@@ -196,7 +197,7 @@ cmd_policy(int argc, char **argv)
 
     rc = 0;
 
-    if (action < 0 || (list == NULL && set != 2)) {
+    if (action < 0 || !cats_given) {
         /* what is not given stays as it was */
         rc = hdb_reader_new(db, &rd);
         if (rc == 0) {
@@ -212,7 +213,7 @@ cmd_policy(int argc, char **argv)
             action = p.action;
         }
 
-        if (rc == 0 && list == NULL && set != 2) {
+        if (rc == 0 && !cats_given) {
             for (n = 0; n < p.ncategories; n++) {
                 cats[n] = p.categories[n];
             }
