@@ -115,52 +115,6 @@ cmd_init(int argc, char **argv)
     return TOOL_OK;
 }
 
-/* --source NAME and positional arguments, for the small commands */
-static int
-source_args(int argc, char **argv, const char *usage, const char **source,
-    int npos)
-{
-    int  c;
-
-    static const struct option  opts[] = {
-        { "source", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-
-    *source = NULL;
-    optind = 1;
-
-    while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            *source = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            exit(TOOL_OK);
-        default:
-            return tool_bad_option(c, argv, usage);
-        }
-    }
-
-    if (*source == NULL) {
-        return tool_usage(usage, "--source NAME is missing");
-    }
-
-    if (argc - optind != npos) {
-        return tool_usage(usage, "%d argument%s given, %d wanted",
-                          argc - optind, argc - optind == 1 ? "" : "s", npos);
-    }
-
-    if (!hdb_valid_name(*source)) {
-        tool_error("--source %s: %s", *source, hdb_strerror(HDB_ENAME));
-        return TOOL_FAILED;
-    }
-
-    return TOOL_OK;
-}
-
 int
 cmd_allow(int argc, char **argv)
 {
@@ -324,7 +278,7 @@ cmd_disable(int argc, char **argv)
     hdb_t       *db;
     const char  *source;
 
-    rc = source_args(argc, argv, disable_usage, &source, 1);
+    rc = tool_source_args(argc, argv, disable_usage, &source, 1);
     if (rc != TOOL_OK || tool_open(&db, argv[optind], 0) != TOOL_OK) {
         return TOOL_FAILED;
     }
@@ -337,17 +291,7 @@ cmd_disable(int argc, char **argv)
                                    strcmp(argv[0], "disable") == 0);
     hdb_close(db);
 
-    if (rc == HDB_NOTFOUND) {
-        tool_error("%s: no source \"%s\"", argv[optind], source);
-        return TOOL_FAILED;
-    }
-
-    if (rc != 0) {
-        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
-        return TOOL_FAILED;
-    }
-
-    return TOOL_OK;
+    return tool_source_result(argv[optind], source, rc);
 }
 
 int
@@ -359,7 +303,7 @@ cmd_trust(int argc, char **argv)
     const char     *source;
     unsigned char   pub[HDB_KEY_SIZE];
 
-    rc = source_args(argc, argv, trust_usage, &source, 2);
+    rc = tool_source_args(argc, argv, trust_usage, &source, 2);
     if (rc != TOOL_OK) {
         return rc;
     }

@@ -62,32 +62,36 @@ policy_categories(char *list, const char **cats, size_t *n)
     return TOOL_OK;
 }
 
+/* the source's policy, in a read transaction of its own */
 static int
-policy_print(hdb_t *db, const char *path, const char *source)
+policy_read(hdb_t *db, const char *source, hdb_policy_t *p)
 {
     int            rc;
-    char           when[32];
     hdb_reader_t  *rd;
-    hdb_policy_t   p;
 
     rc = hdb_reader_new(db, &rd);
     if (rc == 0) {
         rc = hdb_reader_begin(rd);
         if (rc == 0) {
-            rc = hdb_reader_policy(rd, source, &p);
+            rc = hdb_reader_policy(rd, source, p);
             hdb_reader_end(rd);
         }
         hdb_reader_free(rd);
     }
 
-    if (rc == HDB_NOTFOUND) {
-        tool_error("%s: no source \"%s\"", path, source);
-        return TOOL_FAILED;
-    }
+    return rc;
+}
 
+static int
+policy_print(hdb_t *db, const char *path, const char *source)
+{
+    int           rc;
+    char          when[32];
+    hdb_policy_t  p;
+
+    rc = policy_read(db, source, &p);
     if (rc != 0) {
-        tool_error("%s: %s", path, hdb_strerror(rc));
-        return TOOL_FAILED;
+        return tool_source_result(path, source, rc);
     }
 
     printf("source: %s\naction: %s\ncategories: ", source,
@@ -119,7 +123,6 @@ cmd_policy(int argc, char **argv)
     size_t         n;
     hdb_t         *db;
     char          *list;
-    hdb_reader_t  *rd;
     hdb_policy_t   p;
     const char    *source, *cats[HDB_POLICY_CATEGORIES_MAX];
 
@@ -199,15 +202,7 @@ cmd_policy(int argc, char **argv)
 
     if (action < 0 || !cats_given) {
         /* what is not given stays as it was */
-        rc = hdb_reader_new(db, &rd);
-        if (rc == 0) {
-            rc = hdb_reader_begin(rd);
-            if (rc == 0) {
-                rc = hdb_reader_policy(rd, source, &p);
-                hdb_reader_end(rd);
-            }
-            hdb_reader_free(rd);
-        }
+        rc = policy_read(db, source, &p);
 
         if (rc == 0 && action < 0) {
             action = p.action;
@@ -226,71 +221,27 @@ cmd_policy(int argc, char **argv)
 
     hdb_close(db);
 
-    if (rc == HDB_NOTFOUND) {
-        tool_error("%s: no source \"%s\"", argv[optind], source);
-        return TOOL_FAILED;
-    }
-
-    if (rc != 0) {
-        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
-        return TOOL_FAILED;
-    }
-
-    return TOOL_OK;
+    return tool_source_result(argv[optind], source, rc);
 }
 
 int
 cmd_promote(int argc, char **argv)
 {
-    int          c, rc;
+    int          rc;
     uint64_t     n;
     hdb_t       *db;
     const char  *source;
 
-    static const struct option  opts[] = {
-        { "source", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-
-    source = NULL;
-    optind = 1;
-
-    while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            source = optarg;
-            break;
-        case 'h':
-            fputs(promote_usage, stdout);
-            return TOOL_OK;
-        default:
-            return tool_bad_option(c, argv, promote_usage);
-        }
-    }
-
-    if (source == NULL) {
-        return tool_usage(promote_usage, "--source NAME is missing");
-    }
-
-    if (argc - optind != 1) {
-        return tool_usage(promote_usage, "one DB wanted");
-    }
-
-    if (tool_open(&db, argv[optind], 0) != TOOL_OK) {
+    if (tool_source_args(argc, argv, promote_usage, &source, 1) != TOOL_OK
+        || tool_open(&db, argv[optind], 0) != TOOL_OK)
+    {
         return TOOL_FAILED;
     }
 
     rc = hdb_promote(db, source, &n);
     hdb_close(db);
 
-    if (rc == HDB_NOTFOUND) {
-        tool_error("%s: no source \"%s\"", argv[optind], source);
-        return TOOL_FAILED;
-    }
-
-    if (rc != 0) {
-        tool_error("%s: %s", argv[optind], hdb_strerror(rc));
+    if (tool_source_result(argv[optind], source, rc) != TOOL_OK) {
         return TOOL_FAILED;
     }
 

@@ -238,6 +238,67 @@ tool_parse_distance(const char *arg, unsigned *distance)
 }
 
 int
+tool_source_args(int argc, char **argv, const char *usage,
+    const char **source, int npos)
+{
+    int  c;
+
+    static const struct option  opts[] = {
+        { "source", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    *source = NULL;
+    optind = 1;
+
+    while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            *source = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            exit(TOOL_OK);
+        default:
+            return tool_bad_option(c, argv, usage);
+        }
+    }
+
+    if (*source == NULL) {
+        return tool_usage(usage, "--source NAME is missing");
+    }
+
+    if (argc - optind != npos) {
+        return tool_usage(usage, "%d argument%s given, %d wanted",
+                          argc - optind, argc - optind == 1 ? "" : "s", npos);
+    }
+
+    if (!hdb_valid_name(*source)) {
+        tool_error("--source %s: %s", *source, hdb_strerror(HDB_ENAME));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
+tool_source_result(const char *path, const char *source, int rc)
+{
+    if (rc == HDB_NOTFOUND) {
+        tool_error("%s: no source \"%s\"", path, source);
+        return TOOL_FAILED;
+    }
+
+    if (rc != 0) {
+        tool_error("%s: %s", path, hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
+
+int
 tool_parse_digest(const char *arg, hdb_type_t *type, unsigned char *digest)
 {
     size_t       len;

@@ -38,6 +38,18 @@ int tool_bad_option(int c, char **argv, const char *usage);
 /* the line tool_bad_option() writes, in a static buffer */
 const char *tool_bad_option_text(int c, char **argv);
 int tool_wants_help(int argc, char **argv, const char *usage);
+/*
+ * --source NAME (a valid name) and npos positional arguments, for the
+ * small commands; --help prints usage and exits.  TOOL_OK or TOOL_FAILED
+ * with the reason written.
+ */
+int tool_source_args(int argc, char **argv, const char *usage,
+    const char **source, int npos);
+/*
+ * The outcome of a write to a source of the set at path: TOOL_OK for 0,
+ * else TOOL_FAILED with "no source" (HDB_NOTFOUND) or the error written.
+ */
+int tool_source_result(const char *path, const char *source, int rc);
 /* HEX (a digest, its type by its length) or TYPE:HEX, as in "pdq:..." */
 int tool_parse_digest(const char *arg, hdb_type_t *type,
     unsigned char *digest);
