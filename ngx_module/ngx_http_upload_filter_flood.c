@@ -491,9 +491,13 @@ ngx_http_upload_filter_flood_check(ngx_http_upload_filter_ctx_t *ctx,
 
     demoted = fn->demoted;
 
-    ngx_shmtx_unlock(&fctx->shpool->mutex);
-
     if (demoted) {
+        /*
+         * Whether "hashdb flood-clear" lifted it is read from the hash
+         * set, outside the lock; the node may be let go meanwhile.
+         */
+        ngx_shmtx_unlock(&fctx->shpool->mutex);
+
         if (!ngx_http_upload_filter_flood_lifted(ctx, entry, demoted)) {
             return NGX_DECLINED;
         }
@@ -501,23 +505,22 @@ ngx_http_upload_filter_flood_check(ngx_http_upload_filter_ctx_t *ctx,
         ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
                       "upload_filter: flood: entry=%s blocks again (hashdb "
                       "flood-clear)", entry);
-    }
 
-    ngx_shmtx_lock(&fctx->shpool->mutex);
+        ngx_shmtx_lock(&fctx->shpool->mutex);
 
-    /* the node may have been let go meanwhile: looked up again */
-    fn = ngx_http_upload_filter_flood_lookup(fctx, entry, len, hash);
+        fn = ngx_http_upload_filter_flood_lookup(fctx, entry, len, hash);
 
-    if (fn == NULL) {
-        ngx_shmtx_unlock(&fctx->shpool->mutex);
-        return NGX_OK;
-    }
+        if (fn == NULL) {
+            ngx_shmtx_unlock(&fctx->shpool->mutex);
+            return NGX_OK;
+        }
 
-    if (demoted && fn->demoted == demoted) {
-        fn->demoted = 0;
-        fn->alarmed = 0;
-        fn->nclients = 0;
-        (void) ngx_atomic_fetch_add(&fctx->sh->demoted, -1);
+        if (fn->demoted == demoted) {
+            fn->demoted = 0;
+            fn->alarmed = 0;
+            fn->nclients = 0;
+            (void) ngx_atomic_fetch_add(&fctx->sh->demoted, -1);
+        }
     }
 
     /* the clients of the window, this one among them */
