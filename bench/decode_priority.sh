@@ -3,21 +3,30 @@
 # requests on the same worker, by upload_filter_thread_priority: the
 # table in README, Video.
 #
-#   bench/decode_priority.sh          # DURATION=10
+#   bench/decode_priority.sh          # DURATION=10 ROUNDS=3 LISTED=1000000
 #
 # One nginx worker with the module in front of a backend nginx that
 # answers 204; a small request is a 4 KiB POST (wrk -t1 -c4).  Load: two
-# clients uploading 12 MP JPEGs and one uploading a minute of 720p video,
-# each in a loop, into a pool of 2 threads, each priority in a pool of
-# its own (a thread lowers its priority for good).  PIN=1 runs the
-# filter's nginx (worker and pool) on CPU 0 and the clients and the
-# backend on CPU 1, so that the decoders compete with the event loop
-# alone.  Loopback only; every run is bounded.
+# clients uploading 12 MP JPEGs (one every 2 s each) and one uploading a
+# minute of 720p video (one every 4 s), paced so that every row carries
+# the same uploads, into a pool of 2 threads, each priority in a pool of
+# its own (a thread lowers its priority for good); the row "off" sends
+# them to a location without the filter (what nginx itself spends taking
+# them in and passing them on).  The hash set lists the video and
+# LISTED random PDQ hashes, so that looking an upload's frames up costs
+# what it costs against a real list.  Each row is run ROUNDS times, the
+# rows interleaved; the medians are printed.  PIN=1 runs the filter's
+# nginx (worker and pool) on CPU 0 and the clients and the backend on
+# CPU 1, so that the decoders compete with the event loop alone.
+# KEEP_LOG=F keeps the filter's error log.  Loopback only; every run is
+# bounded.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
 duration=${DURATION:-10}
+rounds=${ROUNDS:-3}
+listed=${LISTED:-1000000}
 . "$top/bench/lib.sh"
 
 jt="$build/unit/jpeg_transform"
@@ -30,11 +39,16 @@ head -c 4096 /dev/urandom > "$work/small.bin"
 "$build/hashdb" init "$work/hashset" >/dev/null
 "$build/hashdb" import "$work/hashset" --source bench --unsigned --format vpdq \
     "$top/t/data/video/hashes-1fps/doorknob-hd-no-bar.txt" >/dev/null
+if [ "$listed" -gt 0 ]; then
+    random_list "$listed" | "$build/hashdb" import "$work/hashset" --source images \
+        --unsigned --format pdq - >/dev/null
+fi
 
 conf backend "$port_back" "location / { return 204; }"
 conf filter "$port_front" "upload_filter on;
         client_max_body_size 50m;
         location /small { proxy_pass http://backend; }
+        location /off/ { upload_filter off; proxy_pass http://backend; }
         location /normal/ { upload_filter_thread_pool p_normal;
                             upload_filter_thread_priority normal;
                             proxy_pass http://backend; }
@@ -66,26 +80,61 @@ small() {  # req/s and p99 of 4 KiB POSTs for $duration s
         2>/dev/null | wrk_summary
 }
 
-uploader() {  # $1: location, $2: file; uploads in a loop until killed
+uploader() {  # $1: location, $2: file, $3: period (s); until killed
+    local start
     while :; do
+        start=$(date +%s.%N)
         "${cpu_clients[@]}" curl -s -o /dev/null -T "$2" \
-            "http://127.0.0.1:$port_front/$1/x" || true
+            "http://127.0.0.1:$port_front/$1/x" && echo >> "$work/uploads" || true
+        sleep "$(awk -v s="$start" -v p="$3" -v n="$(date +%s.%N)" \
+                 'BEGIN { d = s + p - n; print (d > 0 ? d : 0) }')"
     done
 }
 
-echo "# decode priority, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores${PIN:+, pinned}"
-echo
-echo "| small 4 KiB POSTs (wrk -c4) | req/s | p99 | p99 / alone |"
-echo "|---|---|---|---|"
-read -r rps0 p990 _ <<< "$(small)"
-echo "| alone | $rps0 | $p990 ms | 1.0 |"
-for prio in normal batch idle; do
-    uploader "$prio" "$work/12mp.jpg" & u1=$!
-    uploader "$prio" "$work/12mp.jpg" & u2=$!
-    uploader "$prio" "$work/720p.mp4" & u3=$!
-    sleep 1
-    read -r rps p99 _ <<< "$(small)"
-    kill "$u1" "$u2" "$u3" 2>/dev/null; wait "$u1" "$u2" "$u3" 2>/dev/null || true
-    echo "| while 2 clients upload 12 MP JPEGs and 1 a 720p minute, priority $prio | $rps | $p99 ms | $(awk -v a="$p99" -v b="$p990" 'BEGIN { printf "%.2f", a / b }') |"
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+row() {  # $1: location or "alone": "rps p99 uploads/s" of one run
+    local u1 u2 u3 rps p99 n
+    : > "$work/uploads"
+    if [ "$1" != alone ]; then
+        uploader "$1" "$work/12mp.jpg" 2 & u1=$!
+        uploader "$1" "$work/12mp.jpg" 2 & u2=$!
+        uploader "$1" "$work/720p.mp4" 4 & u3=$!
+        sleep 1
+    fi
+    : > "$work/uploads"
+    read -r rps p99 _ max <<< "$(small)"
+    n=$(wc -l < "$work/uploads")
+    if [ "$1" != alone ]; then
+        kill "$u1" "$u2" "$u3" 2>/dev/null; wait "$u1" "$u2" "$u3" 2>/dev/null || true
+    fi
+    echo "$rps $p99 $(awk -v n="$n" -v d="$duration" 'BEGIN { printf "%.1f", n / d }') $max"
+}
+
+rows="alone off normal batch idle"
+for r in $(seq "$rounds"); do
+    for w in $rows; do
+        row "$w" >> "$work/row.$w"
+    done
 done
-grep -c 'no PDQ verdict' "$work/filter/error.log" | sed 's/^/uploads over their budget: /'
+
+echo "# decode priority, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores${PIN:+, pinned}, $listed PDQ hashes listed, medians of $rounds"
+echo
+echo "| small 4 KiB POSTs (wrk -c4) | req/s | p99 | p99 / alone | max | uploads/s |"
+echo "|---|---|---|---|---|---|"
+p990=$(awk '{ print $2 }' "$work/row.alone" | median)
+for w in $rows; do
+    rps=$(awk '{ print $1 }' "$work/row.$w" | median)
+    p99=$(awk '{ print $2 }' "$work/row.$w" | median)
+    ups=$(awk '{ print $3 }' "$work/row.$w" | median)
+    max=$(awk '{ print $4 }' "$work/row.$w" | median)
+    case $w in
+        alone) what="alone" ;;
+        off) what="uploads, module off for them" ;;
+        *) what="uploads hashed, priority $w" ;;
+    esac
+    echo "| $what | $rps | $p99 ms | $(awk -v a="$p99" -v b="$p990" 'BEGIN { printf "%.2f", a / b }') | $max ms | $ups |"
+done
+grep -c 'no PDQ verdict' "$work/filter/error.log" | sed 's/^/uploads over their budget: /' || true
+[ -n "${KEEP_LOG:-}" ] && cp "$work/filter/error.log" "$KEEP_LOG"
+exit 0

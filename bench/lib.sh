@@ -49,12 +49,14 @@ random_list() {  # $1: how many random SHA-256 digests, one per line
                  $n -= $k }' "$1"
 }
 
-wrk_summary() {  # wrk --latency output -> "rps p99_ms requests"
-    awk '/Requests\/sec/ { rps = $2 }
+wrk_summary() {  # wrk --latency output -> "rps p99_ms requests max_ms"
+    awk 'function ms(v) { if (v ~ /us$/) { sub(/us/, "", v); return v / 1000 }
+                          if (v ~ /ms$/) { sub(/ms/, "", v); return v + 0 }
+                          if (v ~ /s$/) { sub(/s/, "", v); return v * 1000 }
+                          return v }
+         /Requests\/sec/ { rps = $2 }
          /requests in/ { n = $1 }
-         / 99% / { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 }
-                   else if (v ~ /ms$/) { sub(/ms/, "", v) }
-                   else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }
-                   p99 = v }
-         END { printf "%s %s %s\n", rps, p99, n }'
+         /^ *Latency / && $2 ~ /^[0-9]/ { max = ms($4) }
+         / 99% / { p99 = ms($2) }
+         END { printf "%s %s %s %s\n", rps, p99, n, max }'
 }

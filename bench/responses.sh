@@ -84,7 +84,7 @@ run() {  # $1: plain|filter, $2: URI; prints "rps p99_ms cpu_ticks requests"
     c1=$(worker_cpu "$1")
     kill -QUIT "$(cat "$work/$1.pid")"
     while [ -f "$work/$1.pid" ]; do sleep 0.1; done
-    read -r r p k < <(echo "$out" | wrk_summary)
+    read -r r p k _ < <(echo "$out" | wrk_summary)
     echo "$r $p $((c1 - c0)) $k"
 }
 

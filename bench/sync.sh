@@ -63,10 +63,10 @@ dur=$(echo "$(date +%s.%N) - $start" | bc -l | awk '{ printf "%d", $1 + 1 }')
 rm -rf "$work/probe"
 
 # the sync runs at nice 10, as deploy/upload-filter-sync.service runs it
-read -r r0 p0 n0 < <(load "$dur")
+read -r r0 p0 n0 _ < <(load "$dur")
 nice -n 10 "$build/hashdb" sync "$work/hashset" --source s --unsigned \
     "$work/list2.txt" > "$work/sync.out" &
-read -r r1 p1 n1 < <(load "$dur")
+read -r r1 p1 n1 _ < <(load "$dur")
 wait
 echo "sync replacing $changes of $((2 * changes)) entries, at nice 10 ($(sed 's/^s: //' "$work/sync.out"))"
 printf "4 KiB uploads, wrk -c8 %d s:  without sync %s req/s p99 %s ms;  during sync %s req/s p99 %s ms;  p99 ratio %.2f\n" \

@@ -142,6 +142,8 @@ const char *hdb_strerror(int rc);
 #define HDB_OPEN_RDONLY  0x1u    /* readers: the nginx workers, lookups */
 #define HDB_OPEN_CREATE  0x2u    /* hashdb init: create directory and DBs */
 #define HDB_OPEN_NORDAHEAD 0x4u  /* a page fault reads that page only */
+#define HDB_OPEN_THREADS 0x8u    /* with RDONLY: readers in several threads
+                                    (hdb_map_reserved()) */
 
 /**
  * Opens the hash set in the directory path (an LMDB environment made by
@@ -175,7 +177,20 @@ int hdb_grow(hdb_t *db);
 /** The map's size in bytes now. */
 size_t hdb_mapsize(hdb_t *db);
 
-/* reading: one reader per thread, one read transaction at a time */
+/**
+ * 1 if db, opened HDB_OPEN_RDONLY | HDB_OPEN_THREADS, maps room for any growth of the set
+ * (1 TiB of address space on a 64-bit system): its readers then never
+ * remap, so that readers in several threads may use it at once (each
+ * with its own hdb_reader_t).  0 when the address space was refused, or
+ * for a writer: then hdb_reader_begin() remaps after the set grew, which
+ * must not happen while another thread reads.
+ */
+int hdb_map_reserved(const hdb_t *db);
+
+/*
+ * reading: one reader per thread, one read transaction at a time (and
+ * readers of one db in several threads only if hdb_map_reserved())
+ */
 
 #define HDB_REASON_MAX  200
 

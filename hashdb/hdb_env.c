@@ -13,6 +13,7 @@
 _Static_assert(HDB_NOTFOUND == MDB_NOTFOUND,
                "HDB_NOTFOUND is LMDB's MDB_NOTFOUND");
 
+static int hdb_env_new(hdb_t *db);
 static int hdb_open_dbs(hdb_t *db, MDB_txn *txn);
 static int hdb_check_schema(hdb_t *db, MDB_txn *txn);
 static int hdb_open_video_dbs(hdb_t *db, MDB_txn *txn);
@@ -55,14 +56,9 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
         goto failed;
     }
 
-    rc = mdb_env_create(&db->env);
+    rc = hdb_env_new(db);
     if (rc != 0) {
         goto failed;
-    }
-
-    rc = mdb_env_set_maxdbs(db->env, 16);
-    if (rc == 0) {
-        rc = mdb_env_set_maxreaders(db->env, HDB_MAXREADERS);
     }
 
     /*
@@ -91,7 +87,34 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
         envflags |= MDB_NORDAHEAD;
     }
 
-    rc = mdb_env_open(db->env, path, envflags, 0640);
+    /*
+     * A reader maps room for any growth up front (HDB_MAP_RESERVE): the
+     * updater's commits then never make it remap, which it could only do
+     * with none of the process's transactions active.  If the address
+     * space is refused (a ulimit -v), it maps what the set says, as
+     * LMDB does, and may remap when the set grows.
+     */
+    if ((flags & HDB_OPEN_RDONLY) && (flags & HDB_OPEN_THREADS)
+        && HDB_MAP_RESERVE)
+    {
+        rc = mdb_env_set_mapsize(db->env, HDB_MAP_RESERVE);
+        if (rc == 0) {
+            rc = mdb_env_open(db->env, path, envflags, 0640);
+            db->reserved = rc == 0;
+        }
+
+        if (rc == ENOMEM) {
+            mdb_env_close(db->env);
+            db->env = NULL;
+            rc = hdb_env_new(db);
+            if (rc == 0) {
+                rc = mdb_env_open(db->env, path, envflags, 0640);
+            }
+        }
+
+    } else {
+        rc = mdb_env_open(db->env, path, envflags, 0640);
+    }
 
     if (rc == ENOENT && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         /* a directory without data.mdb: say what it is not */
@@ -136,6 +159,27 @@ failed:
     hdb_close(db);
     return rc;
 }
+
+/* an LMDB environment with our limits, not opened yet */
+static int
+hdb_env_new(hdb_t *db)
+{
+    int  rc;
+
+    rc = mdb_env_create(&db->env);
+    if (rc != 0) {
+        db->env = NULL;
+        return rc;
+    }
+
+    rc = mdb_env_set_maxdbs(db->env, 16);
+    if (rc == 0) {
+        rc = mdb_env_set_maxreaders(db->env, HDB_MAXREADERS);
+    }
+
+    return rc;
+}
+
 
 static int
 hdb_open_dbs(hdb_t *db, MDB_txn *txn)
@@ -297,6 +341,13 @@ hdb_grow(hdb_t *db)
     mdb_env_info(db->env, &info);
 
     return mdb_env_set_mapsize(db->env, 2 * info.me_mapsize);
+}
+
+
+int
+hdb_map_reserved(const hdb_t *db)
+{
+    return db->reserved;
 }
 
 

@@ -26,6 +26,7 @@ struct hdb {
     MDB_dbi    vpdq;
     char      *path;
     uint64_t   file_id;         /* data.mdb's device and inode, mixed */
+    int        reserved;        /* mapped at HDB_MAP_RESERVE: no remap */
 };
 
 /* a reader's view of one PDQ index block (hdb_pdq_index.c) */

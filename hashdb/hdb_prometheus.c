@@ -123,12 +123,14 @@ hdb_prometheus_gauges(hdb_t *db, hdb_reader_t *rd, const size_t *used,
         }
     }
 
-    if (hdb_prom_printf(&w, "# HELP upload_filter_hashset_map_bytes The "
-                        "LMDB map of the hash set.\n"
-                        "# TYPE upload_filter_hashset_map_bytes gauge\n"
-                        "upload_filter_hashset_map_bytes %zu\n",
-                        hdb_mapsize(db))
-        != 0)
+    /* a reserved map is address space, not the set's: not a gauge */
+    if (!hdb_map_reserved(db)
+        && hdb_prom_printf(&w, "# HELP upload_filter_hashset_map_bytes The "
+                           "LMDB map of the hash set.\n"
+                           "# TYPE upload_filter_hashset_map_bytes gauge\n"
+                           "upload_filter_hashset_map_bytes %zu\n",
+                           hdb_mapsize(db))
+           != 0)
     {
         return w.rc;
     }

@@ -23,6 +23,15 @@ hdb_reader_new(hdb_t *db, hdb_reader_t **out)
     *rd = (hdb_reader_t) { .db = db, .pdq_txnid = HDB_TXNID_NONE };
 
     rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
+
+    if (rc == MDB_MAP_RESIZED && !db->reserved) {
+        /* the set grew since it was opened: as hdb_reader_begin() does */
+        rc = mdb_env_set_mapsize(db->env, 0);
+        if (rc == 0) {
+            rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
+        }
+    }
+
     if (rc != 0) {
         free(rd);
         return rc;
@@ -58,8 +67,12 @@ hdb_reader_begin(hdb_reader_t *rd)
 
     rc = mdb_txn_renew(rd->txn);
 
-    if (rc == MDB_MAP_RESIZED) {
-        /* the updater grew the map: adopt its size and try once more */
+    if (rc == MDB_MAP_RESIZED && !rd->db->reserved) {
+        /*
+         * The updater grew the map past ours: adopt its size and try once
+         * more.  A reserved map (hdb_map_reserved()) is never remapped:
+         * other threads may be reading from it.
+         */
         rc = mdb_env_set_mapsize(rd->db->env, 0);
         rd->pdq_txnid = HDB_TXNID_NONE;     /* the map moved */
         if (rc == 0) {

@@ -171,6 +171,18 @@ struct hdb_allow_rec {
  */
 #define HDB_MAPSIZE_MIN  ((size_t) 256 << 20)
 
+/*
+ * What a reader maps (address space, not memory) on a 64-bit system, so
+ * that the set's growth never makes it remap: LMDB may only remap when no
+ * transaction of the process is active, and workers read from several
+ * threads (hdb_map_reserved()).
+ */
+#if SIZE_MAX > 0xffffffffu
+#define HDB_MAP_RESERVE  ((size_t) 1 << 40)
+#else
+#define HDB_MAP_RESERVE  0
+#endif
+
 #define HDB_MAXREADERS  1024
 
 #endif /* HDB_SCHEMA_H */

@@ -94,13 +94,17 @@
 #define NGX_HTTP_UPLOAD_FILTER_RANK_BLOCK    4
 
 
+/* the hash set a worker reads (ngx_http_upload_filter_set.c) */
+typedef struct ngx_http_upload_filter_set_s  ngx_http_upload_filter_set_t;
+
 typedef struct {
     ngx_str_t                  db_path;
     ngx_str_t                  on_file;     /* where "upload_filter on" */
     ngx_uint_t                 on_line;
     ngx_str_t                  on_name;     /* which "... on" */
-    hdb_t                     *db;
-    hdb_reader_t              *reader;
+    hdb_t                     *db;         /* set->db */
+    hdb_reader_t              *reader;     /* the event loop's */
+    ngx_http_upload_filter_set_t  *set;
     ngx_flag_t                 used;
     ngx_flag_t                 responses;   /* some location inspects
                                                responses */
@@ -192,6 +196,14 @@ typedef enum {
  * the media layer decodes), kept whole for PDQ
  */
 typedef struct ngx_http_upload_filter_image_s  ngx_http_upload_filter_image_t;
+typedef struct ngx_http_upload_filter_hit_s  ngx_http_upload_filter_hit_t;
+
+/* a frame whose hash is near a listed one */
+struct ngx_http_upload_filter_hit_s {
+    ngx_http_upload_filter_hit_t       *next;
+    unsigned                            frame;      /* in media.frames */
+    hdb_match_t                         m;
+};
 
 struct ngx_http_upload_filter_image_s {
     ngx_http_upload_filter_image_t     *next;
@@ -214,6 +226,17 @@ struct ngx_http_upload_filter_image_s {
     /* what the thread found */
     int                                 rc;         /* HDB_MEDIA_* */
     hdb_media_result_t                  media;
+
+    /*
+     * The hash set's answers for its frames, found by the thread too when
+     * it could read the set (ngx_http_upload_filter_pdq_match()), else in
+     * the event loop before judging; ngx_alloc()ed.
+     */
+    ngx_uint_t                          looked_up;
+    int                                 lookup_rc;  /* 0 or an LMDB error
+                                                       met after the hits */
+    hdb_vpdq_match_t                   *vpdq;       /* a listed video */
+    ngx_http_upload_filter_hit_t       *hits;       /* in frame order */
 };
 
 
@@ -480,6 +503,27 @@ void ngx_http_upload_filter_metrics_uninspected(ngx_uint_t why);
 void ngx_http_upload_filter_metrics_known(ngx_uint_t what);
 void ngx_http_upload_filter_metrics_match(const hdb_match_t *m,
     ngx_uint_t kind, ngx_uint_t action);
+
+/* ngx_http_upload_filter_module.c */
+int ngx_http_upload_filter_open_set(ngx_http_upload_filter_main_conf_t *umcf,
+    ngx_log_t *log);
+
+/* ngx_http_upload_filter_set.c: the set as pool threads read it too */
+ngx_http_upload_filter_set_t *ngx_http_upload_filter_set_new(hdb_t *db,
+    ngx_log_t *log);
+ngx_uint_t ngx_http_upload_filter_set_threads(
+    ngx_http_upload_filter_set_t *set);
+ngx_http_upload_filter_set_t *ngx_http_upload_filter_set_hold(
+    ngx_http_upload_filter_set_t *set);
+void ngx_http_upload_filter_set_release(ngx_http_upload_filter_set_t *set);
+void ngx_http_upload_filter_set_retire(ngx_http_upload_filter_set_t *set,
+    ngx_uint_t exiting);
+#if (NGX_THREADS)
+hdb_reader_t *ngx_http_upload_filter_set_lend(
+    ngx_http_upload_filter_set_t *set, ngx_log_t *log);
+void ngx_http_upload_filter_set_give_back(ngx_http_upload_filter_set_t *set,
+    hdb_reader_t *rd, ngx_log_t *log);
+#endif
 
 /* ngx_http_upload_filter_watch.c: a replaced hash set is reopened */
 void ngx_http_upload_filter_watch_start(ngx_cycle_t *cycle,

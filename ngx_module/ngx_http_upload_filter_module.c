@@ -1032,25 +1032,12 @@ ngx_http_upload_filter_init_process(ngx_cycle_t *cycle)
     /*
      * A hash set that cannot be opened does not stop the worker: every
      * inspected upload then gets the upload_filter_on_error policy.
-     *
-     * No readahead: a lookup needs a few pages, and a page fault on a set
-     * the host has paged out would otherwise read megabytes around it
-     * (8 MiB here): p99 after a page-out 5.0 to 6.0 ms with it, 0.6 to
-     * 2.4 ms without (bench/cold_set.sh).
      */
-    rc = hdb_open(&umcf->db, (char *) umcf->db_path.data,
-                  HDB_OPEN_RDONLY | HDB_OPEN_NORDAHEAD);
-    if (rc == 0) {
-        rc = hdb_reader_new(umcf->db, &umcf->reader);
-    }
-
+    rc = ngx_http_upload_filter_open_set(umcf, cycle->log);
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                       "upload_filter: cannot open hash set \"%V\": %s",
                       &umcf->db_path, hdb_strerror(rc));
-        hdb_close(umcf->db);
-        umcf->db = NULL;
-        umcf->reader = NULL;
     }
 
     ngx_http_upload_filter_resident_start(cycle, umcf);
@@ -1077,8 +1064,56 @@ ngx_http_upload_filter_exit_process(ngx_cycle_t *cycle)
     ngx_http_upload_filter_watch_stop();
 
     hdb_reader_free(umcf->reader);
-    hdb_close(umcf->db);
+    ngx_http_upload_filter_set_retire(umcf->set, 1);
 
     umcf->reader = NULL;
     umcf->db = NULL;
+    umcf->set = NULL;
+}
+
+
+/*
+ * Opens the hash set with the event loop's reader: umcf->set, db and
+ * reader, which the caller has retired and freed, or never had.  0 or
+ * the error (nothing opened).
+ *
+ * No readahead: a lookup needs a few pages, and a page fault on a set
+ * the host has paged out would otherwise read megabytes around it
+ * (8 MiB here): p99 after a page-out 5.0 to 6.0 ms with it, 0.6 to
+ * 2.4 ms without (bench/cold_set.sh).  HDB_OPEN_THREADS: pool threads
+ * read it too.
+ */
+int
+ngx_http_upload_filter_open_set(ngx_http_upload_filter_main_conf_t *umcf,
+    ngx_log_t *log)
+{
+    int                            rc;
+    hdb_t                         *db;
+    hdb_reader_t                  *rd;
+    ngx_http_upload_filter_set_t  *set;
+
+    rc = hdb_open(&db, (char *) umcf->db_path.data,
+                  HDB_OPEN_RDONLY | HDB_OPEN_NORDAHEAD | HDB_OPEN_THREADS);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = hdb_reader_new(db, &rd);
+    if (rc != 0) {
+        hdb_close(db);
+        return rc;
+    }
+
+    set = ngx_http_upload_filter_set_new(db, log);
+    if (set == NULL) {
+        hdb_reader_free(rd);
+        hdb_close(db);
+        return ENOMEM;
+    }
+
+    umcf->set = set;
+    umcf->db = db;
+    umcf->reader = rd;
+
+    return 0;
 }

@@ -9,8 +9,10 @@
  * has matched, the images are decoded and hashed (each sampled frame of
  * an animation) in nginx's thread pool: decoding a 12 MP image costs tens
  * of milliseconds that the event loop must not spend on one upload while
- * others wait.  The hashes are looked up back in the event loop, where
- * the worker's LMDB reader lives, when the thread is done.
+ * others wait.  The thread looks the hashes up too, with a reader the
+ * set lends it (ngx_http_upload_filter_set.c): a video's frames are
+ * hundreds of index queries.  The answers are judged (logged, counted,
+ * acted on) back in the event loop when the thread is done.
  * upload_filter_budget bounds the time from the last body byte to the
  * verdict; past it, the upload gets the "timeout" failure policy and the
  * thread's late result is dropped.  upload_filter_pdq_max_pixels bounds
@@ -46,6 +48,9 @@ struct ngx_http_upload_filter_task_s {
     ngx_thread_task_t                  *task;
     ngx_http_upload_filter_ctx_t       *ctx;        /* NULL once detached */
     ngx_http_upload_filter_image_t     *images;
+    ngx_http_upload_filter_set_t       *set;        /* held; NULL: no lookups
+                                                       in the thread */
+    ngx_http_upload_filter_loc_conf_t  *conf;
     hdb_media_limits_t                  limits;
     ngx_uint_t                          detached;
     ngx_uint_t                          priority;
@@ -79,13 +84,24 @@ static ngx_uint_t ngx_http_upload_filter_has_video(
 static int64_t ngx_http_upload_filter_mono_ms(void);
 static void ngx_http_upload_filter_image_site(ngx_http_upload_filter_image_t *j,
     ngx_http_upload_filter_site_t *site);
-static ngx_int_t ngx_http_upload_filter_video_judge(
-    ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j);
 static void ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
     const hdb_media_limits_t *limits);
-static ngx_int_t ngx_http_upload_filter_pdq_lookup(
+static void ngx_http_upload_filter_pdq_match(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf,
+    ngx_http_upload_filter_image_t *list);
+static int ngx_http_upload_filter_pdq_match_frames(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf,
+    ngx_http_upload_filter_image_t *j);
+static int ngx_http_upload_filter_vpdq_match(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf,
+    ngx_http_upload_filter_image_t *j);
+static void ngx_http_upload_filter_pdq_forget(
+    ngx_http_upload_filter_image_t *j);
+static ngx_int_t ngx_http_upload_filter_image_judge(
+    ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j);
+static ngx_int_t ngx_http_upload_filter_pdq_hit(
     ngx_http_upload_filter_ctx_t *ctx, ngx_http_upload_filter_image_t *j,
-    hdb_media_frame_t *f);
+    hdb_media_frame_t *f, hdb_match_t *m);
 #if (NGX_THREADS)
 static void ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log);
 static void ngx_http_upload_filter_pdq_done(ngx_event_t *ev);
@@ -267,6 +283,7 @@ ngx_http_upload_filter_image_free(ngx_http_upload_filter_image_t *j)
 
     for ( /* void */ ; j; j = next) {
         next = j->next;
+        ngx_http_upload_filter_pdq_forget(j);
         hdb_media_free(&j->media);
         ngx_free(j->data);
         ngx_free(j);
@@ -396,21 +413,211 @@ ngx_http_upload_filter_pdq_hash(ngx_http_upload_filter_image_t *j,
 
 
 /*
+ * Looks every hash of the list's images up in the set through rd, and
+ * keeps the answers in each image for judging: in a pool thread after
+ * hashing (with a reader the set lent), or in the event loop when no
+ * thread could.  No nginx calls but allocation: a thread may run it.
+ * One read transaction per image, so that a video is counted against one
+ * snapshot of the set.
+ */
+static void
+ngx_http_upload_filter_pdq_match(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf,
+    ngx_http_upload_filter_image_t *list)
+{
+    int                              rc;
+    ngx_http_upload_filter_image_t  *j;
+
+    for (j = list; j; j = j->next) {
+        if (j->rc != HDB_MEDIA_OK || j->looked_up) {
+            continue;
+        }
+
+        j->looked_up = 1;
+
+        if (j->media.nframes == 0) {
+            continue;
+        }
+
+        rc = hdb_reader_begin(rd);
+        if (rc != 0) {
+            j->lookup_rc = rc;
+            continue;
+        }
+
+        if (conf->sources) {
+            hdb_reader_scope(rd, conf->sources->elts, conf->sources->nelts);
+        }
+
+        rc = 0;
+
+        if (hdb_media_is_video(j->media.type)) {
+            rc = ngx_http_upload_filter_vpdq_match(rd, conf, j);
+        }
+
+        if (rc == 0) {
+            rc = ngx_http_upload_filter_pdq_match_frames(rd, conf, j);
+        }
+
+        if (rc != 0) {
+            j->lookup_rc = rc;
+        }
+
+        hdb_reader_end(rd);
+    }
+}
+
+
+/*
+ * Each frame against the listed images (all 8 variants of a still; a
+ * video's unique frames as they are: their match with a listed video's
+ * frames is vPDQ's rule to decide).  0, or the error that stopped it.
+ */
+static int
+ngx_http_upload_filter_pdq_match_frames(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf, ngx_http_upload_filter_image_t *j)
+{
+    int                            rc;
+    unsigned                       k;
+    ngx_uint_t                     video;
+    hdb_match_t                    m;
+    hdb_media_frame_t             *f;
+    ngx_http_upload_filter_hit_t  *hit, **last;
+
+    video = hdb_media_is_video(j->media.type);
+    last = &j->hits;
+
+    for (k = 0; k < j->media.nframes; k++) {
+        f = &j->media.frames[k];
+
+        if ((ngx_uint_t) f->quality < conf->pdq_min_quality
+            || (video && k
+                && ngx_memcmp(f->variants[0], f[-1].variants[0],
+                              HDB_PDQ_SIZE) == 0))
+        {
+            continue;
+        }
+
+        rc = video
+             ? hdb_reader_pdq_match_flags(rd,
+                                    (const unsigned char (*)[HDB_PDQ_SIZE])
+                                    f->variants, 1,
+                                    (unsigned) conf->pdq_distance,
+                                    HDB_MATCH_IMAGES, &m)
+             : hdb_reader_pdq_match(rd,
+                                    (const unsigned char (*)[HDB_PDQ_SIZE])
+                                    f->variants, HDB_PDQ_VARIANTS,
+                                    (unsigned) conf->pdq_distance, &m);
+
+        if (rc == HDB_NOTFOUND) {
+            continue;
+        }
+
+        if (rc == 0) {
+            hit = malloc(sizeof(ngx_http_upload_filter_hit_t));
+            rc = hit ? 0 : ENOMEM;
+        }
+
+        if (rc != 0) {
+            /* the hits so far stand: judged before the error is */
+            return rc;
+        }
+
+        hit->next = NULL;
+        hit->frame = k;
+        hit->m = m;
+        *last = hit;
+        last = &hit->next;
+    }
+
+    return 0;
+}
+
+
+/* a video's frames against the listed videos by vPDQ's rule: 0 or error */
+static int
+ngx_http_upload_filter_vpdq_match(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf, ngx_http_upload_filter_image_t *j)
+{
+    int                rc;
+    unsigned           k, n;
+    hdb_vpdq_rule_t    rule;
+    hdb_vpdq_match_t   vm;
+    hdb_vpdq_frame_t  *frames;
+
+    n = j->media.nframes;
+
+    frames = malloc(n * sizeof(hdb_vpdq_frame_t));
+    if (frames == NULL) {
+        return ENOMEM;
+    }
+
+    for (k = 0; k < n; k++) {
+        ngx_memcpy(frames[k].hash, j->media.frames[k].variants[0],
+                   HDB_PDQ_SIZE);
+        frames[k].quality = j->media.frames[k].quality;
+        frames[k].time = j->media.frames[k].time;
+    }
+
+    rule.distance = (unsigned) conf->pdq_distance;
+    rule.quality = (unsigned) conf->pdq_min_quality;
+    rule.pc = (unsigned) conf->vpdq_pc;
+    rule.pq = (unsigned) conf->vpdq_pq;
+    rule.sparse = conf->video_sampling == HDB_VIDEO_KEYFRAMES;
+
+    rc = hdb_reader_vpdq_match(rd, frames, n, &rule, &vm);
+
+    free(frames);
+
+    if (rc == 0) {
+        j->vpdq = malloc(sizeof(hdb_vpdq_match_t));
+        if (j->vpdq == NULL) {
+            return ENOMEM;
+        }
+
+        *j->vpdq = vm;
+    }
+
+    return rc == HDB_NOTFOUND ? 0 : rc;
+}
+
+
+/* the answers, once judged (or never: a task the request left) */
+static void
+ngx_http_upload_filter_pdq_forget(ngx_http_upload_filter_image_t *j)
+{
+    ngx_http_upload_filter_hit_t  *hit, *next;
+
+    for (hit = j->hits; hit; hit = next) {
+        next = hit->next;
+        free(hit);
+    }
+
+    j->hits = NULL;
+
+    free(j->vpdq);
+    j->vpdq = NULL;
+}
+
+
+/*
  * The hashes against the hash set, in the event loop: those the thread
- * found, or those the verdict zone kept of an object seen before
- * (ctx->rejudging: not counted as hashed again)
+ * hashed (and looked up, if it could read the set), or those the verdict
+ * zone kept of an object seen before (ctx->rejudging: not counted as
+ * hashed again).
  */
 void
 ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_image_t *list)
 {
-    int                              type;
-    u_char                          *name, *filename;
-    unsigned                         k;
-    ngx_http_request_t              *r;
-    ngx_http_upload_filter_image_t  *j;
+    int                                  type;
+    u_char                              *name, *filename;
+    ngx_http_request_t                  *r;
+    ngx_http_upload_filter_image_t      *j;
+    ngx_http_upload_filter_main_conf_t  *umcf;
 
     r = ctx->request;
+    umcf = ngx_http_upload_filter_worker;
 
     for (j = list; j && !ctx->rejudging; j = j->next) {
         if (j->rc == HDB_MEDIA_OK && j->media.nframes) {
@@ -418,34 +625,25 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
         }
     }
 
+    /* what no thread looked up */
+    for (j = list; j; j = j->next) {
+        if (j->rc == HDB_MEDIA_OK && !j->looked_up) {
+            if (umcf == NULL || umcf->reader == NULL) {
+                j->looked_up = 1;
+                j->lookup_rc = ENOENT;
+                continue;
+            }
+
+            ngx_http_upload_filter_pdq_match(umcf->reader, ctx->conf, j);
+        }
+    }
+
     for (j = list; j && ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED;
          j = j->next)
     {
-        if (j->rc == HDB_MEDIA_OK && hdb_media_is_video(j->media.type)) {
-            if (ngx_http_upload_filter_video_judge(ctx, j) != NGX_OK) {
-                return;
-            }
-
-            continue;
-        }
-
-        if (j->rc == HDB_MEDIA_OK && j->media.nframes == 0) {
-            /* no video stream in a video container: nothing to hash */
-            continue;
-        }
-
         if (j->rc == HDB_MEDIA_OK) {
-            for (k = 0; k < j->media.nframes; k++) {
-                ngx_http_upload_filter_ledger_pdq(ctx, j->ledger, &j->media,
-                                                  &j->media.frames[k]);
-
-                if (ngx_http_upload_filter_pdq_lookup(ctx, j,
-                                                      &j->media.frames[k])
-                    != NGX_OK)
-                {
-                    /* rejected, or the set could not be read */
-                    return;
-                }
+            if (ngx_http_upload_filter_image_judge(ctx, j) != NGX_OK) {
+                break;
             }
 
             continue;
@@ -474,6 +672,10 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
                                     ngx_http_upload_filter_unhashable[type]);
     }
 
+    for (j = list; j; j = j->next) {
+        ngx_http_upload_filter_pdq_forget(j);
+    }
+
     if (ctx->state != NGX_HTTP_UPLOAD_FILTER_REJECTED
         && ctx->result == NGX_HTTP_UPLOAD_FILTER_NONE)
     {
@@ -483,147 +685,45 @@ ngx_http_upload_filter_pdq_judge(ngx_http_upload_filter_ctx_t *ctx,
 
 
 /*
- * One frame's hash against the set: NGX_OK to go on (no match, a logged
- * or allowed one), NGX_DONE when rejected or the set is unreadable.
+ * One hashed image or video, by the answers looked up: a video's match
+ * with a listed video first, then each frame's with the listed images,
+ * in order, up to a rejection or an error met in the lookups.  NGX_OK to
+ * go on (no match, a logged or allowed one), NGX_DONE when rejected or
+ * the set was unreadable.
  */
 static ngx_int_t
-ngx_http_upload_filter_pdq_lookup(ngx_http_upload_filter_ctx_t *ctx,
-    ngx_http_upload_filter_image_t *j, hdb_media_frame_t *f)
-{
-    int                                  rc;
-    char                                 hex[HDB_PDQ_HEX_LEN + 1];
-    char                                 digest[sizeof("pdq:")
-                                                + HDB_PDQ_HEX_LEN];
-    hdb_match_t                          m;
-    ngx_http_upload_filter_site_t        site;
-    ngx_http_upload_filter_main_conf_t  *umcf;
-
-    umcf = ngx_http_upload_filter_worker;
-
-    if ((ngx_uint_t) f->quality < ctx->conf->pdq_min_quality) {
-        /* flat images hash alike: such a hash matches too much */
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                       "upload filter: PDQ quality %d of part %s frame %ud: "
-                       "not matched", f->quality, j->where, f->index);
-        return NGX_OK;
-    }
-
-    rc = ngx_http_upload_filter_reader_begin(ctx);
-    if (rc == 0) {
-        /*
-         * A video's frame, as is, against the listed images only: its
-         * match with a listed video's frames is vPDQ's rule to decide.
-         */
-        rc = hdb_media_is_video(j->media.type)
-             ? hdb_reader_pdq_match_flags(umcf->reader,
-                                    (const unsigned char (*)[HDB_PDQ_SIZE])
-                                    f->variants, 1,
-                                    (unsigned) ctx->conf->pdq_distance,
-                                    HDB_MATCH_IMAGES, &m)
-             : hdb_reader_pdq_match(umcf->reader,
-                                    (const unsigned char (*)[HDB_PDQ_SIZE])
-                                    f->variants, HDB_PDQ_VARIANTS,
-                                    (unsigned) ctx->conf->pdq_distance, &m);
-        hdb_reader_end(umcf->reader);
-    }
-
-    if (rc == HDB_NOTFOUND) {
-        return NGX_OK;
-    }
-
-    if (rc != 0) {
-        ngx_http_upload_filter_unreadable(ctx, rc);
-        return NGX_DONE;
-    }
-
-    hdb_hex_encode(f->variants[m.variant], HDB_PDQ_SIZE, hex);
-    ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
-
-    ngx_http_upload_filter_image_site(j, &site);
-    site.frame = j->media.total > 1 ? (ngx_int_t) f->index : -1;
-    site.time = hdb_media_is_video(j->media.type) ? f->time : -1;
-
-    if (ngx_http_upload_filter_report(ctx, &m, digest, f, &site) != NGX_OK) {
-        return NGX_DONE;
-    }
-
-    return ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED ? NGX_DONE : NGX_OK;
-}
-
-
-/*
- * A video's frames: vPDQ's rule against the listed videos, then each
- * unique frame against the listed images.  NGX_OK to go on, NGX_DONE
- * when rejected or the set is unreadable.
- */
-static ngx_int_t
-ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
+ngx_http_upload_filter_image_judge(ngx_http_upload_filter_ctx_t *ctx,
     ngx_http_upload_filter_image_t *j)
 {
-    int                                  rc;
-    char                                 hex[HDB_PDQ_HEX_LEN + 1];
-    char                                 digest[sizeof("pdq:")
-                                                + HDB_PDQ_HEX_LEN];
-    unsigned                             k, n;
-    hdb_vpdq_rule_t                      rule;
-    hdb_vpdq_match_t                     vm;
-    hdb_vpdq_frame_t                    *frames;
-    hdb_media_frame_t                   *f;
-    ngx_http_upload_filter_site_t        site;
-    ngx_http_upload_filter_main_conf_t  *umcf;
+    char                            hex[HDB_PDQ_HEX_LEN + 1];
+    char                            digest[sizeof("pdq:") + HDB_PDQ_HEX_LEN];
+    unsigned                        k;
+    hdb_vpdq_match_t               *vm;
+    hdb_media_frame_t              *f;
+    ngx_http_upload_filter_hit_t   *hit;
+    ngx_http_upload_filter_site_t   site;
 
-    umcf = ngx_http_upload_filter_worker;
-    n = j->media.nframes;
+    if (j->media.nframes == 0) {
+        /* no video stream in a video container: nothing to hash */
+        return NGX_OK;
+    }
 
-    for (k = 0; k < n; k++) {
+    for (k = 0; k < j->media.nframes; k++) {
         ngx_http_upload_filter_ledger_pdq(ctx, j->ledger, &j->media,
                                           &j->media.frames[k]);
     }
 
-    frames = ngx_alloc(ngx_max(n, 1) * sizeof(hdb_vpdq_frame_t),
-                       ctx->request->connection->log);
-    if (frames == NULL) {
-        ngx_http_upload_filter_fail(ctx, NGX_LOG_ALERT,
-                                    NGX_HTTP_UPLOAD_FILTER_INTERNAL,
-                                    "no memory for a video's frames");
-        return NGX_DONE;
-    }
+    vm = j->vpdq;
 
-    for (k = 0; k < n; k++) {
-        ngx_memcpy(frames[k].hash, j->media.frames[k].variants[0],
-                   HDB_PDQ_SIZE);
-        frames[k].quality = j->media.frames[k].quality;
-        frames[k].time = j->media.frames[k].time;
-    }
-
-    rule.distance = (unsigned) ctx->conf->pdq_distance;
-    rule.quality = (unsigned) ctx->conf->pdq_min_quality;
-    rule.pc = (unsigned) ctx->conf->vpdq_pc;
-    rule.pq = (unsigned) ctx->conf->vpdq_pq;
-    rule.sparse = ctx->conf->video_sampling == HDB_VIDEO_KEYFRAMES;
-
-    rc = ngx_http_upload_filter_reader_begin(ctx);
-    if (rc == 0) {
-        rc = hdb_reader_vpdq_match(umcf->reader, frames, n, &rule, &vm);
-        hdb_reader_end(umcf->reader);
-    }
-
-    ngx_free(frames);
-
-    if (rc != 0 && rc != HDB_NOTFOUND) {
-        ngx_http_upload_filter_unreadable(ctx, rc);
-        return NGX_DONE;
-    }
-
-    if (rc == 0) {
+    if (vm) {
         ngx_http_upload_filter_image_site(j, &site);
-        site.time = vm.time;
-        site.video = &vm;
+        site.time = vm->time;
+        site.video = vm;
 
         /* the upload's first matched frame: its hash and quality logged */
         f = j->media.frames;
-        for (k = 0; k < n; k++) {
-            if (j->media.frames[k].time == vm.time) {
+        for (k = 0; k < j->media.nframes; k++) {
+            if (j->media.frames[k].time == vm->time) {
                 f = &j->media.frames[k];
                 break;
             }
@@ -632,34 +732,54 @@ ngx_http_upload_filter_video_judge(ngx_http_upload_filter_ctx_t *ctx,
         hdb_hex_encode(f->variants[0], HDB_PDQ_SIZE, hex);
         ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
 
-        if (ngx_http_upload_filter_report(ctx, &vm.m, digest, f, &site)
-            != NGX_OK)
+        if (ngx_http_upload_filter_report(ctx, &vm->m, digest, f, &site)
+            != NGX_OK
+            || ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED)
         {
-            return NGX_DONE;
-        }
-
-        if (ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED) {
             return NGX_DONE;
         }
     }
 
-    /* a still of a listed image in the video */
-    for (k = 0; k < n; k++) {
-        if (k && ngx_memcmp(j->media.frames[k].variants[0],
-                            j->media.frames[k - 1].variants[0],
-                            HDB_PDQ_SIZE) == 0)
-        {
-            continue;
-        }
-
-        if (ngx_http_upload_filter_pdq_lookup(ctx, j, &j->media.frames[k])
+    for (hit = j->hits; hit; hit = hit->next) {
+        if (ngx_http_upload_filter_pdq_hit(ctx, j,
+                                           &j->media.frames[hit->frame],
+                                           &hit->m)
             != NGX_OK)
         {
             return NGX_DONE;
         }
+    }
+
+    if (j->lookup_rc != 0) {
+        ngx_http_upload_filter_unreadable(ctx, j->lookup_rc);
+        return NGX_DONE;
     }
 
     return NGX_OK;
+}
+
+
+/* a frame near a listed image: reported; NGX_DONE when rejected */
+static ngx_int_t
+ngx_http_upload_filter_pdq_hit(ngx_http_upload_filter_ctx_t *ctx,
+    ngx_http_upload_filter_image_t *j, hdb_media_frame_t *f, hdb_match_t *m)
+{
+    char                           hex[HDB_PDQ_HEX_LEN + 1];
+    char                           digest[sizeof("pdq:") + HDB_PDQ_HEX_LEN];
+    ngx_http_upload_filter_site_t  site;
+
+    hdb_hex_encode(f->variants[m->variant], HDB_PDQ_SIZE, hex);
+    ngx_snprintf((u_char *) digest, sizeof(digest), "pdq:%s%Z", hex);
+
+    ngx_http_upload_filter_image_site(j, &site);
+    site.frame = j->media.total > 1 ? (ngx_int_t) f->index : -1;
+    site.time = hdb_media_is_video(j->media.type) ? f->time : -1;
+
+    if (ngx_http_upload_filter_report(ctx, m, digest, f, &site) != NGX_OK) {
+        return NGX_DONE;
+    }
+
+    return ctx->state == NGX_HTTP_UPLOAD_FILTER_REJECTED ? NGX_DONE : NGX_OK;
 }
 
 
@@ -698,9 +818,10 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx)
 {
 #if (NGX_THREADS)
-    ngx_msec_t                      budget;
-    ngx_thread_task_t              *task;
-    ngx_http_upload_filter_task_t  *t;
+    ngx_msec_t                           budget;
+    ngx_thread_task_t                   *task;
+    ngx_http_upload_filter_task_t       *t;
+    ngx_http_upload_filter_main_conf_t  *umcf;
 
     if (ctx->conf->thread_pool == NULL) {
         ngx_http_upload_filter_pdq_run(ctx);
@@ -722,6 +843,7 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
     t->task = task;
     t->ctx = ctx;
     t->images = ctx->images;
+    t->conf = ctx->conf;
     t->priority = ctx->conf->thread_priority;
     t->posted = ngx_http_upload_filter_mono_ms();
     budget = ngx_http_upload_filter_has_video(ctx->images)
@@ -738,6 +860,12 @@ ngx_http_upload_filter_pdq_post(ngx_http_request_t *r,
         ngx_free(task);
         ngx_http_upload_filter_pdq_run(ctx);
         return NGX_OK;
+    }
+
+    /* the thread looks the hashes up too, in the set as it is now */
+    umcf = ngx_http_upload_filter_worker;
+    if (umcf && ngx_http_upload_filter_set_threads(umcf->set)) {
+        t->set = ngx_http_upload_filter_set_hold(umcf->set);
     }
 
     ctx->images = NULL;
@@ -813,6 +941,7 @@ ngx_http_upload_filter_thread_priority(ngx_uint_t priority, ngx_log_t *log)
 static void
 ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log)
 {
+    hdb_reader_t                   *rd;
     ngx_http_upload_filter_task_t  *t = data;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0, "upload filter PDQ thread");
@@ -824,6 +953,19 @@ ngx_http_upload_filter_pdq_thread(void *data, ngx_log_t *log)
                               (ngx_http_upload_filter_mono_ms() - t->posted));
 
     ngx_http_upload_filter_pdq_hash(t->images, &t->limits);
+
+    if (t->set) {
+        /*
+         * The lookups too: a video's frames are hundreds of index queries,
+         * tens of milliseconds against a set of millions of hashes.  With
+         * no reader to be had, the event loop does them.
+         */
+        rd = ngx_http_upload_filter_set_lend(t->set, log);
+        if (rd) {
+            ngx_http_upload_filter_pdq_match(rd, t->conf, t->images);
+            ngx_http_upload_filter_set_give_back(t->set, rd, log);
+        }
+    }
 }
 
 
@@ -834,6 +976,11 @@ ngx_http_upload_filter_pdq_done(ngx_event_t *ev)
     ngx_http_request_t             *r;
     ngx_http_upload_filter_ctx_t   *ctx;
     ngx_http_upload_filter_task_t  *t = ev->data;
+
+    if (t->set) {
+        ngx_http_upload_filter_set_release(t->set);
+        t->set = NULL;
+    }
 
     if (t->detached) {
         /* the budget ran out and the request went on without us */

@@ -136,29 +136,24 @@ ngx_http_upload_filter_watch_handler(ngx_event_t *ev)
 
 
 /*
- * Opens the set anew; on success the old reader and set are closed.
- * Runs in the event loop, between requests' uses of the reader (each
- * lookup begins and ends its read transaction in one call).
+ * Opens the set anew; on success the old reader is freed and the old set
+ * retired (closed when no pool thread reads it any more).  Runs in the
+ * event loop, between requests' uses of the reader (each lookup begins
+ * and ends its read transaction in one call).
  */
 static ngx_int_t
 ngx_http_upload_filter_watch_open(ngx_http_upload_filter_watch_t *w,
     ngx_uint_t level)
 {
     int                                  rc;
-    hdb_t                               *db, *old_db;
-    hdb_reader_t                        *rd, *old_rd;
+    hdb_reader_t                        *old_rd;
+    ngx_http_upload_filter_set_t        *old_set;
     ngx_http_upload_filter_main_conf_t  *umcf = w->umcf;
 
-    rd = NULL;
+    old_set = umcf->set;
+    old_rd = umcf->reader;
 
-    rc = hdb_open(&db, (char *) umcf->db_path.data,
-                  HDB_OPEN_RDONLY | HDB_OPEN_NORDAHEAD);
-    if (rc == 0) {
-        rc = hdb_reader_new(db, &rd);
-        if (rc != 0) {
-            hdb_close(db);
-        }
-    }
+    rc = ngx_http_upload_filter_open_set(umcf, w->event.log);
 
     if (rc != 0) {
         /* a set being made: tried again in a second, logged once */
@@ -172,23 +167,18 @@ ngx_http_upload_filter_watch_open(ngx_http_upload_filter_watch_t *w,
         return NGX_ERROR;
     }
 
-    old_db = umcf->db;
-    old_rd = umcf->reader;
-
+    /* the walker of the old set's pages: stopped before the set goes */
     ngx_http_upload_filter_resident_stop();
 
-    umcf->db = db;
-    umcf->reader = rd;
-
     hdb_reader_free(old_rd);
-    hdb_close(old_db);
+    ngx_http_upload_filter_set_retire(old_set, 0);
 
     ngx_http_upload_filter_watch_note(w);
     ngx_http_upload_filter_resident_start(w->cycle, umcf);
 
     ngx_log_error(level, w->event.log, 0,
                   "upload_filter: hash set \"%V\" %s: opened", &umcf->db_path,
-                  old_db ? "replaced" : "now there");
+                  old_set ? "replaced" : "now there");
 
     return NGX_OK;
 }

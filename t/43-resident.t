@@ -79,7 +79,7 @@ sub can_lock { has_cap(14) || can_raise_limits() }
 
 # pages the set out of every process that maps it (nginx's workers)
 sub page_out {
-    my @pids = map { /(\d+)/ } split /\n/, `pgrep -P $t->{nginx} 2>/dev/null`;
+    my @pids = $t->worker_pids;     # none before nginx starts
     my $out = `$^X $page_out $data @pids 2>&1`;
     return $? >> 8;
 }

@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,6 +116,72 @@ test_digests(void)
        && raw[3] == 0xbf, "hex decodes either case");
     ok(hdb_hex_decode("zz", 2, raw) != 0, "hex refuses non-hex digits");
     ok(hdb_hex_decode("abc", 3, raw) != 0, "hex refuses odd lengths");
+}
+
+/*
+ * A reader opened for threads (HDB_OPEN_THREADS) maps room for growth:
+ * the writer grows the map many times over and the reader, never
+ * remapped, sees every commit; a plain reader remaps as LMDB does.
+ */
+static void
+test_reserved_map(void)
+{
+    int            rc, grown;
+    char           path[256], name[32];
+    hdb_t         *db, *shared, *plain;
+    hdb_match_t    m;
+    const char    *files[200];
+    static char    names[200][32];
+
+    snprintf(path, sizeof(path), "%s/grows", dir);
+    is_int(hdb_create(&db, path, HDB_OPEN_CREATE, 64 << 10), 0,
+           "a set with a 64 KiB map");
+    is_int(hdb_open(&shared, path, HDB_OPEN_RDONLY | HDB_OPEN_THREADS), 0,
+           "opened for readers in threads");
+    is_int(hdb_map_reserved(shared), SIZE_MAX > 0xffffffffu,
+           "its map is reserved (on a 64-bit system)");
+    is_int(hdb_open(&plain, path, HDB_OPEN_RDONLY), 0, "and opened plainly");
+    is_int(hdb_map_reserved(plain), 0, "a plain reader's map is not");
+
+    for (int i = 0; i < 200; i++) {
+        snprintf(names[i], sizeof(names[i]), "grown file %d", i);
+        files[i] = names[i];
+    }
+
+    grown = 0;
+    for (int batch = 0; batch < 20; batch++) {
+        do {
+            rc = add_rows(db, "list-grows", NULL, files, 200,
+                          HDB_TYPE_BIT(HDB_SHA256) | HDB_TYPE_BIT(HDB_MD5));
+            if (rc == MDB_MAP_FULL && hdb_grow(db) == 0) {
+                grown++;
+                continue;
+            }
+        } while (rc == MDB_MAP_FULL);
+
+        if (rc != 0) {
+            break;
+        }
+
+        for (int i = 0; i < 200; i++) {
+            snprintf(names[i], sizeof(names[i]), "grown file %d",
+                     200 * (batch + 1) + i);
+        }
+    }
+
+    is_int(rc, 0, "4000 files imported");
+    ok(grown >= 3, "the writer grew the map several times");
+    snprintf(name, sizeof(name), "grown file %d", 3999);
+    is_int(lookup(shared, HDB_SHA256, name, &m), 0,
+           "the reserved reader sees the last commit without a remap");
+    ok(!hdb_map_reserved(shared) || hdb_mapsize(shared) == (size_t) 1 << 40,
+       "and its map is as it was: 1 TiB");
+    is_int(lookup(plain, HDB_SHA256, name, &m), 0,
+           "the plain reader remapped and sees it too");
+
+    hdb_close(plain);
+    hdb_close(shared);
+    hdb_close(db);
 }
 
 /* hdb_resident.c: the walk covers the set, in steps, and follows growth */
@@ -315,6 +382,8 @@ main(void)
         ok(hdb_open(&db, path, HDB_OPEN_RDONLY) != 0,
            "a corrupt data file is refused");
     }
+
+    test_reserved_map();
 
     snprintf(path, sizeof(path), "rm -rf %s", dir);
     if (system(path) != 0) {
