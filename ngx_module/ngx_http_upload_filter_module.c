@@ -1115,5 +1115,13 @@ ngx_http_upload_filter_open_set(ngx_http_upload_filter_main_conf_t *umcf,
     umcf->db = db;
     umcf->reader = rd;
 
+    if (umcf->threads && !hdb_map_reserved(db)) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "upload_filter: hash set \"%V\" mapped at its size, "
+                      "without room to grow (the address space is "
+                      "limited): its lookups stay in the event loop",
+                      &umcf->db_path);
+    }
+
     return 0;
 }

@@ -178,5 +178,21 @@ expect(put('/up/big.jpg', $big), 403, undef,
 sleep 0.5;
 expect(put('/up/other.jpg', $other), 200, $other, 'still serving');
 
+# --- address space refused: the lookups stay in the event loop ---------------
+
+SKIP: {
+    # ASan reserves terabytes of shadow memory: no address-space limit
+    skip 'sanitizer build', 3 if $UFTest::ASAN;
+    skip 'no prlimit', 3 unless `prlimit --version 2>/dev/null` =~ /prlimit/;
+    $t->stop_nginx;
+    $t->start_nginx(UFTest::proxy_server(server => 'client_max_body_size 50m;'),
+                    wrap => ['prlimit', '--as=' . (16 << 30)]);
+    ok($t->wait_log(qr/\[notice\].*upload_filter: hash set "\S+" mapped at its size, without room to grow \(the address space is limited\): its lookups stay in the event loop/),
+       'a notice says the set has no room to grow and why');
+    expect(put('/up/resized.jpg', $resized), 403, undef,
+           'a near copy is still blocked, looked up in the event loop');
+    expect(put('/up/other.jpg', $other), 200, $other, 'an unrelated image passes');
+}
+
 $t->finish;
 done_testing;

@@ -245,7 +245,8 @@ sub start_nginx {
     if ($pid == 0) {
         %ENV = (%ENV, $self->sanitizer_env);
         open STDERR, '>>', "$self->{dir}/stderr.log";
-        exec 'nginx', '-p', $self->{dir}, '-c', $conf,
+        # $o{wrap}: a command nginx runs under (prlimit ...)
+        exec @{ $o{wrap} // [] }, 'nginx', '-p', $self->{dir}, '-c', $conf,
              '-e', "$self->{dir}/stderr.log" or exit 127;
     }
     $self->{nginx} = $pid;
