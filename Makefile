@@ -214,7 +214,9 @@ $(BUILD)/nginx/Makefile: config
 $(BUILD)/ngx_http_upload_filter_module.so: $(BUILD)/nginx/Makefile $(MOD_SRCS) \
                                            $(HDB_SRCS) $(HDB_HDRS)
 	$(MAKE) -s -f $(abspath $(BUILD))/nginx/Makefile -C $(BUILD)/nginx-src modules
-	cp $(BUILD)/nginx/ngx_http_upload_filter_module.so $@
+	@# a new file, not the old one rewritten: a running nginx maps it
+	cp $(BUILD)/nginx/ngx_http_upload_filter_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/bench/%: bench/%.c bench/bench_time.h $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/bench
