@@ -14,9 +14,11 @@
 #
 # Content: the chair sample video (natural footage, 22 s) looped to a
 # minute and scaled to 360p, 720p and 1080p, re-encoded by x264 (medium,
-# crf 23; key frames every 250 frames as x264 makes them, and every 30
-# frames, as phones and streaming encoders do).  Costs are CPU seconds
-# (user + sys) of one process on one thread, the best of three.
+# crf 23; key frames every 250 frames as x264 makes them, every 30 frames
+# and at scene cuts (x264's default placement), and every 30 frames and
+# nowhere else, as phones and streaming encoders place them).  Costs are
+# CPU seconds (user + sys) of one process on one thread, the best of
+# three.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,10 +51,14 @@ if [ -z "${SKIP_COST:-}" ]; then
 echo "== cost per video-minute (CPU seconds, one thread)"
 printf '%-14s %10s %10s %10s %10s   %s\n' video reference exact fast keyframes "ratios to the reference"
 for h in 360 720 1080; do
-    for g in 250 30; do
+    for g in 250 30 30f; do
+        # 30f: key frames every 30 frames and nowhere else (no scene cuts),
+        # as phones and streaming encoders place them
         v="$work/${h}p-g$g.mp4"
+        gop=(-g "${g%f}")
+        [ "$g" = 30f ] && gop+=(-sc_threshold 0)
         ff -stream_loop 2 -i "$src" -t 60 -vf "scale=-2:$h" -c:v libx264 -preset medium \
-           -crf 23 -g "$g" -an "$v"
+           -crf 23 "${gop[@]}" -an "$v"
         if [ -n "$ref" ]; then
             r=$(cpu "$ref" -i "$v" -o "$work/ref.txt" -r 1)
             what=reference

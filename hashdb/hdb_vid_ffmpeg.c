@@ -16,7 +16,10 @@
  *   reference's frames, bit for bit where the RGB conversion is the same;
  * - fast: frames no other frame refers to are not decoded, nor the loop
  *   filter run, and the first frame decoded in each interval is kept at
- *   its presentation time;
+ *   its presentation time; and of each group of pictures (a key frame
+ *   and the packets up to the next), only the packets up to the last one
+ *   whose frame is on the grid are decoded (hdb_vid_gop_send()): with
+ *   key frames every second, one frame a second is decoded;
  * - keyframes: only key frames are decoded (non-key packets are not even
  *   sent to the decoder), the first of each interval kept.
  *
@@ -54,6 +57,7 @@
 #define HDB_VID_PROBESIZE   (4 << 20)       /* bytes read to find streams */
 #define HDB_VID_ANALYZE     (5 * AV_TIME_BASE)
 #define HDB_VID_ALIGN       64              /* swscale's output rows */
+#define HDB_VID_GOP_MAX     600             /* packets held for a group */
 
 static const char  hdb_vid_formats[] =
     "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts";
@@ -86,6 +90,12 @@ typedef struct {
     uint64_t                   decoded;
     int64_t                    slot;        /* keyframes: the last kept */
     int                        rc;
+    int                        bad;         /* packets the decoder refused */
+
+    /* fast: the group of pictures held until its end is seen */
+    AVPacket                  *gop[HDB_VID_GOP_MAX];
+    unsigned                   ngop;
+    int                        gop_through; /* too long: sent as read */
 } hdb_vid_t;
 
 /* the last FFmpeg error of this thread, for out->why */
@@ -705,12 +715,124 @@ hdb_vid_drain(hdb_vid_t *v)
     }
 }
 
+/* one packet to the decoder, and the frames it has ready then */
+static int
+hdb_vid_send(hdb_vid_t *v, AVPacket *pkt)
+{
+    int  rc;
+
+    if (v->l->sampling == HDB_VIDEO_FAST) {
+        hdb_vid_fast(v, pkt);
+    }
+
+    rc = avcodec_send_packet(v->dec, pkt);
+    av_packet_unref(pkt);
+
+    if (rc == AVERROR(ENOMEM)) {
+        return HDB_MEDIA_ENOMEM;
+    }
+
+    if (rc < 0 && rc != AVERROR(EAGAIN)) {
+        /* a damaged packet: skipped, as players skip it */
+        v->bad++;
+        return HDB_MEDIA_OK;
+    }
+
+    return hdb_vid_drain(v);
+}
+
+
+/*
+ * Fast sampling: the group of pictures held (a key frame and what came
+ * up to the next key frame or the end) goes to the decoder up to its
+ * last packet whose frame is on the grid.  In decode order a frame's
+ * references come before it, so the packets after that one only make
+ * frames no kept frame needs; a group without a frame on the grid is not
+ * decoded at all.  A packet without a time stops the reckoning: the
+ * group is sent whole.  (In an open group, frames that come after the
+ * next key frame in decode order but refer back into this one would
+ * decode damaged: fast sampling's approximation, which exact sampling
+ * does not make.)  whole: the group's end is not known, all of it goes.
+ */
+static int
+hdb_vid_gop_send(hdb_vid_t *v, int whole)
+{
+    int       rc;
+    int64_t   n;
+    unsigned  i, last;
+
+    last = whole && v->ngop ? v->ngop - 1 : v->ngop;
+
+    for (i = 0; i < v->ngop && !whole; i++) {
+        if (v->gop[i]->pts == AV_NOPTS_VALUE) {
+            last = v->ngop - 1;
+            break;
+        }
+
+        n = llround(hdb_vid_time(v, v->gop[i]->pts, 0) * v->fps);
+        if (n % (int64_t) v->every == 0) {
+            last = i;
+        }
+    }
+
+    rc = HDB_MEDIA_OK;
+
+    for (i = 0; i < v->ngop; i++) {
+        if (rc == HDB_MEDIA_OK && last != v->ngop && i <= last) {
+            rc = hdb_vid_send(v, v->gop[i]);
+        }
+
+        av_packet_unref(v->gop[i]);
+    }
+
+    v->ngop = 0;
+
+    return rc;
+}
+
+
+/* fast sampling: a packet into the group held, or on if none is */
+static int
+hdb_vid_hold(hdb_vid_t *v, AVPacket *pkt)
+{
+    int  rc;
+
+    if (pkt->flags & AV_PKT_FLAG_KEY) {
+        /* the group before ends here */
+        rc = hdb_vid_gop_send(v, 0);
+        if (rc != HDB_MEDIA_OK) {
+            return rc;
+        }
+
+        v->gop_through = 0;
+
+    } else if (v->gop_through || v->ngop == 0) {
+        /* a group too long to hold, or packets before any key frame */
+        return hdb_vid_send(v, pkt);
+
+    } else if (v->ngop == HDB_VID_GOP_MAX) {
+        /* too long to hold: what is held and the rest of it go on */
+        v->gop_through = 1;
+        rc = hdb_vid_gop_send(v, 1);
+        return rc == HDB_MEDIA_OK ? hdb_vid_send(v, pkt) : rc;
+    }
+
+    if (v->gop[v->ngop] == NULL) {
+        v->gop[v->ngop] = av_packet_alloc();
+        if (v->gop[v->ngop] == NULL) {
+            return HDB_MEDIA_ENOMEM;
+        }
+    }
+
+    av_packet_move_ref(v->gop[v->ngop++], pkt);
+
+    return HDB_MEDIA_OK;
+}
+
 static int
 hdb_vid_decode(hdb_vid_t *v)
 {
-    int  rc, bad;
-
-    bad = 0;
+    int  rc;
 
     for ( ;; ) {
         rc = av_read_frame(v->fmt, v->pkt);
@@ -731,30 +853,19 @@ hdb_vid_decode(hdb_vid_t *v)
             continue;
         }
 
-        if (v->l->sampling == HDB_VIDEO_FAST) {
-            hdb_vid_fast(v, v->pkt);
-        }
-
-        rc = avcodec_send_packet(v->dec, v->pkt);
-        av_packet_unref(v->pkt);
-
-        if (rc == AVERROR(ENOMEM)) {
-            return HDB_MEDIA_ENOMEM;
-        }
-
-        if (rc < 0 && rc != AVERROR(EAGAIN)) {
-            /* a damaged packet: skipped, as players skip it */
-            bad++;
-            continue;
-        }
-
-        rc = hdb_vid_drain(v);
+        rc = v->l->sampling == HDB_VIDEO_FAST ? hdb_vid_hold(v, v->pkt)
+                                               : hdb_vid_send(v, v->pkt);
         if (rc != HDB_MEDIA_OK) {
             return rc;
         }
     }
 
-    /* the frames the decoder still holds */
+    /* the last group, and the frames the decoder still holds */
+    rc = hdb_vid_gop_send(v, 0);
+    if (rc != HDB_MEDIA_OK) {
+        return rc;
+    }
+
     rc = avcodec_send_packet(v->dec, NULL);
     if (rc == 0) {
         rc = hdb_vid_drain(v);
@@ -769,8 +880,8 @@ hdb_vid_decode(hdb_vid_t *v)
     if (v->out->nframes == 0) {
         return hdb_media_fail(v->out, HDB_MEDIA_ECORRUPT, "%s",
                               v->out->why[0] ? v->out->why
-                              : bad ? "video: no frame decoded"
-                                    : "video: no frame");
+                              : v->bad ? "video: no frame decoded"
+                                       : "video: no frame");
     }
 
     /* frames that did decode are hashed; FFmpeg's complaints are not ours */
@@ -778,6 +889,7 @@ hdb_vid_decode(hdb_vid_t *v)
 
     return HDB_MEDIA_OK;
 }
+
 
 static int
 hdb_vid_hash(const unsigned char *p, size_t len,
@@ -813,6 +925,11 @@ hdb_vid_hash(const unsigned char *p, size_t len,
     av_free(v.rgb);
     av_frame_free(&v.frame);
     av_packet_free(&v.pkt);
+
+    for (unsigned i = 0; i < HDB_VID_GOP_MAX && v.gop[i]; i++) {
+        av_packet_free(&v.gop[i]);
+    }
+
     avcodec_free_context(&v.dec);
 
     if (v.fmt) {
