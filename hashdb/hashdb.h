@@ -178,12 +178,12 @@ int hdb_grow(hdb_t *db);
 size_t hdb_mapsize(hdb_t *db);
 
 /**
- * 1 if db, opened HDB_OPEN_RDONLY | HDB_OPEN_THREADS, maps room for any growth of the set
- * (1 TiB of address space on a 64-bit system): its readers then never
- * remap, so that readers in several threads may use it at once (each
- * with its own hdb_reader_t).  0 when the address space was refused, or
- * for a writer: then hdb_reader_begin() remaps after the set grew, which
- * must not happen while another thread reads.
+ * 1 if db, opened HDB_OPEN_RDONLY | HDB_OPEN_THREADS, maps room for any
+ * growth of the set (1 TiB of address space on a 64-bit system): its
+ * readers then never remap, so that readers in several threads may use
+ * it at once (each with its own hdb_reader_t).  0 when the address space
+ * was refused, or for a writer: then hdb_reader_begin() remaps after the
+ * set grew, which must not happen while another thread reads.
  */
 int hdb_map_reserved(const hdb_t *db);
 
