@@ -9,6 +9,18 @@
 
 #include "hdb_internal.h"
 
+/*
+ * After MDB_MAP_RESIZED (the updater grew the map past ours): adopt its
+ * size, 0; the caller tries once more.  A reserved map
+ * (hdb_map_reserved()) is never remapped, other threads may be reading
+ * from it: MDB_MAP_RESIZED stays.
+ */
+static int
+hdb_reader_remap(hdb_t *db)
+{
+    return db->reserved ? MDB_MAP_RESIZED : mdb_env_set_mapsize(db->env, 0);
+}
+
 int
 hdb_reader_new(hdb_t *db, hdb_reader_t **out)
 {
@@ -24,9 +36,9 @@ hdb_reader_new(hdb_t *db, hdb_reader_t **out)
 
     rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
 
-    if (rc == MDB_MAP_RESIZED && !db->reserved) {
-        /* the set grew since it was opened: as hdb_reader_begin() does */
-        rc = mdb_env_set_mapsize(db->env, 0);
+    if (rc == MDB_MAP_RESIZED) {
+        /* the set grew since it was opened */
+        rc = hdb_reader_remap(db);
         if (rc == 0) {
             rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &rd->txn);
         }
@@ -67,14 +79,9 @@ hdb_reader_begin(hdb_reader_t *rd)
 
     rc = mdb_txn_renew(rd->txn);
 
-    if (rc == MDB_MAP_RESIZED && !rd->db->reserved) {
-        /*
-         * The updater grew the map past ours: adopt its size and try once
-         * more.  A reserved map (hdb_map_reserved()) is never remapped:
-         * other threads may be reading from it.
-         */
-        rc = mdb_env_set_mapsize(rd->db->env, 0);
-        rd->pdq_txnid = HDB_TXNID_NONE;     /* the map moved */
+    if (rc == MDB_MAP_RESIZED) {
+        rd->pdq_txnid = HDB_TXNID_NONE;     /* the map may move */
+        rc = hdb_reader_remap(rd->db);
         if (rc == 0) {
             rc = mdb_txn_renew(rd->txn);
         }

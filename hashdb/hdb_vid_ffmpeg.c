@@ -555,6 +555,21 @@ hdb_vid_time(hdb_vid_t *v, int64_t pts, uint64_t n)
 }
 
 /*
+ * Whether a packet's frame is one the grid keeps, by its number from its
+ * time: 1 or 0; -1 for a packet without a time.
+ */
+static int
+hdb_vid_on_grid(hdb_vid_t *v, const AVPacket *pkt)
+{
+    if (pkt->pts == AV_NOPTS_VALUE) {
+        return -1;
+    }
+
+    return llround(hdb_vid_time(v, pkt->pts, 0) * v->fps)
+           % (int64_t) v->every == 0;
+}
+
+/*
  * Fast sampling: a packet whose frame is one the grid keeps is decoded
  * whole; any other is decoded only if other frames refer to it, and
  * without its loop filter.  The decoder runs in this thread (no frame
@@ -563,12 +578,7 @@ hdb_vid_time(hdb_vid_t *v, int64_t pts, uint64_t n)
 static void
 hdb_vid_fast(hdb_vid_t *v, const AVPacket *pkt)
 {
-    int64_t  n;
-
-    n = pkt->pts == AV_NOPTS_VALUE ? -1
-        : llround(hdb_vid_time(v, pkt->pts, 0) * v->fps);
-
-    if (n < 0 || n % (int64_t) v->every == 0) {
+    if (hdb_vid_on_grid(v, pkt) != 0) {
         v->dec->skip_frame = AVDISCARD_DEFAULT;
         v->dec->skip_loop_filter = AVDISCARD_DEFAULT;
 
@@ -757,28 +767,29 @@ hdb_vid_send(hdb_vid_t *v, AVPacket *pkt)
 static int
 hdb_vid_gop_send(hdb_vid_t *v, int whole)
 {
-    int       rc;
-    int64_t   n;
-    unsigned  i, last;
+    int       rc, grid;
+    unsigned  i, sent;
 
-    last = whole && v->ngop ? v->ngop - 1 : v->ngop;
+    /* how many of the held packets go to the decoder */
+    sent = whole ? v->ngop : 0;
 
     for (i = 0; i < v->ngop && !whole; i++) {
-        if (v->gop[i]->pts == AV_NOPTS_VALUE) {
-            last = v->ngop - 1;
+        grid = hdb_vid_on_grid(v, v->gop[i]);
+
+        if (grid < 0) {
+            sent = v->ngop;
             break;
         }
 
-        n = llround(hdb_vid_time(v, v->gop[i]->pts, 0) * v->fps);
-        if (n % (int64_t) v->every == 0) {
-            last = i;
+        if (grid) {
+            sent = i + 1;
         }
     }
 
     rc = HDB_MEDIA_OK;
 
     for (i = 0; i < v->ngop; i++) {
-        if (rc == HDB_MEDIA_OK && last != v->ngop && i <= last) {
+        if (rc == HDB_MEDIA_OK && i < sent) {
             rc = hdb_vid_send(v, v->gop[i]);
         }
 

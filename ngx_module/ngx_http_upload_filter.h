@@ -396,8 +396,8 @@ ngx_int_t ngx_http_upload_filter_verdict(ngx_http_request_t *r,
     ngx_http_upload_filter_ctx_t *ctx);
 ngx_int_t ngx_http_upload_filter_set_match(ngx_http_upload_filter_ctx_t *ctx,
     const hdb_match_t *m, const char *digest, ngx_uint_t rank);
-ngx_int_t ngx_http_upload_filter_reader_begin(
-    ngx_http_upload_filter_ctx_t *ctx);
+int ngx_http_upload_filter_reader_begin(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf);
 ngx_uint_t ngx_http_upload_filter_match_rank(const hdb_match_t *m);
 
 /* ngx_http_upload_filter_flood.c: upload_filter_flood */

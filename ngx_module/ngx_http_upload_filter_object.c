@@ -241,7 +241,7 @@ ngx_http_upload_filter_digests_check(ngx_http_upload_filter_ctx_t *ctx,
     found = 0;
     t = HDB_NTYPES;
 
-    rc = ngx_http_upload_filter_reader_begin(ctx);
+    rc = ngx_http_upload_filter_reader_begin(umcf->reader, ctx->conf);
 
     /*
      * The cheapest digest that blocks names the match; one that only

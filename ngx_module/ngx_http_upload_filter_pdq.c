@@ -439,17 +439,11 @@ ngx_http_upload_filter_pdq_match(hdb_reader_t *rd,
             continue;
         }
 
-        rc = hdb_reader_begin(rd);
+        rc = ngx_http_upload_filter_reader_begin(rd, conf);
         if (rc != 0) {
             j->lookup_rc = rc;
             continue;
         }
-
-        if (conf->sources) {
-            hdb_reader_scope(rd, conf->sources->elts, conf->sources->nelts);
-        }
-
-        rc = 0;
 
         if (hdb_media_is_video(j->media.type)) {
             rc = ngx_http_upload_filter_vpdq_match(rd, conf, j);

@@ -402,20 +402,20 @@ ngx_http_upload_filter_resume(ngx_http_request_t *r,
 
 
 /*
- * The hash set's read transaction for the request's lookups, limited to
+ * A read transaction of rd (the event loop's reader, or one lent to a
+ * pool thread: no nginx calls here) for a request's lookups, limited to
  * the location's upload_filter_sources (until hdb_reader_end()).
  */
-ngx_int_t
-ngx_http_upload_filter_reader_begin(ngx_http_upload_filter_ctx_t *ctx)
+int
+ngx_http_upload_filter_reader_begin(hdb_reader_t *rd,
+    ngx_http_upload_filter_loc_conf_t *conf)
 {
-    int            rc;
-    hdb_reader_t  *rd = ngx_http_upload_filter_worker->reader;
+    int  rc;
 
     rc = hdb_reader_begin(rd);
 
-    if (rc == 0 && ctx->conf->sources) {
-        hdb_reader_scope(rd, ctx->conf->sources->elts,
-                         ctx->conf->sources->nelts);
+    if (rc == 0 && conf->sources) {
+        hdb_reader_scope(rd, conf->sources->elts, conf->sources->nelts);
     }
 
     return rc;
