@@ -25,6 +25,7 @@
 #include <lmdb.h>
 
 #include "hashdb.h"
+#include "hdb_internal.h"
 
 static uint64_t  rng = 0x2545f4914f6cdd1dull;
 static volatile int  sink;
@@ -55,6 +56,25 @@ now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* the bytes a named database takes in data.mdb: its pages */
+static double
+db_bytes(hdb_t *db, MDB_dbi dbi)
+{
+    MDB_txn  *txn;
+    MDB_stat  st;
+    double    bytes = 0;
+
+    if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_stat(txn, dbi, &st) == 0) {
+            bytes = (double) (st.ms_branch_pages + st.ms_leaf_pages
+                              + st.ms_overflow_pages) * st.ms_psize;
+        }
+        mdb_txn_abort(txn);
+    }
+
+    return bytes;
 }
 
 static int
@@ -140,7 +160,7 @@ main(int argc, char **argv)
     FILE           *xq;
     size_t          n;
     const char     *export;
-    double          t0, t, import_ms, brute_ms, *times;
+    double          t0, t, import_ms, brute_ms, *times, ix, store;
     hdb_t          *db;
     hdb_match_t     m;
     struct stat     st;
@@ -271,6 +291,11 @@ main(int argc, char **argv)
     printf("data.mdb          %.1f MiB, %.0f bytes per hash (%.1fx the 32 "
            "raw bytes)\n", st.st_size / 1048576.0, (double) st.st_size / n,
            (double) st.st_size / n / 32);
+    ix = db_bytes(db, db->pdq_ix);
+    store = db_bytes(db, db->pdq_id);
+    printf("index             %.0f bytes per hash in records (%.1fx), %.0f "
+           "in the hash store: %.1fx the 32 raw bytes\n", ix / n,
+           ix / n / 32, store / n, (ix + store) / n / 32);
     printf("8-variant query   p50 %.3f ms  p99 %.3f ms  max %.3f ms "
            "(%d queries)\n", times[nq / 2], times[nq * 99 / 100],
            times[nq - 1], nq);

@@ -97,6 +97,8 @@ const char *hdb_pdq_variant_name(unsigned variant);
 #define HDB_ESCHEMA   (-30700)    /* not a hash set, or another version */
 #define HDB_ENAME     (-30701)    /* bad source name or category */
 #define HDB_ETYPE     (-30702)    /* bad digest type or length */
+#define HDB_EOLD      (-30703)    /* a set of an older schema: a reader
+                                     cannot use it, hdb_upgrade() can */
 
 typedef struct hdb         hdb_t;
 typedef struct hdb_reader  hdb_reader_t;
@@ -144,16 +146,31 @@ const char *hdb_strerror(int rc);
 #define HDB_OPEN_NORDAHEAD 0x4u  /* a page fault reads that page only */
 #define HDB_OPEN_THREADS 0x8u    /* with RDONLY: readers in several threads
                                     (hdb_map_reserved()) */
+#define HDB_OPEN_UPGRADE 0x10u   /* a writer: accept a set of the previous
+                                    schema, for hdb_upgrade() */
 
 /**
  * Opens the hash set in the directory path (an LMDB environment made by
  * "hashdb init") into *db, with HDB_OPEN_* flags.  An environment must be
  * used only in the process that opened it: nginx opens one per worker,
  * after fork.  Returns 0, an errno value (ENOENT: no such directory),
- * HDB_ESCHEMA (not a hash set, or of another schema version), or an LMDB
- * error.
+ * HDB_ESCHEMA (not a hash set, or of another schema version), HDB_EOLD
+ * (a set of the schema before this one, unless HDB_OPEN_UPGRADE), or an
+ * LMDB error.  Opened with HDB_OPEN_UPGRADE, a set of the previous schema
+ * must be brought up to date with hdb_upgrade() before anything else.
  */
 int hdb_open(hdb_t **db, const char *path, unsigned flags);
+
+/**
+ * Brings db, opened with HDB_OPEN_UPGRADE, up to this schema if it is of
+ * the one before (schema 2 to 3: rebuilds the PDQ index from the listed
+ * hashes, in one transaction, the map grown as it needs), and sets
+ * *upgraded to 1; otherwise does nothing and sets it to 0.  A process of
+ * the release before that still has the set open then fails its PDQ
+ * lookups (MDB_CORRUPTED) until it opens the set again.  Returns 0 or an
+ * LMDB error (the set is then as it was).
+ */
+int hdb_upgrade(hdb_t *db, int *upgraded);
 
 /**
  * As hdb_open(); with HDB_OPEN_CREATE a new hash set gets mapsize bytes

@@ -214,6 +214,16 @@ hdb_open_dbs(hdb_t *db, MDB_txn *txn)
         rc = mdb_dbi_open(txn, HDB_DB_PDQ_ID, create | MDB_INTEGERKEY,
                           &db->pdq_id);
     }
+    if (rc == 0) {
+        /* schema 3: a writer that opens schema 2 makes it to upgrade */
+        rc = mdb_dbi_open(txn, HDB_DB_PDQ_FREE,
+                          ((db->flags & HDB_OPEN_RDONLY) ? 0 : MDB_CREATE)
+                          | MDB_INTEGERKEY, &db->pdq_free);
+        if (rc == MDB_NOTFOUND) {
+            db->pdq_free = 0;
+            rc = 0;
+        }
+    }
 
     if (rc == 0) {
         rc = hdb_open_video_dbs(db, txn);
@@ -308,7 +318,18 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
 
     memcpy(&version, val.mv_data, sizeof(version));
 
-    return version == HDB_SCHEMA_VERSION ? 0 : HDB_ESCHEMA;
+    if (version == HDB_SCHEMA_OLD) {
+        if (!(db->flags & HDB_OPEN_UPGRADE)
+            || (db->flags & HDB_OPEN_RDONLY))
+        {
+            return HDB_EOLD;
+        }
+
+        db->old_schema = 1;     /* hdb_upgrade() before any use */
+        return 0;
+    }
+
+    return version == HDB_SCHEMA_VERSION && db->pdq_free ? 0 : HDB_ESCHEMA;
 }
 
 void

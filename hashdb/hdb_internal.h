@@ -21,12 +21,14 @@ struct hdb {
     MDB_dbi    types[HDB_NTYPES];
     MDB_dbi    pdq_ix;
     MDB_dbi    pdq_id;
+    MDB_dbi    pdq_free;        /* 0 in a reader of an old set */
     MDB_dbi    video;           /* 0 when the set has no video tables */
     MDB_dbi    video_name;
     MDB_dbi    vpdq;
     char      *path;
     uint64_t   file_id;         /* data.mdb's device and inode, mixed */
     int        reserved;        /* mapped at HDB_MAP_RESERVE: no remap */
+    int        old_schema;      /* a writer opened schema 2: hdb_upgrade() */
 };
 
 /* a reader's view of one PDQ index block (hdb_pdq_index.c) */
@@ -36,7 +38,8 @@ struct hdb {
 
 typedef struct {
     const unsigned char  *data;     /* in the map */
-    unsigned              state;
+    uint32_t              size;     /* of a chunk of hashes */
+    uint32_t              state;
 } hdb_pdq_blk_t;
 
 #define HDB_TXNID_NONE  ((size_t) -1)
@@ -55,6 +58,8 @@ struct hdb_reader {
      * id stays the same (no commit since) and the map is not remapped.
      */
     hdb_pdq_blk_t  *pdq_blocks;
+    hdb_pdq_blk_t  *pdq_chunks;     /* of "pdq_id", grown as met */
+    size_t          pdq_nchunks;
     size_t          pdq_txnid;
 
     /* hdb_reader_scope(): the sources that match, until the txn ends */

@@ -30,7 +30,8 @@ typedef struct {
 typedef struct {
     uint16_t       word;
     uint16_t       remove;
-    hdb_rec_t      rec;
+    uint16_t       filter;
+    uint32_t       id;
 } hdb_pdq_op_t;
 
 struct hdb_pdq_pending {
@@ -100,21 +101,51 @@ hdb_pdq_op_cmp(const void *a, const void *b)
     return (int) y->remove - (int) x->remove;
 }
 
+/* the hash kept under id, in the write transaction */
+static int
+hdb_pdq_stored(hdb_t *db, MDB_txn *txn, uint32_t id,
+    const unsigned char **hash)
+{
+    int       rc;
+    size_t    slot;
+    MDB_val   key, val;
+    uint32_t  chunk;
+
+    chunk = id / HDB_PDQ_CHUNK;
+    slot = id % HDB_PDQ_CHUNK;
+    key.mv_data = &chunk;
+    key.mv_size = sizeof(chunk);
+
+    rc = mdb_get(txn, db->pdq_id, &key, &val);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    }
+
+    if (!hdb_pdq_chunk_valid(&val) || (slot + 1) * HDB_PDQ_SIZE > val.mv_size)
+    {
+        return MDB_CORRUPTED;
+    }
+
+    *hash = (const unsigned char *) val.mv_data + slot * HDB_PDQ_SIZE;
+    return 0;
+}
+
 /* the id a listed hash is filed under: its bucket in table 0 tells */
 static int
 hdb_pdq_find_id(hdb_t *db, MDB_txn *txn, const unsigned char *hash,
     uint32_t *id)
 {
-    int               rc;
-    unsigned          word;
-    uint32_t          from, to, cand;
-    MDB_val           key, val, hval;
-    unsigned char     k[3], filter[2 * HDB_PDQ_FILTER_WORDS];
-    const hdb_rec_t  *r;
+    int                   rc;
+    unsigned              word;
+    uint16_t              filter;
+    uint32_t              from, to, cand;
+    MDB_val               key, val;
+    unsigned char         k[3];
+    const unsigned char  *stored;
 
     word = hdb_pdq_word(hash, 0);
     hdb_pdq_block_key(0, word >> HDB_PDQ_BLOCK_SHIFT, k);
-    hdb_pdq_filter(hash, 0, filter);
+    filter = hdb_pdq_filter(hash, 0);
 
     key.mv_data = k;
     key.mv_size = sizeof(k);
@@ -130,26 +161,20 @@ hdb_pdq_find_id(hdb_t *db, MDB_txn *txn, const unsigned char *hash,
 
     from = hdb_pdq_off(val.mv_data, word & (HDB_PDQ_SUB - 1));
     to = hdb_pdq_off(val.mv_data, (word & (HDB_PDQ_SUB - 1)) + 1);
-    r = (const hdb_rec_t *) ((const unsigned char *) val.mv_data
-                             + HDB_PDQ_HDR);
 
     for (uint32_t j = from; j < to; j++) {
-        if (memcmp(r[j].filter, filter, sizeof(filter)) != 0) {
+        if (hdb_pdq_rec_filter(val.mv_data, j) != filter) {
             continue;
         }
 
-        cand = hdb_source_id_decode(r[j].id);
-        key.mv_data = &cand;
-        key.mv_size = sizeof(cand);
+        cand = hdb_pdq_rec_id(val.mv_data, j);
 
-        rc = mdb_get(txn, db->pdq_id, &key, &hval);
+        rc = hdb_pdq_stored(db, txn, cand, &stored);
         if (rc != 0) {
-            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+            return rc;
         }
 
-        if (hval.mv_size == HDB_PDQ_SIZE
-            && memcmp(hval.mv_data, hash, HDB_PDQ_SIZE) == 0)
-        {
+        if (memcmp(stored, hash, HDB_PDQ_SIZE) == 0) {
             *id = cand;
             return 0;
         }
@@ -173,14 +198,13 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
     const hdb_pdq_op_t *ops, size_t nops, unsigned char **buf, size_t *cap,
     uint32_t *gone)
 {
-    int               rc;
-    size_t            need, n, old_n, ngone;
-    uint32_t          id;
-    uint32_t          off[HDB_PDQ_SUB + 1], from, to;
-    MDB_val           key, val;
-    unsigned char     k[3], *grown;
-    const hdb_rec_t  *old;
-    hdb_rec_t        *out;
+    int                   rc;
+    size_t                need, n, old_n, ngone;
+    uint32_t              id, off[HDB_PDQ_SUB + 1], from, to;
+    uint16_t              filter;
+    MDB_val               key, val;
+    unsigned char         k[3], *grown, *outf, *outi;
+    const unsigned char  *old;
 
     hdb_pdq_block_key(table, block, k);
     key.mv_data = k;
@@ -202,7 +226,8 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
         old_n = hdb_pdq_off(val.mv_data, HDB_PDQ_SUB);
     }
 
-    need = HDB_PDQ_HDR + (old_n + nops) * sizeof(hdb_rec_t);
+    /* the filters, then the ids, each of at most old_n + nops records */
+    need = HDB_PDQ_HDR + (old_n + nops) * HDB_PDQ_REC;
 
     if (need > *cap) {
         grown = realloc(*buf, need);
@@ -213,17 +238,16 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
         *cap = need;
     }
 
-    old = val.mv_data ? (const hdb_rec_t *) ((const unsigned char *)
-                                             val.mv_data + HDB_PDQ_HDR)
-                      : NULL;
-    out = (hdb_rec_t *) (*buf + HDB_PDQ_HDR);
+    old = val.mv_data;
+    outf = *buf + HDB_PDQ_HDR;
+    outi = outf + (old_n + nops) * sizeof(uint16_t);
     n = 0;
 
     /* ids are unique: one sorted list of the removed serves all words */
     ngone = 0;
     for (size_t o = 0; o < nops; o++) {
         if (ops[o].remove) {
-            gone[ngone++] = hdb_source_id_decode(ops[o].rec.id);
+            gone[ngone++] = ops[o].id;
         }
     }
 
@@ -232,23 +256,29 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
     for (unsigned s = 0; s < HDB_PDQ_SUB; s++) {
         off[s] = (uint32_t) n;
 
-        from = old ? hdb_pdq_off(val.mv_data, (int) s) : 0;
-        to = old ? hdb_pdq_off(val.mv_data, (int) s + 1) : 0;
+        from = old ? hdb_pdq_off(old, (int) s) : 0;
+        to = old ? hdb_pdq_off(old, (int) s + 1) : 0;
 
         for (uint32_t j = from; j < to; j++) {
-            id = hdb_source_id_decode(old[j].id);
+            id = hdb_pdq_rec_id(old, j);
 
             if (ngone == 0
                 || bsearch(&id, gone, ngone, sizeof(uint32_t),
                            hdb_pdq_id_cmp) == NULL)
             {
-                out[n++] = old[j];
+                filter = hdb_pdq_rec_filter(old, j);
+                memcpy(outf + n * sizeof(filter), &filter, sizeof(filter));
+                memcpy(outi + n * sizeof(id), &id, sizeof(id));
+                n++;
             }
         }
 
         for (size_t o = 0; o < nops; o++) {
             if (!ops[o].remove && (ops[o].word & (HDB_PDQ_SUB - 1)) == s) {
-                out[n++] = ops[o].rec;
+                memcpy(outf + n * sizeof(filter), &ops[o].filter,
+                       sizeof(filter));
+                memcpy(outi + n * sizeof(id), &ops[o].id, sizeof(id));
+                n++;
             }
         }
     }
@@ -260,9 +290,11 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
         return rc;
     }
 
+    /* the ids follow the n filters directly */
+    memmove(outf + n * sizeof(uint16_t), outi, n * sizeof(uint32_t));
     memcpy(*buf, off, HDB_PDQ_HDR);
     val.mv_data = *buf;
-    val.mv_size = HDB_PDQ_HDR + n * sizeof(hdb_rec_t);
+    val.mv_size = HDB_PDQ_HDR + n * HDB_PDQ_REC;
 
     if (old == NULL) {
         /*
@@ -291,8 +323,8 @@ hdb_pdq_apply_table(hdb_t *db, MDB_txn *txn, int table,
     for (i = 0; i < nch; i++) {
         ops[i].word = (uint16_t) hdb_pdq_word(ch[i].hash, table);
         ops[i].remove = (uint16_t) ch[i].remove;
-        hdb_pdq_filter(ch[i].hash, table, ops[i].rec.filter);
-        hdb_source_id_encode(ch[i].id, ops[i].rec.id);
+        ops[i].filter = hdb_pdq_filter(ch[i].hash, table);
+        ops[i].id = ch[i].id;
     }
 
     qsort(ops, nch, sizeof(hdb_pdq_op_t), hdb_pdq_op_cmp);
@@ -318,12 +350,56 @@ hdb_pdq_apply_table(hdb_t *db, MDB_txn *txn, int table,
     return 0;
 }
 
+/*
+ * Ids for the added hashes: the free ones first (the lowest, so that the
+ * chunks fill from the front), then new ones from the counter.
+ */
 static int
-hdb_pdq_next_ids(hdb_t *db, MDB_txn *txn, size_t n, uint32_t *first)
+hdb_pdq_take_ids(hdb_t *db, MDB_txn *txn, hdb_pdq_change_t *ch, size_t nch)
 {
-    int       rc;
-    MDB_val   key, val;
-    uint32_t  id, next;
+    int          rc;
+    size_t       i;
+    MDB_val      key, val;
+    uint32_t     id, next;
+    MDB_cursor  *cur;
+
+    rc = mdb_cursor_open(txn, db->pdq_free, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    for (i = 0; i < nch; i++) {
+        if (ch[i].remove) {
+            continue;
+        }
+
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+        if (rc != 0) {
+            break;
+        }
+
+        if (key.mv_size != sizeof(id)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(&ch[i].id, key.mv_data, sizeof(id));
+
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != 0) {
+            break;
+        }
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    if (i == nch) {
+        return 0;
+    }
 
     key.mv_data = "next_pdq_id";
     key.mv_size = sizeof("next_pdq_id") - 1;
@@ -333,19 +409,121 @@ hdb_pdq_next_ids(hdb_t *db, MDB_txn *txn, size_t n, uint32_t *first)
         return rc ? rc : MDB_CORRUPTED;
     }
 
-    memcpy(&id, val.mv_data, sizeof(id));
+    memcpy(&next, val.mv_data, sizeof(next));
 
-    if ((uint64_t) id + n >= UINT32_MAX) {
-        return ERANGE;
+    for ( /* void */ ; i < nch; i++) {
+        if (ch[i].remove) {
+            continue;
+        }
+
+        if (next == UINT32_MAX) {
+            return ERANGE;
+        }
+
+        ch[i].id = next++;
     }
 
-    next = id + (uint32_t) n;
     val.mv_data = &next;
     val.mv_size = sizeof(next);
 
-    *first = id;
-
     return mdb_put(txn, db->meta, &key, &val, 0);
+}
+
+/* the changes by id: the hash store is rewritten a chunk at a time */
+static int
+hdb_pdq_change_id_cmp(const void *a, const void *b)
+{
+    const hdb_pdq_change_t  *x = a, *y = b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * The hash store after the changes: each chunk they touch rewritten once,
+ * an added hash in its slot, a removed one's slot zeroed and its id free.
+ * Sorts ch by id.
+ */
+static int
+hdb_pdq_store(hdb_t *db, MDB_txn *txn, hdb_pdq_change_t *ch, size_t nch)
+{
+    int             rc;
+    size_t          i, j, size, slot;
+    MDB_val         key, val, none;
+    uint32_t        chunk;
+    unsigned char  *buf;
+
+    qsort(ch, nch, sizeof(hdb_pdq_change_t), hdb_pdq_change_id_cmp);
+
+    buf = malloc((size_t) HDB_PDQ_CHUNK * HDB_PDQ_SIZE);
+    if (buf == NULL) {
+        return ENOMEM;
+    }
+
+    none.mv_data = NULL;
+    none.mv_size = 0;
+    rc = 0;
+
+    for (i = 0; rc == 0 && i < nch; i = j) {
+        chunk = ch[i].id / HDB_PDQ_CHUNK;
+        key.mv_data = &chunk;
+        key.mv_size = sizeof(chunk);
+
+        rc = mdb_get(txn, db->pdq_id, &key, &val);
+
+        if (rc == MDB_NOTFOUND) {
+            size = 0;
+            rc = 0;
+
+        } else if (rc != 0) {
+            break;
+
+        } else if (!hdb_pdq_chunk_valid(&val)) {
+            rc = MDB_CORRUPTED;
+            break;
+
+        } else {
+            size = val.mv_size;
+            memcpy(buf, val.mv_data, size);
+        }
+
+        for (j = i; j < nch && ch[j].id / HDB_PDQ_CHUNK == chunk; j++) {
+            slot = ch[j].id % HDB_PDQ_CHUNK;
+
+            if ((slot + 1) * HDB_PDQ_SIZE > size) {
+                if (ch[j].remove) {
+                    rc = MDB_CORRUPTED;     /* an id never given out */
+                    break;
+                }
+
+                memset(buf + size, 0, (slot + 1) * HDB_PDQ_SIZE - size);
+                size = (slot + 1) * HDB_PDQ_SIZE;
+            }
+
+            if (ch[j].remove) {
+                memset(buf + slot * HDB_PDQ_SIZE, 0, HDB_PDQ_SIZE);
+
+                key.mv_data = &ch[j].id;
+                rc = mdb_put(txn, db->pdq_free, &key, &none, 0);
+                key.mv_data = &chunk;
+                if (rc != 0) {
+                    break;
+                }
+
+            } else {
+                memcpy(buf + slot * HDB_PDQ_SIZE, ch[j].hash, HDB_PDQ_SIZE);
+            }
+        }
+
+        if (rc == 0) {
+            val.mv_data = buf;
+            val.mv_size = size;
+            rc = mdb_put(txn, db->pdq_id, &key, &val, 0);
+        }
+    }
+
+    free(buf);
+
+    return rc;
 }
 
 int
@@ -370,9 +548,7 @@ int
 hdb_pdq_index_commit(hdb_t *db, MDB_txn *txn, hdb_pdq_pending_t *p)
 {
     int                rc;
-    size_t             i, j, nch, nadd, cap;
-    uint32_t           first;
-    MDB_val            key, val;
+    size_t             i, j, nch, cap;
     uint32_t          *gone;
     hdb_pdq_op_t      *ops;
     unsigned char     *buf;
@@ -401,7 +577,6 @@ hdb_pdq_index_commit(hdb_t *db, MDB_txn *txn, hdb_pdq_pending_t *p)
      * while the index is still as it was.
      */
     nch = 0;
-    nadd = 0;
 
     for (i = 0; i < p->n; i = j) {
         int  now;
@@ -432,36 +607,17 @@ hdb_pdq_index_commit(hdb_t *db, MDB_txn *txn, hdb_pdq_pending_t *p)
             if (rc != 0) {
                 goto done;
             }
-        } else {
-            nadd++;
         }
 
         nch++;
     }
 
-    rc = hdb_pdq_next_ids(db, txn, nadd, &first);
+    rc = hdb_pdq_take_ids(db, txn, ch, nch);
+    if (rc == 0) {
+        rc = hdb_pdq_store(db, txn, ch, nch);
+    }
     if (rc != 0) {
         goto done;
-    }
-
-    /* ids only grow: appending keeps the id table's pages full */
-    for (i = 0; i < nch; i++) {
-        key.mv_data = &ch[i].id;
-        key.mv_size = sizeof(uint32_t);
-
-        if (ch[i].remove) {
-            rc = mdb_del(txn, db->pdq_id, &key, NULL);
-
-        } else {
-            ch[i].id = first++;
-            val.mv_data = ch[i].hash;
-            val.mv_size = HDB_PDQ_SIZE;
-            rc = mdb_put(txn, db->pdq_id, &key, &val, MDB_APPEND);
-        }
-
-        if (rc != 0) {
-            goto done;
-        }
     }
 
     for (int t = 0; t < HDB_PDQ_TABLES; t++) {
@@ -485,3 +641,133 @@ done:
 }
 
 
+
+
+/* ------------------------------------------------------------------ */
+/* schema 2 to 3                                                       */
+
+/* the index and the hash store made anew from every listed PDQ hash */
+static int
+hdb_pdq_reindex(hdb_t *db, MDB_txn *txn)
+{
+    int                 rc;
+    MDB_val             key, val;
+    uint32_t            v;
+    MDB_cursor         *cur;
+    MDB_dbi             lists[2];
+    hdb_pdq_pending_t  *p = NULL;
+
+    rc = mdb_drop(txn, db->pdq_ix, 0);
+    if (rc == 0) {
+        rc = mdb_drop(txn, db->pdq_id, 0);
+    }
+    if (rc == 0) {
+        rc = mdb_drop(txn, db->pdq_free, 0);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+
+    v = 1;
+    key.mv_data = "next_pdq_id";
+    key.mv_size = sizeof("next_pdq_id") - 1;
+    val.mv_data = &v;
+    val.mv_size = sizeof(v);
+
+    rc = mdb_put(txn, db->meta, &key, &val, 0);
+    if (rc != 0) {
+        return rc;
+    }
+
+    lists[0] = db->types[HDB_PDQ];
+    lists[1] = db->vpdq;
+
+    for (int l = 0; rc == 0 && l < 2 && lists[l]; l++) {
+        rc = mdb_cursor_open(txn, lists[l], &cur);
+        if (rc != 0) {
+            break;
+        }
+
+        for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+             rc == 0;
+             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_NODUP))
+        {
+            if (key.mv_size != HDB_PDQ_SIZE) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+
+            rc = hdb_pdq_touch(&p, key.mv_data, 0);
+            if (rc != 0) {
+                break;
+            }
+        }
+
+        mdb_cursor_close(cur);
+
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+    }
+
+    if (rc == 0) {
+        rc = hdb_pdq_index_commit(db, txn, p);
+    }
+
+    hdb_pdq_pending_free(p);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    v = HDB_SCHEMA_VERSION;
+    key.mv_data = "schema";
+    key.mv_size = sizeof("schema") - 1;
+    val.mv_data = &v;
+    val.mv_size = sizeof(v);
+
+    return mdb_put(txn, db->meta, &key, &val, 0);
+}
+
+int
+hdb_upgrade(hdb_t *db, int *upgraded)
+{
+    int       rc;
+    MDB_txn  *txn;
+
+    *upgraded = 0;
+
+    if (!db->old_schema) {
+        return 0;
+    }
+
+    for ( ;; ) {
+        rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rc = hdb_pdq_reindex(db, txn);
+        if (rc == 0) {
+            rc = mdb_txn_commit(txn);
+        } else {
+            mdb_txn_abort(txn);
+        }
+
+        if (rc != MDB_MAP_FULL) {
+            break;
+        }
+
+        rc = hdb_grow(db);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    if (rc == 0) {
+        db->old_schema = 0;
+        *upgraded = 1;
+    }
+
+    return rc;
+}

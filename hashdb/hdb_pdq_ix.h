@@ -1,35 +1,42 @@
 /*
  * The PDQ near-match index (internal: its layout, shared by the read
  * side, hdb_pdq_index_read.c, in the workers, and the write side,
- * hdb_pdq_index_write.c, in the tool): multi-index hashing over the sixteen 16-bit
- * words of a hash, kept in LMDB so that a worker reads it straight from
- * the map.
+ * hdb_pdq_index_write.c, in the tool): multi-index hashing over the
+ * sixteen 16-bit words of a hash, kept in LMDB so that a worker reads it
+ * straight from the map.
  *
- * Two hashes at distance d differ in d bits spread over 16 words, so at
- * least one word differs in at most d / 16 bits (16 words each differing
- * in more would add up to more than d): for the default limit of 31, one
- * word is equal or one bit off.  Table i files every listed hash under its
- * word i; a query looks, in each table, under the query's word and its
- * neighbours within that radius (17 buckets per table at 31, 272 per
- * variant, 2176 for all eight), and every hash filed there is a candidate.
+ * Two hashes at distance d <= tau differ in d bits spread over 16 words,
+ * so at least one word differs in at most tau / 16 bits: for the default
+ * limit of 31, one word is equal or one bit off.  Table i files every
+ * listed hash under its word i; a query looks, in each table, under the
+ * query's word and its neighbours within that radius (17 buckets per
+ * table at 31, 272 per variant, 2176 for all eight).
  *
- * With random hashes a bucket holds n / 65536 of the n listed ones, so a
- * query meets ~330 000 candidates at 10 M: far too many to fetch each
- * hash.  Each record therefore carries the next six words of the hash
- * (96 bits) next to its id.  Bucket word plus filter bound the distance
- * over 112 bits from below, and that bound stays under 32 for a random
- * hash with a probability of about 2e-4; the few survivors are checked in
- * full through "pdq_id".  A record is 16 bytes, and the index 16 of them
- * per hash: the price of reading a bucket as one array instead of one
- * random read per candidate.
+ * The pigeonring principle (Qin and Xiao, VLDB 2018) says more: taking
+ * the words as a ring, some word i starts a run whose first l words
+ * differ in at most l * tau / 16 bits, for every l.  For l = 1 that is the
+ * bucket above; for l = 2, words i and i + 1 together differ in at most
+ * tau / 8 bits (3 at 31).  So each record of table i carries the hash's
+ * word i + 1 beside its id, and a candidate whose bucket word and next
+ * word differ from the query's in more than tau / 8 bits is passed over
+ * without another read: all but ~1 in 200 of the random ones.  A query
+ * reads two bytes per candidate, in one array per bucket that vector
+ * instructions scan.
+ *
+ * The survivors are compared in full with the hash their id names, kept
+ * 1023 to an LMDB value ("pdq_id" chunks) so that a reader reaches a hash
+ * through a pointer it keeps, not a B-tree descent.  Per listed hash the
+ * index takes 16 * 6 bytes of records and its 32 bytes in a chunk.
  *
  * Storage: the buckets of four consecutive words form one block, one
  * LMDB value (key: table, word >> 2), so that a query costs no B-tree
- * descent once a reader has seen a block: readers keep the block pointers
- * of their snapshot (hdb_reader.c drops them when a commit or a map
- * resize makes them stale).  Writers do not touch blocks per row: the
- * hashes that gained their first entry or lost their last one are noted,
- * and at commit each block that changes is rewritten once.
+ * descent once a reader has seen a block: readers keep the block and
+ * chunk pointers of their snapshot (hdb_reader.c drops them when a commit
+ * or a map resize makes them stale).  Writers do not touch blocks per
+ * row: the hashes that gained their first entry or lost their last one
+ * are noted, and at commit each block and chunk that changes is rewritten
+ * once.  The ids of removed hashes are reused ("pdq_free"), so that the
+ * chunks stay as large as the set.
  */
 
 #ifndef HDB_PDQ_IX_H
@@ -44,15 +51,21 @@
 #define HDB_PDQ_SUB          (1 << HDB_PDQ_BLOCK_SHIFT)
 #define HDB_PDQ_BLOCKS       (65536 >> HDB_PDQ_BLOCK_SHIFT)
 
-/* a block: record offsets of its sub-buckets, then the records */
+/* a block: record offsets of its sub-buckets, the filters, then the ids */
 #define HDB_PDQ_HDR          ((HDB_PDQ_SUB + 1) * sizeof(uint32_t))
-
-typedef struct hdb_pdq_ix_rec  hdb_rec_t;
+#define HDB_PDQ_REC          (sizeof(uint16_t) + sizeof(uint32_t))
 
 static inline unsigned
 hdb_pdq_word(const unsigned char *hash, int i)
 {
     return (unsigned) hash[2 * i] << 8 | hash[2 * i + 1];
+}
+
+/* table i's filter: the word after word i, around the ring */
+static inline uint16_t
+hdb_pdq_filter(const unsigned char *hash, int table)
+{
+    return (uint16_t) hdb_pdq_word(hash, (table + 1) % HDB_PDQ_WORDS);
 }
 
 static inline void
@@ -63,18 +76,6 @@ hdb_pdq_block_key(int table, unsigned block, unsigned char key[3])
     key[2] = (unsigned char) block;
 }
 
-/* the six words after word i, wrapping around: table i's filter */
-static inline void
-hdb_pdq_filter(const unsigned char *hash, int table, unsigned char *filter)
-{
-    for (int k = 0; k < HDB_PDQ_FILTER_WORDS; k++) {
-        int  w = (table + 1 + k) % HDB_PDQ_WORDS;
-
-        filter[2 * k] = hash[2 * w];
-        filter[2 * k + 1] = hash[2 * w + 1];
-    }
-}
-
 static inline uint32_t
 hdb_pdq_off(const unsigned char *block, int k)
 {
@@ -82,6 +83,32 @@ hdb_pdq_off(const unsigned char *block, int k)
 
     memcpy(&v, block + k * sizeof(uint32_t), sizeof(v));
     return v;
+}
+
+/* the records of a block: n filters, then n ids (host order, unaligned) */
+static inline const unsigned char *
+hdb_pdq_filters(const unsigned char *block)
+{
+    return block + HDB_PDQ_HDR;
+}
+
+static inline uint32_t
+hdb_pdq_rec_id(const unsigned char *block, uint32_t j)
+{
+    uint32_t  id, n = hdb_pdq_off(block, HDB_PDQ_SUB);
+
+    memcpy(&id, block + HDB_PDQ_HDR + n * sizeof(uint16_t)
+                + j * sizeof(uint32_t), sizeof(id));
+    return id;
+}
+
+static inline uint16_t
+hdb_pdq_rec_filter(const unsigned char *block, uint32_t j)
+{
+    uint16_t  f;
+
+    memcpy(&f, block + HDB_PDQ_HDR + j * sizeof(uint16_t), sizeof(f));
+    return f;
 }
 
 /* a block as read from LMDB: its offsets must describe its size */
@@ -105,7 +132,15 @@ hdb_pdq_block_valid(const MDB_val *v)
     }
 
     return hdb_pdq_off(v->mv_data, 0) == 0
-           && v->mv_size == HDB_PDQ_HDR + (size_t) prev * sizeof(hdb_rec_t);
+           && v->mv_size == HDB_PDQ_HDR + (size_t) prev * HDB_PDQ_REC;
+}
+
+/* the hash store: id -> chunk id / HDB_PDQ_CHUNK, slot id % HDB_PDQ_CHUNK */
+static inline int
+hdb_pdq_chunk_valid(const MDB_val *v)
+{
+    return v->mv_size % HDB_PDQ_SIZE == 0
+           && v->mv_size <= (size_t) HDB_PDQ_CHUNK * HDB_PDQ_SIZE;
 }
 
 #endif /* HDB_PDQ_IX_H */

@@ -65,6 +65,7 @@ hdb_reader_free(hdb_reader_t *rd)
 
     mdb_txn_abort(rd->txn);
     free(rd->pdq_blocks);
+    free(rd->pdq_chunks);
     free(rd);
 }
 

@@ -32,15 +32,21 @@
  *                duplicates sort by source and one source's entry is
  *                found with MDB_GET_BOTH_RANGE.
  *
- *   "pdq_ix"     the PDQ near-match index (hdb_pdq_index.c): key 3 bytes,
+ *   "pdq_ix"     the PDQ near-match index (hdb_pdq_ix.h): key 3 bytes,
  *                table number 0..15 and a block number 0..16383 (big-
  *                endian), the block of words 4 * block .. 4 * block + 3
  *                of table "table" -> uint32_t offsets[5] (the records of
- *                word 4 * block + k are offsets[k] .. offsets[k + 1] - 1)
- *                followed by struct hdb_pdq_ix_rec records
+ *                word 4 * block + k are offsets[k] .. offsets[k + 1] - 1),
+ *                then n = offsets[4] uint16_t filters (each record's
+ *                hash's next word), then n uint32_t hash ids
  *
- *   "pdq_id"     key uint32_t hash id (MDB_INTEGERKEY) -> 32-byte PDQ
- *                hash: the hashes the index records point to
+ *   "pdq_id"     key uint32_t chunk number (MDB_INTEGERKEY) -> up to
+ *                HDB_PDQ_CHUNK 32-byte PDQ hashes: hash id k is slot
+ *                k % HDB_PDQ_CHUNK of chunk k / HDB_PDQ_CHUNK, the hashes
+ *                the index records point to (a free id's slot is zero)
+ *
+ *   "pdq_free"   key uint32_t hash id (MDB_INTEGERKEY) -> empty: the ids
+ *                of removed hashes, given to the next hashes added
  *
  *   "allow"      key type byte + raw digest -> struct hdb_allow_rec
  *                followed by the reason text: the local allow list, kept
@@ -77,7 +83,13 @@
 
 #include "hashdb.h"
 
-#define HDB_SCHEMA_VERSION  2
+/*
+ * 3: the PDQ index's records carry one word and the id, the hashes are
+ * kept in chunks ("pdq_id") and free ids are reused ("pdq_free").  A
+ * writer upgrades a set of schema 2 (hdb_upgrade()); readers refuse it.
+ */
+#define HDB_SCHEMA_VERSION  3
+#define HDB_SCHEMA_OLD      2
 
 #define HDB_DB_META        "meta"
 #define HDB_DB_SOURCES     "sources"
@@ -86,6 +98,7 @@
 #define HDB_DB_KEYS        "keys"
 #define HDB_DB_PDQ_IX      "pdq_ix"
 #define HDB_DB_PDQ_ID      "pdq_id"
+#define HDB_DB_PDQ_FREE    "pdq_free"
 #define HDB_DB_VIDEO       "video"
 #define HDB_DB_VIDEO_NAME  "video_name"
 #define HDB_DB_VPDQ        "vpdq"
@@ -145,18 +158,9 @@ struct hdb_policy_rec {
                                        ends the list */
 };
 
-/*
- * An index record: 96 more bits of the hash (its next six words, so that
- * nearly every far candidate is rejected without another read) and the
- * hash's id in "pdq_id", big-endian.
- */
+/* the PDQ index's tables, and the hashes kept per "pdq_id" value */
 #define HDB_PDQ_TABLES        16
-#define HDB_PDQ_FILTER_WORDS  6
-
-struct hdb_pdq_ix_rec {
-    unsigned char  filter[2 * HDB_PDQ_FILTER_WORDS];
-    unsigned char  id[4];                   /* big-endian */
-};
+#define HDB_PDQ_CHUNK         1023    /* 32 KiB, less LMDB's page header */
 
 struct hdb_allow_rec {
     int64_t        added;

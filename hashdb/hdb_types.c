@@ -118,6 +118,9 @@ hdb_strerror(int rc)
     switch (rc) {
     case HDB_ESCHEMA:
         return "not a hash set of this version (run \"hashdb init\")";
+    case HDB_EOLD:
+        return "a hash set of an older release's schema (run \"hashdb "
+               "upgrade DB\", then reload nginx)";
     case HDB_ENAME:
         return "bad name: use 1-64 letters, digits, '.', '_' or '-'";
     case HDB_ETYPE:

@@ -18,7 +18,7 @@ like($out, qr/usage: hashdb COMMAND/, 'and prints the usage');
 is($rc, 0, 'hashdb --version exits 0');
 like($out, qr/^hashdb \d+\.\d+\.\d+ \(upload-filter\), LMDB \d+\.\d+\.\d+.*\njpeg +libjpeg-turbo.*\nmp4 +FFmpeg/s,
      'and names the release, LMDB and the decoders');
-for my $cmd (qw(init import sync apply lookup stats hash allow unallow allowed disable enable no-stills stills trust keygen sign scan rescan)) {
+for my $cmd (qw(init upgrade import sync apply lookup stats hash allow unallow allowed disable enable no-stills stills trust keygen sign scan rescan)) {
     ($rc, $out) = $t->hashdb($cmd, '--help');
     ok($rc == 0 && $out =~ /^usage: hashdb (\S+)/ && $out =~ /hashdb $cmd/, "hashdb $cmd --help");
 }

@@ -44,6 +44,14 @@ static const char  disable_usage[] =
     "frames of a no-stills source's videos match videos only, not images\n"
     "(by default a still of a listed video is listed material).\n";
 
+static const char  upgrade_usage[] =
+    "usage: hashdb upgrade DB\n"
+    "\n"
+    "Brings a hash set made by an older release up to this one's schema,\n"
+    "in one transaction (other commands and nginx refuse an older set and\n"
+    "say so).  Then reload nginx: workers of the release before that still\n"
+    "have the set open fail their PDQ lookups until they open it again.\n";
+
 static const char  trust_usage[] =
     "usage: hashdb trust DB --source NAME PUBLIC.pem\n"
     "\n"
@@ -112,6 +120,39 @@ cmd_init(int argc, char **argv)
     }
 
     hdb_close(db);
+    return TOOL_OK;
+}
+
+int
+cmd_upgrade(int argc, char **argv)
+{
+    int     rc, upgraded;
+    hdb_t  *db;
+
+    if (tool_wants_help(argc, argv, upgrade_usage)) {
+        return TOOL_OK;
+    }
+
+    if (argc != 2) {
+        return tool_usage(upgrade_usage, "one DB wanted");
+    }
+
+    if (tool_open(&db, argv[1], HDB_OPEN_UPGRADE) != TOOL_OK) {
+        return TOOL_FAILED;
+    }
+
+    rc = hdb_upgrade(db, &upgraded);
+    hdb_close(db);
+
+    if (rc != 0) {
+        tool_error("%s: %s; nothing changed", argv[1], hdb_strerror(rc));
+        return TOOL_FAILED;
+    }
+
+    printf("%s: %s\n", argv[1],
+           upgraded ? "upgraded (the PDQ index rebuilt); now reload nginx"
+                    : "already of this release's schema");
+
     return TOOL_OK;
 }
 

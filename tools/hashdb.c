@@ -26,6 +26,7 @@ static const char  usage[] =
     "Keeps the hash set (an LMDB directory) that the nginx upload filter\n"
     "reads.  Commands:\n"
     "  init DB                       create an empty hash set\n"
+    "  upgrade DB                    bring a set of an older release up to date\n"
     "  import DB --source NAME LIST  add a list's digests to a source\n"
     "  sync DB --source NAME LIST    make a source hold exactly a full list\n"
     "  apply DB --source NAME DELTA  add and remove digests of a source\n"
@@ -58,6 +59,7 @@ static const struct {
     int        (*run)(int argc, char **argv);
 } commands[] = {
     { "init", cmd_init },
+    { "upgrade", cmd_upgrade },
     { "import", cmd_update },
     { "sync", cmd_update },
     { "apply", cmd_update },

@@ -77,6 +77,7 @@ int tool_parse_distance(const char *arg, unsigned *distance);
 int tool_parse_sampling(const char *arg, int *sampling);
 
 int cmd_init(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 int cmd_update(int argc, char **argv);      /* import, sync, apply */
 int cmd_lookup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -14,6 +14,7 @@
 #include <lmdb.h>
 
 #include "hashdb.h"
+#include "hdb_internal.h"
 #include "tap.h"
 
 #define NHASH  20000
@@ -180,6 +181,74 @@ lookup(hdb_t *db, const unsigned char *q, unsigned max, hdb_match_t *m)
     return rc;
 }
 
+/* the next id the hash store would give out: how far it has grown */
+static uint32_t
+next_pdq_id(hdb_t *db)
+{
+    MDB_txn   *txn;
+    MDB_val    key, val;
+    uint32_t   id = 0;
+
+    key.mv_data = "next_pdq_id";
+    key.mv_size = sizeof("next_pdq_id") - 1;
+
+    if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_get(txn, db->meta, &key, &val) == 0
+            && val.mv_size == sizeof(id))
+        {
+            memcpy(&id, val.mv_data, sizeof(id));
+        }
+        mdb_txn_abort(txn);
+    }
+
+    return id;
+}
+
+/* a set as the release before this one left it: schema 2, its old index */
+static int
+make_old(hdb_t *db)
+{
+    int        rc;
+    MDB_txn   *txn;
+    MDB_val    key, val;
+    uint32_t   v = 2;
+
+    rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = "schema";
+    key.mv_size = sizeof("schema") - 1;
+    val.mv_data = &v;
+    val.mv_size = sizeof(v);
+
+    rc = mdb_put(txn, db->meta, &key, &val, 0);
+
+    /* old blocks, their records 16 bytes: nothing the new side can read */
+    if (rc == 0) {
+        rc = mdb_drop(txn, db->pdq_ix, 0);
+    }
+    if (rc == 0) {
+        key.mv_data = "\0\0\0";
+        key.mv_size = 3;
+        val.mv_data = "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+                      "0123456789abcdef";
+        val.mv_size = 36;
+        rc = mdb_put(txn, db->pdq_ix, &key, &val, 0);
+    }
+    if (rc == 0) {
+        rc = mdb_drop(txn, db->pdq_free, 1);
+    }
+
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    return mdb_txn_commit(txn);
+}
+
 static unsigned
 plan(hdb_t *db)
 {
@@ -247,6 +316,24 @@ main(void)
     }
 
     check_queries(db, 1000, 31, "after the delta");
+
+    /* --- the removed come back: they take the ids that were freed --- */
+
+    {
+        uint32_t  before = next_pdq_id(db);
+
+        is_int(write_hashes(db, "meta", HDB_WRITE_ADD, 0, NHASH, 1, 0), 0,
+               "a delta lists every hash again");
+        for (int i = 0; i < NHASH; i++) {
+            listed[i] = 1;
+        }
+
+        ok(before > NHASH && next_pdq_id(db) == before,
+           "the hashes that came back took the freed ids: the hash store "
+           "did not grow (next id %u, %u before)", next_pdq_id(db), before);
+    }
+
+    check_queries(db, 1000, 31, "after the removed came back");
 
     /* --- sources --- */
 
@@ -316,6 +403,35 @@ main(void)
                                 &m), EINVAL,
            "a distance above 47 is refused");
     hdb_reader_free(rd);
+
+    /* --- a set of the schema before: readers refuse it, a writer
+     *     upgrades it --- */
+
+    {
+        int     up = -1;
+        hdb_t  *old;
+
+        is_int(make_old(db), 0, "the set made as the release before left it");
+        hdb_close(db);
+
+        is_int(hdb_open(&old, dir, HDB_OPEN_RDONLY), HDB_EOLD,
+               "a reader refuses it: %s", hdb_strerror(HDB_EOLD));
+
+        is_int(hdb_open(&old, dir, 0), HDB_EOLD,
+               "so does a writer that does not upgrade");
+        is_int(hdb_open(&db, dir, HDB_OPEN_UPGRADE), 0,
+               "a writer opens it to upgrade");
+        is_int(hdb_upgrade(db, &up), 0, "and upgrades it");
+        is_int(up, 1, "saying so");
+        is_int(hdb_upgrade(db, &up), 0, "a second upgrade");
+        is_int(up, 0, "does nothing");
+        hdb_close(db);
+
+        is_int(hdb_open(&db, dir, HDB_OPEN_RDONLY), 0,
+               "a reader opens the upgraded set");
+        check_queries(db, 1000, 31, "after the upgrade");
+        check_queries(db, 200, 47, "after the upgrade");
+    }
 
     hdb_close(db);
 
