@@ -532,8 +532,8 @@ hdb_pdq_query_variant(hdb_pdq_query_t *q, const unsigned char *variant,
         }
 
         sub = pr[i].word & (HDB_PDQ_SUB - 1);
-        from = hdb_pdq_off(pr[i].block, (int) sub);
-        to = hdb_pdq_off(pr[i].block, (int) sub + 1);
+        from = hdb_pdq_off(pr[i].block, sub, 0);
+        to = hdb_pdq_off(pr[i].block, sub, hdb_pdq_nseg(pr[i].block));
         f = hdb_pdq_filters(pr[i].block);
 
         for ( /* void */ ; from < to; from += n) {
@@ -550,7 +550,8 @@ hdb_pdq_query_variant(hdb_pdq_query_t *q, const unsigned char *variant,
                     }
                 }
 
-                bt->id[bt->n++] = hdb_pdq_rec_id(pr[i].block, from + hit[j]);
+                bt->id[bt->n++] = hdb_pdq_rec_id(pr[i].block, sub,
+                                                 from + hit[j]);
             }
         }
     }

@@ -136,7 +136,7 @@ hdb_pdq_find_id(hdb_t *db, MDB_txn *txn, const unsigned char *hash,
     uint32_t *id)
 {
     int                   rc;
-    unsigned              word;
+    unsigned              word, sub;
     uint16_t              filter;
     uint32_t              from, to, cand;
     MDB_val               key, val;
@@ -159,15 +159,16 @@ hdb_pdq_find_id(hdb_t *db, MDB_txn *txn, const unsigned char *hash,
         return MDB_CORRUPTED;
     }
 
-    from = hdb_pdq_off(val.mv_data, word & (HDB_PDQ_SUB - 1));
-    to = hdb_pdq_off(val.mv_data, (word & (HDB_PDQ_SUB - 1)) + 1);
+    sub = word & (HDB_PDQ_SUB - 1);
+    from = hdb_pdq_off(val.mv_data, sub, 0);
+    to = hdb_pdq_off(val.mv_data, sub, hdb_pdq_nseg(val.mv_data));
 
     for (uint32_t j = from; j < to; j++) {
         if (hdb_pdq_rec_filter(val.mv_data, j) != filter) {
             continue;
         }
 
-        cand = hdb_pdq_rec_id(val.mv_data, j);
+        cand = hdb_pdq_rec_id(val.mv_data, sub, j);
 
         rc = hdb_pdq_stored(db, txn, cand, &stored);
         if (rc != 0) {
@@ -199,8 +200,8 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
     uint32_t *gone)
 {
     int                   rc;
-    size_t                need, n, old_n, ngone;
-    uint32_t              id, off[HDB_PDQ_SUB + 1], from, to;
+    size_t                need, n, max, ngone, hdr;
+    uint32_t              id, nseg, old_nseg, from, to, *off;
     uint16_t              filter;
     MDB_val               key, val;
     unsigned char         k[3], *grown, *outf, *outi;
@@ -214,7 +215,8 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
 
     if (rc == MDB_NOTFOUND) {
         val.mv_data = NULL;
-        old_n = 0;
+        max = nops;
+        old_nseg = 0;
 
     } else if (rc != 0) {
         return rc;
@@ -223,11 +225,23 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
         return MDB_CORRUPTED;
 
     } else {
-        old_n = hdb_pdq_off(val.mv_data, HDB_PDQ_SUB);
+        max = hdb_pdq_nrec(val.mv_data) + nops;
+        old_nseg = hdb_pdq_nseg(val.mv_data);
     }
 
-    /* the filters, then the ids, each of at most old_n + nops records */
-    need = HDB_PDQ_HDR + (old_n + nops) * HDB_PDQ_REC;
+    old = val.mv_data;
+
+    /* the segments: as many as the block had, or as the ids added need */
+    nseg = old_nseg ? old_nseg : 1;
+    for (size_t o = 0; o < nops; o++) {
+        if (!ops[o].remove && (ops[o].id >> HDB_PDQ_SEG_SHIFT) >= nseg) {
+            nseg = (ops[o].id >> HDB_PDQ_SEG_SHIFT) + 1;
+        }
+    }
+
+    /* the header, then room for max filters, then for max ids */
+    hdr = hdb_pdq_hdr(nseg);
+    need = hdr + max * HDB_PDQ_REC;
 
     if (need > *cap) {
         grown = realloc(*buf, need);
@@ -238,9 +252,9 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
         *cap = need;
     }
 
-    old = val.mv_data;
-    outf = *buf + HDB_PDQ_HDR;
-    outi = outf + (old_n + nops) * sizeof(uint16_t);
+    off = (uint32_t *) (void *) *buf;
+    outf = *buf + hdr;
+    outi = outf + max * sizeof(uint16_t);
     n = 0;
 
     /* ids are unique: one sorted list of the removed serves all words */
@@ -254,36 +268,42 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
     qsort(gone, ngone, sizeof(uint32_t), hdb_pdq_id_cmp);
 
     for (unsigned s = 0; s < HDB_PDQ_SUB; s++) {
-        off[s] = (uint32_t) n;
+        for (unsigned g = 0; g < nseg; g++) {
+            off[1 + s * nseg + g] = (uint32_t) n;
 
-        from = old ? hdb_pdq_off(old, (int) s) : 0;
-        to = old ? hdb_pdq_off(old, (int) s + 1) : 0;
+            from = old && g < old_nseg ? hdb_pdq_off(old, s, g) : 0;
+            to = old && g < old_nseg ? hdb_pdq_off(old, s, g + 1) : 0;
 
-        for (uint32_t j = from; j < to; j++) {
-            id = hdb_pdq_rec_id(old, j);
+            for (uint32_t j = from; j < to; j++) {
+                id = hdb_pdq_rec_id(old, s, j);
 
-            if (ngone == 0
-                || bsearch(&id, gone, ngone, sizeof(uint32_t),
-                           hdb_pdq_id_cmp) == NULL)
-            {
-                filter = hdb_pdq_rec_filter(old, j);
-                memcpy(outf + n * sizeof(filter), &filter, sizeof(filter));
-                memcpy(outi + n * sizeof(id), &id, sizeof(id));
-                n++;
+                if (ngone == 0
+                    || bsearch(&id, gone, ngone, sizeof(uint32_t),
+                               hdb_pdq_id_cmp) == NULL)
+                {
+                    filter = hdb_pdq_rec_filter(old, j);
+                    memcpy(outf + n * sizeof(filter), &filter,
+                           sizeof(filter));
+                    hdb_pdq_put_id24(outi + n * 3, id);
+                    n++;
+                }
             }
-        }
 
-        for (size_t o = 0; o < nops; o++) {
-            if (!ops[o].remove && (ops[o].word & (HDB_PDQ_SUB - 1)) == s) {
-                memcpy(outf + n * sizeof(filter), &ops[o].filter,
-                       sizeof(filter));
-                memcpy(outi + n * sizeof(id), &ops[o].id, sizeof(id));
-                n++;
+            for (size_t o = 0; o < nops; o++) {
+                if (!ops[o].remove && (ops[o].word & (HDB_PDQ_SUB - 1)) == s
+                    && ops[o].id >> HDB_PDQ_SEG_SHIFT == g)
+                {
+                    memcpy(outf + n * sizeof(filter), &ops[o].filter,
+                           sizeof(filter));
+                    hdb_pdq_put_id24(outi + n * 3, ops[o].id);
+                    n++;
+                }
             }
         }
     }
 
-    off[HDB_PDQ_SUB] = (uint32_t) n;
+    off[0] = nseg;
+    off[1 + HDB_PDQ_SUB * nseg] = (uint32_t) n;
 
     if (n == 0) {
         rc = old ? mdb_del(txn, db->pdq_ix, &key, NULL) : 0;
@@ -291,10 +311,9 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
     }
 
     /* the ids follow the n filters directly */
-    memmove(outf + n * sizeof(uint16_t), outi, n * sizeof(uint32_t));
-    memcpy(*buf, off, HDB_PDQ_HDR);
+    memmove(outf + n * sizeof(uint16_t), outi, n * 3);
     val.mv_data = *buf;
-    val.mv_size = HDB_PDQ_HDR + n * HDB_PDQ_REC;
+    val.mv_size = hdr + n * HDB_PDQ_REC;
 
     if (old == NULL) {
         /*

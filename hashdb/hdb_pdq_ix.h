@@ -26,7 +26,7 @@
  * The survivors are compared in full with the hash their id names, kept
  * 1023 to an LMDB value ("pdq_id" chunks) so that a reader reaches a hash
  * through a pointer it keeps, not a B-tree descent.  Per listed hash the
- * index takes 16 * 6 bytes of records and its 32 bytes in a chunk.
+ * index takes 16 records of 5 bytes and its 32 bytes in a chunk.
  *
  * Storage: the buckets of four consecutive words form one block, one
  * LMDB value (key: table, word >> 2), so that a query costs no B-tree
@@ -51,10 +51,6 @@
 #define HDB_PDQ_SUB          (1 << HDB_PDQ_BLOCK_SHIFT)
 #define HDB_PDQ_BLOCKS       (65536 >> HDB_PDQ_BLOCK_SHIFT)
 
-/* a block: record offsets of its sub-buckets, the filters, then the ids */
-#define HDB_PDQ_HDR          ((HDB_PDQ_SUB + 1) * sizeof(uint32_t))
-#define HDB_PDQ_REC          (sizeof(uint16_t) + sizeof(uint32_t))
-
 static inline unsigned
 hdb_pdq_word(const unsigned char *hash, int i)
 {
@@ -76,30 +72,63 @@ hdb_pdq_block_key(int table, unsigned block, unsigned char key[3])
     key[2] = (unsigned char) block;
 }
 
+/*
+ * A block: the number of id segments S (an id is its segment, id >> 24,
+ * and 24 bits), the record offsets of each sub-bucket's segments, the
+ * records' filters, then their ids' low 24 bits (3 bytes, little-endian):
+ *
+ *     uint32_t  nseg;
+ *     uint32_t  off[HDB_PDQ_SUB * nseg + 1];   sub-bucket s, segment g:
+ *                                             off[s * nseg + g] ..
+ *     uint16_t  filter[n];                    n = off[HDB_PDQ_SUB * nseg]
+ *     uint8_t   id[n][3];
+ *
+ * Five bytes a record where a full id would make six: the index is then
+ * 16 * 5 bytes per listed hash, plus 32 in the hash store, under 4x the
+ * hashes themselves.  Segments are few (one per 16 M ids given out).
+ */
+#define HDB_PDQ_SEG_SHIFT    24
+#define HDB_PDQ_SEG_MAX      (1u << (32 - HDB_PDQ_SEG_SHIFT))
+#define HDB_PDQ_REC          (sizeof(uint16_t) + 3)
+
 static inline uint32_t
-hdb_pdq_off(const unsigned char *block, int k)
+hdb_pdq_u32(const unsigned char *p, size_t k)
 {
     uint32_t  v;
 
-    memcpy(&v, block + k * sizeof(uint32_t), sizeof(v));
+    memcpy(&v, p + k * sizeof(uint32_t), sizeof(v));
     return v;
 }
 
-/* the records of a block: n filters, then n ids (host order, unaligned) */
-static inline const unsigned char *
-hdb_pdq_filters(const unsigned char *block)
+static inline uint32_t
+hdb_pdq_nseg(const unsigned char *block)
 {
-    return block + HDB_PDQ_HDR;
+    return hdb_pdq_u32(block, 0);
+}
+
+static inline size_t
+hdb_pdq_hdr(uint32_t nseg)
+{
+    return (2 + (size_t) HDB_PDQ_SUB * nseg) * sizeof(uint32_t);
+}
+
+/* the first record of segment g of sub-bucket s (g == nseg: the end) */
+static inline uint32_t
+hdb_pdq_off(const unsigned char *block, unsigned s, unsigned g)
+{
+    return hdb_pdq_u32(block, 1 + s * hdb_pdq_nseg(block) + g);
 }
 
 static inline uint32_t
-hdb_pdq_rec_id(const unsigned char *block, uint32_t j)
+hdb_pdq_nrec(const unsigned char *block)
 {
-    uint32_t  id, n = hdb_pdq_off(block, HDB_PDQ_SUB);
+    return hdb_pdq_u32(block, 1 + HDB_PDQ_SUB * hdb_pdq_nseg(block));
+}
 
-    memcpy(&id, block + HDB_PDQ_HDR + n * sizeof(uint16_t)
-                + j * sizeof(uint32_t), sizeof(id));
-    return id;
+static inline const unsigned char *
+hdb_pdq_filters(const unsigned char *block)
+{
+    return block + hdb_pdq_hdr(hdb_pdq_nseg(block));
 }
 
 static inline uint16_t
@@ -107,32 +136,66 @@ hdb_pdq_rec_filter(const unsigned char *block, uint32_t j)
 {
     uint16_t  f;
 
-    memcpy(&f, block + HDB_PDQ_HDR + j * sizeof(uint16_t), sizeof(f));
+    memcpy(&f, hdb_pdq_filters(block) + j * sizeof(uint16_t), sizeof(f));
     return f;
+}
+
+/* the id of record j, of sub-bucket s */
+static inline uint32_t
+hdb_pdq_rec_id(const unsigned char *block, unsigned s, uint32_t j)
+{
+    unsigned              g;
+    uint32_t              nseg = hdb_pdq_nseg(block);
+    const unsigned char  *p;
+
+    for (g = 0; g + 1 < nseg && j >= hdb_pdq_off(block, s, g + 1); g++) {
+        /* the segment j is in */
+    }
+
+    p = hdb_pdq_filters(block) + hdb_pdq_nrec(block) * sizeof(uint16_t)
+        + (size_t) j * 3;
+
+    return (uint32_t) g << HDB_PDQ_SEG_SHIFT
+           | (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16;
+}
+
+static inline void
+hdb_pdq_put_id24(unsigned char *p, uint32_t id)
+{
+    p[0] = (unsigned char) id;
+    p[1] = (unsigned char) (id >> 8);
+    p[2] = (unsigned char) (id >> 16);
 }
 
 /* a block as read from LMDB: its offsets must describe its size */
 static inline int
 hdb_pdq_block_valid(const MDB_val *v)
 {
-    uint32_t  prev, off;
+    uint32_t  nseg, prev, off;
 
-    if (v->mv_size < HDB_PDQ_HDR) {
+    if (v->mv_size < hdb_pdq_hdr(1)) {
+        return 0;
+    }
+
+    nseg = hdb_pdq_nseg(v->mv_data);
+
+    if (nseg == 0 || nseg > HDB_PDQ_SEG_MAX
+        || v->mv_size < hdb_pdq_hdr(nseg))
+    {
         return 0;
     }
 
     prev = 0;
 
-    for (int k = 0; k <= HDB_PDQ_SUB; k++) {
-        off = hdb_pdq_off(v->mv_data, k);
-        if (off < prev) {
+    for (size_t k = 0; k <= HDB_PDQ_SUB * nseg; k++) {
+        off = hdb_pdq_u32(v->mv_data, 1 + k);
+        if (off < prev || (k == 0 && off != 0)) {
             return 0;
         }
         prev = off;
     }
 
-    return hdb_pdq_off(v->mv_data, 0) == 0
-           && v->mv_size == HDB_PDQ_HDR + (size_t) prev * HDB_PDQ_REC;
+    return v->mv_size == hdb_pdq_hdr(nseg) + (size_t) prev * HDB_PDQ_REC;
 }
 
 /* the hash store: id -> chunk id / HDB_PDQ_CHUNK, slot id % HDB_PDQ_CHUNK */

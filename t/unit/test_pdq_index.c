@@ -204,6 +204,36 @@ next_pdq_id(hdb_t *db)
     return id;
 }
 
+/*
+ * The ids given out from here on: the test's hashes straddle the 2^24
+ * boundary, so that blocks hold records of two id segments.
+ */
+static int
+set_next_pdq_id(hdb_t *db, uint32_t id)
+{
+    int       rc;
+    MDB_txn  *txn;
+    MDB_val   key, val;
+
+    rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    key.mv_data = "next_pdq_id";
+    key.mv_size = sizeof("next_pdq_id") - 1;
+    val.mv_data = &id;
+    val.mv_size = sizeof(id);
+
+    rc = mdb_put(txn, db->meta, &key, &val, 0);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    return mdb_txn_commit(txn);
+}
+
 /* a set as the release before this one left it: schema 2, its old index */
 static int
 make_old(hdb_t *db)
@@ -281,6 +311,8 @@ main(void)
     }
 
     ok(hdb_create(&db, dir, HDB_OPEN_CREATE, 0) == 0, "hash set created");
+    is_int(set_next_pdq_id(db, (1u << 24) - NHASH / 2), 0,
+           "ids given out from 2^24 - %d: two id segments", NHASH / 2);
 
     /* --- import, and the index against brute force --- */
 
@@ -328,7 +360,7 @@ main(void)
             listed[i] = 1;
         }
 
-        ok(before > NHASH && next_pdq_id(db) == before,
+        ok(before == (1u << 24) + NHASH / 2 && next_pdq_id(db) == before,
            "the hashes that came back took the freed ids: the hash store "
            "did not grow (next id %u, %u before)", next_pdq_id(db), before);
     }
