@@ -47,19 +47,26 @@ hdb_pdq_masks_init(void)
  * a time where the CPU has AVX2 (checked once, at the first query).
  */
 static size_t
-hdb_pdq_scan_c(const unsigned char *f, size_t n, uint16_t q, int lim,
-    uint16_t *hit)
+hdb_pdq_scan_from(const unsigned char *f, size_t j, size_t n, uint16_t q,
+    int lim, uint16_t *hit)
 {
     size_t    k = 0;
     uint16_t  v;
 
-    for (size_t j = 0; j < n; j++) {
+    for ( /* void */ ; j < n; j++) {
         memcpy(&v, f + j * sizeof(v), sizeof(v));
         hit[k] = (uint16_t) j;
         k += __builtin_popcount((unsigned) (v ^ q)) <= lim;
     }
 
     return k;
+}
+
+static size_t
+hdb_pdq_scan_c(const unsigned char *f, size_t n, uint16_t q, int lim,
+    uint16_t *hit)
+{
+    return hdb_pdq_scan_from(f, 0, n, q, lim, hit);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -107,15 +114,8 @@ hdb_pdq_scan_avx2(const unsigned char *f, size_t n, uint16_t q, int lim,
         }
     }
 
-    for ( /* void */ ; j < n; j++) {
-        uint16_t  v;
-
-        memcpy(&v, f + j * sizeof(v), sizeof(v));
-        hit[k] = (uint16_t) j;
-        k += __builtin_popcount((unsigned) (v ^ q)) <= lim;
-    }
-
-    return k;
+    /* the last few one at a time */
+    return k + hdb_pdq_scan_from(f, j, n, q, lim, hit + k);
 }
 
 #endif
@@ -131,9 +131,13 @@ hdb_pdq_scan_init(void)
     hdb_pdq_scan_pt  scan = hdb_pdq_scan_c;
 
 #if defined(__x86_64__) && defined(__GNUC__)
+    const char  *want = getenv("HDB_PDQ_SCAN");
+
+    /* HDB_PDQ_SCAN=c: the plain loop, so that tests cover it too */
     __builtin_cpu_init();
 
-    if (__builtin_cpu_supports("avx2")) {
+    if (__builtin_cpu_supports("avx2") && !(want && strcmp(want, "c") == 0))
+    {
         scan = hdb_pdq_scan_avx2;
     }
 #endif

@@ -26,7 +26,7 @@ static const char  usage[] =
     "Keeps the hash set (an LMDB directory) that the nginx upload filter\n"
     "reads.  Commands:\n"
     "  init DB                       create an empty hash set\n"
-    "  upgrade DB                    bring a set of an older release up to date\n"
+    "  upgrade DB                    bring an older release's set up to date\n"
     "  import DB --source NAME LIST  add a list's digests to a source\n"
     "  sync DB --source NAME LIST    make a source hold exactly a full list\n"
     "  apply DB --source NAME DELTA  add and remove digests of a source\n"
