@@ -4,9 +4,10 @@
 # 31, against brute force, and on the same hashes and queries faiss's
 # IndexBinaryMultiHash (Debian's python3-faiss, what Meta's HMA uses) and
 # the reference's MIH256 (facebook/ThreatExchange pdq/cpp/index/mih.h,
-# from REF_SRC or the mirror), all in the same run.  Needs ~8 GB of disk
-# and ~6 GB of memory at 10 M.  PDQ_SIZES, PDQ_QUERIES, MIH_QUERIES (the
-# reference is slow: fewer queries) choose the run.
+# from REF_SRC or the mirror), all in the same run.  Needs ~3 GB of disk
+# and ~4 GB of memory at 10 M; at 50 M (PDQ_SIZES=50000000) 11 GB of disk
+# and 17 GB of memory for faiss.  PDQ_SIZES, PDQ_QUERIES, FAISS_QUERIES
+# and MIH_QUERIES (the others are slow: fewer queries) choose the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -46,7 +47,8 @@ for n in ${PDQ_SIZES:-1000000 10000000}; do
         "${PDQ_QUERIES:-2000}"
     rm -rf "${dir:?}/$n"
     if [ -n "$faiss" ]; then
-        /usr/bin/python3 bench/pdq_index_faiss.py "$dir/x" "${PDQ_QUERIES:-2000}"
+        /usr/bin/python3 bench/pdq_index_faiss.py "$dir/x" \
+            "${FAISS_QUERIES:-${PDQ_QUERIES:-2000}}"
     fi
     if [ -n "$mih" ]; then
         "$mih" "$dir/x" "${MIH_QUERIES:-200}"
