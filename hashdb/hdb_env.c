@@ -270,7 +270,7 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
 {
     int       rc;
     MDB_val   key, val;
-    uint32_t  version, next_id;
+    uint32_t  version;
 
     key.mv_data = "schema";
     key.mv_size = sizeof("schema") - 1;
@@ -278,30 +278,15 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
     rc = mdb_get(txn, db->meta, &key, &val);
 
     if (rc == MDB_NOTFOUND && (db->flags & HDB_OPEN_CREATE)) {
-        version = HDB_SCHEMA_VERSION;
-        val.mv_data = &version;
-        val.mv_size = sizeof(version);
-
-        rc = mdb_put(txn, db->meta, &key, &val, 0);
-        if (rc != 0) {
-            return rc;
+        rc = hdb_meta_put_u32(db, txn, "schema", HDB_SCHEMA_VERSION);
+        if (rc == 0) {
+            rc = hdb_meta_put_u32(db, txn, "next_source_id", 1);
+        }
+        if (rc == 0) {
+            rc = hdb_meta_put_u32(db, txn, "next_pdq_id", 1);
         }
 
-        next_id = 1;
-        key.mv_data = "next_source_id";
-        key.mv_size = sizeof("next_source_id") - 1;
-        val.mv_data = &next_id;
-        val.mv_size = sizeof(next_id);
-
-        rc = mdb_put(txn, db->meta, &key, &val, 0);
-        if (rc != 0) {
-            return rc;
-        }
-
-        key.mv_data = "next_pdq_id";
-        key.mv_size = sizeof("next_pdq_id") - 1;
-
-        return mdb_put(txn, db->meta, &key, &val, 0);
+        return rc;
     }
 
     if (rc == MDB_NOTFOUND) {
@@ -330,6 +315,41 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
     }
 
     return version == HDB_SCHEMA_VERSION && db->pdq_free ? 0 : HDB_ESCHEMA;
+}
+
+int
+hdb_meta_get_u32(hdb_t *db, MDB_txn *txn, const char *name, uint32_t *v)
+{
+    int      rc;
+    MDB_val  key, val;
+
+    key.mv_data = (void *) name;
+    key.mv_size = strlen(name);
+
+    rc = mdb_get(txn, db->meta, &key, &val);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (val.mv_size != sizeof(*v)) {
+        return MDB_CORRUPTED;
+    }
+
+    memcpy(v, val.mv_data, sizeof(*v));
+    return 0;
+}
+
+int
+hdb_meta_put_u32(hdb_t *db, MDB_txn *txn, const char *name, uint32_t v)
+{
+    MDB_val  key, val;
+
+    key.mv_data = (void *) name;
+    key.mv_size = strlen(name);
+    val.mv_data = &v;
+    val.mv_size = sizeof(v);
+
+    return mdb_put(txn, db->meta, &key, &val, 0);
 }
 
 void

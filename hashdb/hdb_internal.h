@@ -121,6 +121,14 @@ void hdb_source_from_rec(hdb_source_t *src, const char *name, size_t len,
  */
 typedef struct hdb_pdq_pending  hdb_pdq_pending_t;
 
+/*
+ * A uint32_t under name in "meta": MDB_NOTFOUND when there is none,
+ * MDB_CORRUPTED when the value is not 4 bytes; and its writing.
+ */
+int hdb_meta_get_u32(hdb_t *db, MDB_txn *txn, const char *name,
+    uint32_t *v);
+int hdb_meta_put_u32(hdb_t *db, MDB_txn *txn, const char *name, uint32_t v);
+
 int hdb_pdq_touch(hdb_pdq_pending_t **p, const unsigned char *hash,
     int was_indexed);
 void hdb_pdq_pending_free(hdb_pdq_pending_t *p);

@@ -420,15 +420,10 @@ hdb_pdq_take_ids(hdb_t *db, MDB_txn *txn, hdb_pdq_change_t *ch, size_t nch)
         return 0;
     }
 
-    key.mv_data = "next_pdq_id";
-    key.mv_size = sizeof("next_pdq_id") - 1;
-
-    rc = mdb_get(txn, db->meta, &key, &val);
-    if (rc != 0 || val.mv_size != sizeof(id)) {
-        return rc ? rc : MDB_CORRUPTED;
+    rc = hdb_meta_get_u32(db, txn, "next_pdq_id", &next);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
     }
-
-    memcpy(&next, val.mv_data, sizeof(next));
 
     for ( /* void */ ; i < nch; i++) {
         if (ch[i].remove) {
@@ -442,10 +437,7 @@ hdb_pdq_take_ids(hdb_t *db, MDB_txn *txn, hdb_pdq_change_t *ch, size_t nch)
         ch[i].id = next++;
     }
 
-    val.mv_data = &next;
-    val.mv_size = sizeof(next);
-
-    return mdb_put(txn, db->meta, &key, &val, 0);
+    return hdb_meta_put_u32(db, txn, "next_pdq_id", next);
 }
 
 /* the changes by id: the hash store is rewritten a chunk at a time */
@@ -671,7 +663,6 @@ hdb_pdq_reindex(hdb_t *db, MDB_txn *txn)
 {
     int                 rc;
     MDB_val             key, val;
-    uint32_t            v;
     MDB_cursor         *cur;
     MDB_dbi             lists[2];
     hdb_pdq_pending_t  *p = NULL;
@@ -687,13 +678,7 @@ hdb_pdq_reindex(hdb_t *db, MDB_txn *txn)
         return rc;
     }
 
-    v = 1;
-    key.mv_data = "next_pdq_id";
-    key.mv_size = sizeof("next_pdq_id") - 1;
-    val.mv_data = &v;
-    val.mv_size = sizeof(v);
-
-    rc = mdb_put(txn, db->meta, &key, &val, 0);
+    rc = hdb_meta_put_u32(db, txn, "next_pdq_id", 1);
     if (rc != 0) {
         return rc;
     }
@@ -739,13 +724,7 @@ hdb_pdq_reindex(hdb_t *db, MDB_txn *txn)
         return rc;
     }
 
-    v = HDB_SCHEMA_VERSION;
-    key.mv_data = "schema";
-    key.mv_size = sizeof("schema") - 1;
-    val.mv_data = &v;
-    val.mv_size = sizeof(v);
-
-    return mdb_put(txn, db->meta, &key, &val, 0);
+    return hdb_meta_put_u32(db, txn, "schema", HDB_SCHEMA_VERSION);
 }
 
 int

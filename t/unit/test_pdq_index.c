@@ -186,17 +186,11 @@ static uint32_t
 next_pdq_id(hdb_t *db)
 {
     MDB_txn   *txn;
-    MDB_val    key, val;
     uint32_t   id = 0;
 
-    key.mv_data = "next_pdq_id";
-    key.mv_size = sizeof("next_pdq_id") - 1;
-
     if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn) == 0) {
-        if (mdb_get(txn, db->meta, &key, &val) == 0
-            && val.mv_size == sizeof(id))
-        {
-            memcpy(&id, val.mv_data, sizeof(id));
+        if (hdb_meta_get_u32(db, txn, "next_pdq_id", &id) != 0) {
+            id = 0;
         }
         mdb_txn_abort(txn);
     }
@@ -213,19 +207,13 @@ set_next_pdq_id(hdb_t *db, uint32_t id)
 {
     int       rc;
     MDB_txn  *txn;
-    MDB_val   key, val;
 
     rc = mdb_txn_begin(db->env, NULL, 0, &txn);
     if (rc != 0) {
         return rc;
     }
 
-    key.mv_data = "next_pdq_id";
-    key.mv_size = sizeof("next_pdq_id") - 1;
-    val.mv_data = &id;
-    val.mv_size = sizeof(id);
-
-    rc = mdb_put(txn, db->meta, &key, &val, 0);
+    rc = hdb_meta_put_u32(db, txn, "next_pdq_id", id);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
@@ -241,19 +229,13 @@ make_old(hdb_t *db)
     int        rc;
     MDB_txn   *txn;
     MDB_val    key, val;
-    uint32_t   v = 2;
 
     rc = mdb_txn_begin(db->env, NULL, 0, &txn);
     if (rc != 0) {
         return rc;
     }
 
-    key.mv_data = "schema";
-    key.mv_size = sizeof("schema") - 1;
-    val.mv_data = &v;
-    val.mv_size = sizeof(v);
-
-    rc = mdb_put(txn, db->meta, &key, &val, 0);
+    rc = hdb_meta_put_u32(db, txn, "schema", 2);
 
     /* old blocks, their records 16 bytes: nothing the new side can read */
     if (rc == 0) {
