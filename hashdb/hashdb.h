@@ -162,13 +162,15 @@ const char *hdb_strerror(int rc);
 int hdb_open(hdb_t **db, const char *path, unsigned flags);
 
 /**
- * Brings db, opened with HDB_OPEN_UPGRADE, up to this schema if it is of
- * the one before (schema 2 to 3: rebuilds the PDQ index from the listed
- * hashes, in one transaction, the map grown as it needs), and sets
- * *upgraded to 1; otherwise does nothing and sets it to 0.  A process of
- * the release before that still has the set open then fails its PDQ
- * lookups (MDB_CORRUPTED) until it opens the set again.  Returns 0 or an
- * LMDB error (the set is then as it was).
+ * Brings db, opened for writing (with HDB_OPEN_UPGRADE if it may be of
+ * the schema before), up to this schema if it is of the one before
+ * (schema 2 to 3: rebuilds the PDQ index from the listed hashes, in one
+ * transaction, the map grown as it needs), and sets *upgraded to 1; if
+ * it is of this schema already (another upgrade may have come first),
+ * does nothing and sets it to 0.  A process of the release before that
+ * still has the set open then fails its PDQ lookups (MDB_CORRUPTED)
+ * until it opens the set again.  Returns 0 or an LMDB error (the set is
+ * then as it was).
  */
 int hdb_upgrade(hdb_t *db, int *upgraded);
 

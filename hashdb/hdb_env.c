@@ -269,13 +269,9 @@ static int
 hdb_check_schema(hdb_t *db, MDB_txn *txn)
 {
     int       rc;
-    MDB_val   key, val;
     uint32_t  version;
 
-    key.mv_data = "schema";
-    key.mv_size = sizeof("schema") - 1;
-
-    rc = mdb_get(txn, db->meta, &key, &val);
+    rc = hdb_meta_get_u32(db, txn, "schema", &version);
 
     if (rc == MDB_NOTFOUND && (db->flags & HDB_OPEN_CREATE)) {
         rc = hdb_meta_put_u32(db, txn, "schema", HDB_SCHEMA_VERSION);
@@ -289,19 +285,13 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
         return rc;
     }
 
-    if (rc == MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED) {
         return HDB_ESCHEMA;
     }
 
     if (rc != 0) {
         return rc;
     }
-
-    if (val.mv_size != sizeof(version)) {
-        return HDB_ESCHEMA;
-    }
-
-    memcpy(&version, val.mv_data, sizeof(version));
 
     if (version == HDB_SCHEMA_OLD) {
         if (!(db->flags & HDB_OPEN_UPGRADE)
@@ -310,8 +300,7 @@ hdb_check_schema(hdb_t *db, MDB_txn *txn)
             return HDB_EOLD;
         }
 
-        db->old_schema = 1;     /* hdb_upgrade() before any use */
-        return 0;
+        return 0;               /* for hdb_upgrade(), before any use */
     }
 
     return version == HDB_SCHEMA_VERSION && db->pdq_free ? 0 : HDB_ESCHEMA;

@@ -28,7 +28,6 @@ struct hdb {
     char      *path;
     uint64_t   file_id;         /* data.mdb's device and inode, mixed */
     int        reserved;        /* mapped at HDB_MAP_RESERVE: no remap */
-    int        old_schema;      /* a writer opened schema 2: hdb_upgrade() */
 };
 
 /* a reader's view of one PDQ index block (hdb_pdq_index.c) */

@@ -218,16 +218,16 @@ hdb_pdq_block(hdb_reader_t *rd, hdb_pdq_blk_t *b, int table, unsigned block,
 }
 
 /*
- * A candidate that passed the filter (its hash in the map): its full
- * distance, then the source
- * that lists it, allows that distance and does most by its policy (a
- * listed image's, else a listed video's frame as a still).  It becomes
+ * A candidate that passed the filter (its hash in the map, valid for the
+ * read transaction): its full distance, then the source that lists it,
+ * allows that distance and does most by its policy (a listed image's,
+ * else a listed video's frame as a still).  It becomes
  * the match if it does more than the one found so far, or as much and is
  * nearer; only a blocking match narrows the search.
  */
 static int
 hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
-    unsigned variant_no, const unsigned char *stored)
+    unsigned variant_no, const unsigned char *listed)
 {
     int                    rc, action, found;
     unsigned               d;
@@ -237,15 +237,11 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
     hdb_source_t           src;
     struct hdb_entry_rec   entry;
     struct hdb_source_rec  rec;
-    unsigned char          listed[HDB_PDQ_SIZE];
 
-    d = hdb_pdq_distance(stored, variant);
+    d = hdb_pdq_distance(listed, variant);
     if (d >= q->limit) {
         return 0;
     }
-
-    /* a copy: a callback that writes may move the page it was read from */
-    memcpy(listed, stored, HDB_PDQ_SIZE);
 
     if (q->near) {
         return q->near(q->data, listed, d);
@@ -263,7 +259,7 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
         return rc;
     }
 
-    key.mv_data = listed;
+    key.mv_data = (void *) listed;
     key.mv_size = HDB_PDQ_SIZE;
     found = 0;
 
@@ -368,13 +364,11 @@ static int
 hdb_pdq_hash(hdb_reader_t *rd, uint32_t id, const unsigned char **hash)
 {
     int             rc;
-    size_t          c, slot, cap;
-    MDB_val         key, val;
-    uint32_t        chunk;
+    size_t          c, cap;
+    MDB_val         val;
     hdb_pdq_blk_t  *b;
 
     c = id / HDB_PDQ_CHUNK;
-    slot = id % HDB_PDQ_CHUNK;
 
     if (c >= rd->pdq_nchunks) {
         cap = rd->pdq_nchunks ? rd->pdq_nchunks : 64;
@@ -396,17 +390,9 @@ hdb_pdq_hash(hdb_reader_t *rd, uint32_t id, const unsigned char **hash)
     b = &rd->pdq_chunks[c];
 
     if (b->state == HDB_PDQ_BLK_UNKNOWN) {
-        chunk = (uint32_t) c;
-        key.mv_data = &chunk;
-        key.mv_size = sizeof(chunk);
-
-        rc = mdb_get(rd->txn, rd->db->pdq_id, &key, &val);
+        rc = hdb_pdq_chunk_get(rd->db, rd->txn, id, &val);
         if (rc != 0) {
-            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        }
-
-        if (!hdb_pdq_chunk_valid(&val)) {
-            return MDB_CORRUPTED;
+            return rc;
         }
 
         b->state = HDB_PDQ_BLK_PRESENT;
@@ -414,13 +400,7 @@ hdb_pdq_hash(hdb_reader_t *rd, uint32_t id, const unsigned char **hash)
         b->size = (uint32_t) val.mv_size;
     }
 
-    /* a record names an id its chunk holds, or the set is damaged */
-    if ((slot + 1) * HDB_PDQ_SIZE > b->size) {
-        return MDB_CORRUPTED;
-    }
-
-    *hash = b->data + slot * HDB_PDQ_SIZE;
-    return 0;
+    return hdb_pdq_chunk_hash(b->data, b->size, id, hash);
 }
 
 /* one probe of a query: a bucket and the bits its word is off by */

@@ -106,28 +106,15 @@ static int
 hdb_pdq_stored(hdb_t *db, MDB_txn *txn, uint32_t id,
     const unsigned char **hash)
 {
-    int       rc;
-    size_t    slot;
-    MDB_val   key, val;
-    uint32_t  chunk;
+    int      rc;
+    MDB_val  val;
 
-    chunk = id / HDB_PDQ_CHUNK;
-    slot = id % HDB_PDQ_CHUNK;
-    key.mv_data = &chunk;
-    key.mv_size = sizeof(chunk);
-
-    rc = mdb_get(txn, db->pdq_id, &key, &val);
+    rc = hdb_pdq_chunk_get(db, txn, id, &val);
     if (rc != 0) {
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        return rc;
     }
 
-    if (!hdb_pdq_chunk_valid(&val) || (slot + 1) * HDB_PDQ_SIZE > val.mv_size)
-    {
-        return MDB_CORRUPTED;
-    }
-
-    *hash = (const unsigned char *) val.mv_data + slot * HDB_PDQ_SIZE;
-    return 0;
+    return hdb_pdq_chunk_hash(val.mv_data, val.mv_size, id, hash);
 }
 
 /* the id a listed hash is filed under: its bucket in table 0 tells */
@@ -271,8 +258,9 @@ hdb_pdq_merge_block(hdb_t *db, MDB_txn *txn, int table, unsigned block,
         for (unsigned g = 0; g < nseg; g++) {
             off[1 + s * nseg + g] = (uint32_t) n;
 
-            from = old && g < old_nseg ? hdb_pdq_off(old, s, g) : 0;
-            to = old && g < old_nseg ? hdb_pdq_off(old, s, g + 1) : 0;
+            /* old_nseg is 0 without an old block */
+            from = g < old_nseg ? hdb_pdq_off(old, s, g) : 0;
+            to = g < old_nseg ? hdb_pdq_off(old, s, g + 1) : 0;
 
             for (uint32_t j = from; j < to; j++) {
                 id = hdb_pdq_rec_id(old, s, j);
@@ -379,7 +367,7 @@ hdb_pdq_take_ids(hdb_t *db, MDB_txn *txn, hdb_pdq_change_t *ch, size_t nch)
     int          rc;
     size_t       i;
     MDB_val      key, val;
-    uint32_t     id, next;
+    uint32_t     next;
     MDB_cursor  *cur;
 
     rc = mdb_cursor_open(txn, db->pdq_free, &cur);
@@ -397,12 +385,12 @@ hdb_pdq_take_ids(hdb_t *db, MDB_txn *txn, hdb_pdq_change_t *ch, size_t nch)
             break;
         }
 
-        if (key.mv_size != sizeof(id)) {
+        if (key.mv_size != sizeof(ch[i].id)) {
             rc = MDB_CORRUPTED;
             break;
         }
 
-        memcpy(&ch[i].id, key.mv_data, sizeof(id));
+        memcpy(&ch[i].id, key.mv_data, sizeof(ch[i].id));
 
         rc = mdb_cursor_del(cur, 0);
         if (rc != 0) {
@@ -732,12 +720,9 @@ hdb_upgrade(hdb_t *db, int *upgraded)
 {
     int       rc;
     MDB_txn  *txn;
+    uint32_t  version;
 
     *upgraded = 0;
-
-    if (!db->old_schema) {
-        return 0;
-    }
 
     for ( ;; ) {
         rc = mdb_txn_begin(db->env, NULL, 0, &txn);
@@ -745,7 +730,19 @@ hdb_upgrade(hdb_t *db, int *upgraded)
             return rc;
         }
 
-        rc = hdb_pdq_reindex(db, txn);
+        /* asked in the write transaction: another upgrade may have won */
+        rc = hdb_meta_get_u32(db, txn, "schema", &version);
+
+        if (rc == 0 && version == HDB_SCHEMA_VERSION) {
+            mdb_txn_abort(txn);
+            return 0;
+        }
+
+        if (rc == 0) {
+            rc = version == HDB_SCHEMA_OLD ? hdb_pdq_reindex(db, txn)
+                                           : HDB_ESCHEMA;
+        }
+
         if (rc == 0) {
             rc = mdb_txn_commit(txn);
         } else {
@@ -763,7 +760,6 @@ hdb_upgrade(hdb_t *db, int *upgraded)
     }
 
     if (rc == 0) {
-        db->old_schema = 0;
         *upgraded = 1;
     }
 

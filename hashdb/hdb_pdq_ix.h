@@ -206,4 +206,38 @@ hdb_pdq_chunk_valid(const MDB_val *v)
            && v->mv_size <= (size_t) HDB_PDQ_CHUNK * HDB_PDQ_SIZE;
 }
 
+/* the chunk that holds id, which an index record names: it must exist */
+static inline int
+hdb_pdq_chunk_get(hdb_t *db, MDB_txn *txn, uint32_t id, MDB_val *val)
+{
+    int       rc;
+    MDB_val   key;
+    uint32_t  chunk = id / HDB_PDQ_CHUNK;
+
+    key.mv_data = &chunk;
+    key.mv_size = sizeof(chunk);
+
+    rc = mdb_get(txn, db->pdq_id, &key, val);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    }
+
+    return hdb_pdq_chunk_valid(val) ? 0 : MDB_CORRUPTED;
+}
+
+/* id's hash in its chunk (size bytes at data), if the chunk reaches it */
+static inline int
+hdb_pdq_chunk_hash(const unsigned char *data, size_t size, uint32_t id,
+    const unsigned char **hash)
+{
+    size_t  slot = id % HDB_PDQ_CHUNK;
+
+    if ((slot + 1) * HDB_PDQ_SIZE > size) {
+        return MDB_CORRUPTED;
+    }
+
+    *hash = data + slot * HDB_PDQ_SIZE;
+    return 0;
+}
+
 #endif /* HDB_PDQ_IX_H */

@@ -35,10 +35,10 @@
  *   "pdq_ix"     the PDQ near-match index (hdb_pdq_ix.h): key 3 bytes,
  *                table number 0..15 and a block number 0..16383 (big-
  *                endian), the block of words 4 * block .. 4 * block + 3
- *                of table "table" -> uint32_t offsets[5] (the records of
- *                word 4 * block + k are offsets[k] .. offsets[k + 1] - 1),
- *                then n = offsets[4] uint16_t filters (each record's
- *                hash's next word), then n uint32_t hash ids
+ *                of table "table" -> uint32_t nseg, uint32_t offsets
+ *                per word and id segment, n uint16_t filters (each
+ *                record's hash's next word), n 3-byte hash ids (their
+ *                low 24 bits): the layout is in hdb_pdq_ix.h
  *
  *   "pdq_id"     key uint32_t chunk number (MDB_INTEGERKEY) -> up to
  *                HDB_PDQ_CHUNK 32-byte PDQ hashes: hash id k is slot
