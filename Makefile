@@ -40,7 +40,7 @@ UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)
                $(BUILD)/unit/replay_multipart $(BUILD)/unit/replay_list \
                $(BUILD)/unit/replay_jpeg $(BUILD)/unit/replay_inspect \
                $(BUILD)/unit/replay_decoders $(BUILD)/unit/replay_ledger \
-               $(BUILD)/unit/replay_feed \
+               $(BUILD)/unit/replay_feed $(BUILD)/unit/replay_pdq_index \
                $(patsubst %,$(BUILD)/unit/replay_%,$(IMG_FUZZ)) \
                $(BUILD)/unit/inspect_body \
                $(BUILD)/unit/jpeg_transform
@@ -133,6 +133,12 @@ $(BUILD)/unit/replay_feed: fuzz/fuzz_feed.c fuzz/standalone.c \
 	    tools/feed_index.c tools/signature.c $(HDB_SRCS) $(UF_LDFLAGS) \
 	    $(HDB_LIBS)
 
+$(BUILD)/unit/replay_pdq_index: fuzz/fuzz_pdq_index.c fuzz/standalone.c \
+                                $(HDB_SRCS) $(HDB_HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS) $(UF_CFLAGS) -o $@ fuzz/fuzz_pdq_index.c fuzz/standalone.c \
+	    $(HDB_SRCS) $(UF_LDFLAGS) $(HDB_LIBS)
+
 $(patsubst %,$(BUILD)/unit/replay_%,jpeg $(IMG_FUZZ)): $(BUILD)/unit/replay_%: \
         fuzz/fuzz_%.c fuzz/fuzz_image.h fuzz/standalone.c $(HDB_SRCS) $(HDB_HDRS)
 	@mkdir -p $(BUILD)/unit
@@ -165,6 +171,10 @@ build-fuzz/fuzz_feed: fuzz/fuzz_feed.c tools/feed_index.c tools/signature.c \
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
 
+build-fuzz/fuzz_pdq_index: fuzz/fuzz_pdq_index.c $(HDB_SRCS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
+
 build-fuzz/fuzz_jpeg: fuzz/fuzz_jpeg.c $(HDB_SRCS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(HDB_LIBS)
@@ -181,9 +191,9 @@ deps-fuzz:
 fuzz: deps-fuzz build-fuzz/fuzz_multipart build-fuzz/fuzz_inspect \
       build-fuzz/fuzz_decoders build-fuzz/fuzz_list \
       build-fuzz/fuzz_jpeg build-fuzz/fuzz_ledger build-fuzz/fuzz_feed \
-      $(patsubst %,build-fuzz/fuzz_%,$(IMG_FUZZ))
+      build-fuzz/fuzz_pdq_index $(patsubst %,build-fuzz/fuzz_%,$(IMG_FUZZ))
 	@mkdir -p fuzz/crashers
-	for t in multipart inspect decoders list jpeg ledger feed $(IMG_FUZZ); do \
+	for t in multipart inspect decoders list jpeg ledger feed pdq_index $(IMG_FUZZ); do \
 	    mkdir -p build-fuzz/corpus/$$t; \
 	    ./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	        -artifact_prefix=fuzz/crashers/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \

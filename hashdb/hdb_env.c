@@ -95,7 +95,7 @@ hdb_create(hdb_t **out, const char *path, unsigned flags, size_t mapsize)
      * LMDB does, and may remap when the set grows.
      */
     if ((flags & HDB_OPEN_RDONLY) && (flags & HDB_OPEN_THREADS)
-        && HDB_MAP_RESERVE)
+        && HDB_MAP_RESERVE != 0)
     {
         rc = mdb_env_set_mapsize(db->env, HDB_MAP_RESERVE);
         if (rc == 0) {

@@ -7,7 +7,7 @@ use warnings;
 use Test::More;
 
 my $build = $ENV{UF_BUILD} || 'build';
-for my $t (qw(multipart inspect decoders list jpeg ledger feed png gif webp heif bmp tiff video)) {
+for my $t (qw(multipart inspect decoders list jpeg ledger feed pdq_index png gif webp heif bmp tiff video)) {
     my @inputs = (glob("fuzz/corpus/$t/*"), glob("fuzz/crashers/$t-*"));
     ok(@inputs, "$t: inputs to replay");
     my $out = `$build/unit/replay_$t @inputs 2>&1`;
