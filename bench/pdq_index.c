@@ -193,7 +193,8 @@ main(int argc, char **argv)
      */
     reuse = getenv("PDQ_REUSE") != NULL;
 
-    rc = reuse ? hdb_open(&db, argv[1], 0)
+    /* PDQ_REUSE: as the workers open it (read-only, no readahead) */
+    rc = reuse ? hdb_open(&db, argv[1], HDB_OPEN_RDONLY | HDB_OPEN_NORDAHEAD)
                : hdb_create(&db, argv[1], HDB_OPEN_CREATE,
                             n * 512 > ((size_t) 256 << 20) ? n * 512 : 0);
     if (rc != 0) {

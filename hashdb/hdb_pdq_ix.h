@@ -140,23 +140,41 @@ hdb_pdq_rec_filter(const unsigned char *block, uint32_t j)
     return f;
 }
 
-/* the id of record j, of sub-bucket s */
+/* the id segment record j of sub-bucket s is filed under */
 static inline uint32_t
-hdb_pdq_rec_id(const unsigned char *block, unsigned s, uint32_t j)
+hdb_pdq_rec_seg(const unsigned char *block, unsigned s, uint32_t j)
 {
-    unsigned              g;
-    uint32_t              nseg = hdb_pdq_nseg(block);
-    const unsigned char  *p;
+    unsigned  g;
+    uint32_t  nseg = hdb_pdq_nseg(block);
 
     for (g = 0; g + 1 < nseg && j >= hdb_pdq_off(block, s, g + 1); g++) {
         /* the segment j is in */
     }
 
-    p = hdb_pdq_filters(block) + hdb_pdq_nrec(block) * sizeof(uint16_t)
-        + (size_t) j * 3;
+    return g;
+}
 
-    return (uint32_t) g << HDB_PDQ_SEG_SHIFT
-           | (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16;
+/* where record j's low 24 id bits are: apart from the filters */
+static inline const unsigned char *
+hdb_pdq_rec_id24(const unsigned char *block, uint32_t j)
+{
+    return hdb_pdq_filters(block) + hdb_pdq_nrec(block) * sizeof(uint16_t)
+           + (size_t) j * 3;
+}
+
+static inline uint32_t
+hdb_pdq_id(uint32_t seg, const unsigned char *id24)
+{
+    return seg << HDB_PDQ_SEG_SHIFT | (uint32_t) id24[0]
+           | (uint32_t) id24[1] << 8 | (uint32_t) id24[2] << 16;
+}
+
+/* the id of record j, of sub-bucket s */
+static inline uint32_t
+hdb_pdq_rec_id(const unsigned char *block, unsigned s, uint32_t j)
+{
+    return hdb_pdq_id(hdb_pdq_rec_seg(block, s, j),
+                      hdb_pdq_rec_id24(block, j));
 }
 
 static inline void
