@@ -189,36 +189,25 @@ static int
 hdb_video_next_num(hdb_writer_t *w, uint32_t *num)
 {
     int       rc;
-    MDB_val   key, val;
     uint32_t  next;
 
-    key.mv_data = "next_video_id";
-    key.mv_size = sizeof("next_video_id") - 1;
-
-    rc = mdb_get(w->txn, w->db->meta, &key, &val);
+    /* made by the first writer that lists a video */
+    rc = hdb_meta_get_u32(w->db, w->txn, "next_video_id", &next);
 
     if (rc == MDB_NOTFOUND) {
         next = 1;
 
     } else if (rc != 0) {
         return rc;
-
-    } else if (val.mv_size != sizeof(next)) {
-        return MDB_CORRUPTED;
-
-    } else {
-        memcpy(&next, val.mv_data, sizeof(next));
     }
 
     if (next == UINT32_MAX) {
         return MDB_MAP_FULL;
     }
 
-    *num = next++;
-    val.mv_data = &next;
-    val.mv_size = sizeof(next);
+    *num = next;
 
-    return mdb_put(w->txn, w->db->meta, &key, &val, 0);
+    return hdb_meta_put_u32(w->db, w->txn, "next_video_id", next + 1);
 }
 
 /* the listed video's frames are these, already sorted and unique */

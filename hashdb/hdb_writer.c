@@ -38,25 +38,17 @@ hdb_writer_source(hdb_writer_t *w)
         return rc;
     }
 
-    idkey.mv_data = "next_source_id";
-    idkey.mv_size = sizeof("next_source_id") - 1;
-
-    rc = mdb_get(w->txn, w->db->meta, &idkey, &val);
-    if (rc != 0 || val.mv_size != sizeof(next_id)) {
-        return rc ? rc : MDB_CORRUPTED;
+    /* made with the set */
+    rc = hdb_meta_get_u32(w->db, w->txn, "next_source_id", &next_id);
+    if (rc != 0) {
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
     }
-
-    memcpy(&next_id, val.mv_data, sizeof(next_id));
 
     memset(&w->rec, 0, sizeof(w->rec));
     w->rec.id = next_id;
     w->rec.created = w->now;
 
-    next_id++;
-    val.mv_data = &next_id;
-    val.mv_size = sizeof(next_id);
-
-    rc = mdb_put(w->txn, w->db->meta, &idkey, &val, 0);
+    rc = hdb_meta_put_u32(w->db, w->txn, "next_source_id", next_id + 1);
     if (rc != 0) {
         return rc;
     }
