@@ -554,6 +554,10 @@ void hdb_writer_abort(hdb_writer_t *w);
 typedef struct {
     hdb_type_t     type;
     unsigned char  digest[HDB_DIGEST_MAX];
+    /* a listed video allowed by its name: its source and name ("" when
+       the entry is a digest, of type) */
+    char           source[HDB_SOURCE_MAX + 1];
+    char           video[HDB_VIDEO_NAME_MAX + 1];
     int64_t        added;
     char           reason[HDB_REASON_MAX + 1];
 } hdb_allow_t;
@@ -571,6 +575,21 @@ int hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
 
 /** Takes the digest off the allow list: 0, or HDB_NOTFOUND if it was not. */
 int hdb_allow_remove(hdb_t *db, hdb_type_t type, const unsigned char *digest);
+
+/**
+ * Allows the listed video that source lists as video (the names a match's
+ * log line gives), with the reason: an upload that matches it, by vPDQ's
+ * rule or in one of its frames as a still, is logged as allowed, never
+ * blocked, unless another listed entry, not allowed, matches it too.
+ * The video need not be listed yet; the entry survives every sync.
+ * Returns 0, HDB_ENAME (a source, video name or reason not valid) or an
+ * LMDB error.
+ */
+int hdb_allow_video_add(hdb_t *db, const char *source, const char *video,
+    const char *reason);
+
+/** As hdb_allow_remove(), for a video allowed by hdb_allow_video_add(). */
+int hdb_allow_video_remove(hdb_t *db, const char *source, const char *video);
 
 /** Calls cb for every allowed entry; 0, cb's code, or an LMDB error. */
 int hdb_reader_allowed(hdb_reader_t *rd, hdb_allow_cb cb, void *data);

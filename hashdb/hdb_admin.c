@@ -26,22 +26,35 @@ hdb_allow_key(hdb_type_t type, const unsigned char *digest, MDB_val *key,
     return 0;
 }
 
-int
-hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
-    const char *reason)
+/* a listed video's key: HDB_ALLOW_VIDEO, its source, NUL, its name */
+static int
+hdb_allow_video_key(const char *source, const char *video, MDB_val *key,
+    unsigned char *buf)
+{
+    size_t  ns = strlen(source), nv = strlen(video);
+
+    if (!hdb_valid_name(source) || !hdb_valid_video_name(video, nv)) {
+        return HDB_ENAME;
+    }
+
+    buf[0] = HDB_ALLOW_VIDEO;
+    memcpy(buf + 1, source, ns + 1);
+    memcpy(buf + 2 + ns, video, nv);
+    key->mv_data = buf;
+    key->mv_size = 2 + ns + nv;
+
+    return 0;
+}
+
+static int
+hdb_allow_put(hdb_t *db, MDB_val *key, const char *reason)
 {
     int                   rc;
     size_t                n;
-    MDB_val               key, val;
+    MDB_val               val;
     MDB_txn              *txn;
-    unsigned char         k[1 + HDB_DIGEST_MAX];
     unsigned char         v[sizeof(struct hdb_allow_rec) + HDB_REASON_MAX];
     struct hdb_allow_rec  rec;
-
-    rc = hdb_allow_key(type, digest, &key, k);
-    if (rc != 0) {
-        return rc;
-    }
 
     n = strlen(reason);
     if (n > HDB_REASON_MAX) {
@@ -59,7 +72,27 @@ hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
         return rc;
     }
 
-    rc = mdb_put(txn, db->allow, &key, &val, 0);
+    rc = mdb_put(txn, db->allow, key, &val, 0);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+
+    return mdb_txn_commit(txn);
+}
+
+static int
+hdb_allow_del(hdb_t *db, MDB_val *key)
+{
+    int       rc;
+    MDB_txn  *txn;
+
+    rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return rc;
+    }
+
+    rc = mdb_del(txn, db->allow, key, NULL);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
@@ -69,30 +102,53 @@ hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
 }
 
 int
+hdb_allow_add(hdb_t *db, hdb_type_t type, const unsigned char *digest,
+    const char *reason)
+{
+    int            rc;
+    MDB_val        key;
+    unsigned char  k[1 + HDB_DIGEST_MAX];
+
+    rc = hdb_allow_key(type, digest, &key, k);
+
+    return rc ? rc : hdb_allow_put(db, &key, reason);
+}
+
+int
 hdb_allow_remove(hdb_t *db, hdb_type_t type, const unsigned char *digest)
 {
     int            rc;
     MDB_val        key;
-    MDB_txn       *txn;
     unsigned char  k[1 + HDB_DIGEST_MAX];
 
     rc = hdb_allow_key(type, digest, &key, k);
-    if (rc != 0) {
-        return rc;
-    }
 
-    rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    if (rc != 0) {
-        return rc;
-    }
+    return rc ? rc : hdb_allow_del(db, &key);
+}
 
-    rc = mdb_del(txn, db->allow, &key, NULL);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
+int
+hdb_allow_video_add(hdb_t *db, const char *source, const char *video,
+    const char *reason)
+{
+    int            rc;
+    MDB_val        key;
+    unsigned char  k[2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX];
 
-    return mdb_txn_commit(txn);
+    rc = hdb_allow_video_key(source, video, &key, k);
+
+    return rc ? rc : hdb_allow_put(db, &key, reason);
+}
+
+int
+hdb_allow_video_remove(hdb_t *db, const char *source, const char *video)
+{
+    int            rc;
+    MDB_val        key;
+    unsigned char  k[2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX];
+
+    rc = hdb_allow_video_key(source, video, &key, k);
+
+    return rc ? rc : hdb_allow_del(db, &key);
 }
 
 int

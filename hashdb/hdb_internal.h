@@ -107,6 +107,8 @@ int hdb_reader_source_rec(hdb_reader_t *rd, const unsigned char id[4],
     MDB_val *name, struct hdb_source_rec *rec);
 int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
     const unsigned char *digest, hdb_match_t *match);
+int hdb_reader_allow_pdq(hdb_reader_t *rd, const unsigned char *listed,
+    hdb_match_t *match);
 
 void hdb_source_id_encode(uint32_t id, unsigned char out[4]);
 uint32_t hdb_source_id_decode(const unsigned char in[4]);

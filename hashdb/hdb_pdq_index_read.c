@@ -336,8 +336,9 @@ hdb_pdq_check(hdb_pdq_query_t *q, const unsigned char *variant,
     /*
      * The allow list's say is part of what the candidate does: an allowed
      * entry near the upload must not hide a listed one a little further.
+     * A listed video's frame is allowed with its video, too.
      */
-    rc = hdb_reader_allow_check(q->rd, HDB_PDQ, listed, &cand);
+    rc = hdb_reader_allow_pdq(q->rd, listed, &cand);
     if (rc != 0) {
         return rc;
     }

@@ -289,22 +289,15 @@ hdb_reader_lookup(hdb_reader_t *rd, hdb_type_t type,
     return rc;
 }
 
-/* marks a match that the local allow list overrides */
-int
-hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
-    const unsigned char *digest, hdb_match_t *match)
+/* marks a match that the allow list's entry under key overrides */
+static int
+hdb_reader_allow_key(hdb_reader_t *rd, MDB_val *key, hdb_match_t *match)
 {
-    int            rc;
-    size_t         n;
-    MDB_val        key, val;
-    unsigned char  k[1 + HDB_DIGEST_MAX];
+    int      rc;
+    size_t   n;
+    MDB_val  val;
 
-    k[0] = (unsigned char) type;
-    memcpy(k + 1, digest, hdb_type_size(type));
-    key.mv_data = k;
-    key.mv_size = 1 + hdb_type_size(type);
-
-    rc = mdb_get(rd->txn, rd->db->allow, &key, &val);
+    rc = mdb_get(rd->txn, rd->db->allow, key, &val);
 
     if (rc == MDB_NOTFOUND) {
         return 0;
@@ -326,6 +319,89 @@ hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
            n);
     match->reason[n] = '\0';
 
+    return 0;
+}
+
+/* marks a match that the local allow list overrides */
+int
+hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
+    const unsigned char *digest, hdb_match_t *match)
+{
+    MDB_val        key;
+    unsigned char  k[1 + HDB_DIGEST_MAX];
+
+    k[0] = (unsigned char) type;
+    memcpy(k + 1, digest, hdb_type_size(type));
+    key.mv_data = k;
+    key.mv_size = 1 + hdb_type_size(type);
+
+    return hdb_reader_allow_key(rd, &key, match);
+}
+
+/*
+ * A PDQ match (of an image, a video's frame, or a video by vPDQ's rule)
+ * that the allow list overrides: the listed video it names allowed by
+ * name, or the listed hash it matched.
+ */
+int
+hdb_reader_allow_pdq(hdb_reader_t *rd, const unsigned char *listed,
+    hdb_match_t *match)
+{
+    int            rc;
+    size_t         ns, nv;
+    MDB_val        key;
+    unsigned char  k[2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX];
+
+    ns = strnlen(match->source, HDB_SOURCE_MAX);
+    nv = strnlen(match->video, HDB_VIDEO_NAME_MAX);
+
+    if (nv) {
+        k[0] = HDB_ALLOW_VIDEO;
+        memcpy(k + 1, match->source, ns);
+        k[1 + ns] = '\0';
+        memcpy(k + 2 + ns, match->video, nv);
+        key.mv_data = k;
+        key.mv_size = 2 + ns + nv;
+
+        rc = hdb_reader_allow_key(rd, &key, match);
+        if (rc != 0 || match->allowed) {
+            return rc;
+        }
+    }
+
+    return hdb_reader_allow_check(rd, HDB_PDQ, listed, match);
+}
+
+/* an "allow" key as the entry it names: a digest, or a listed video */
+static int
+hdb_allow_entry(const MDB_val *key, hdb_allow_t *a)
+{
+    size_t                ns, nv;
+    const unsigned char  *k = key->mv_data, *nul;
+
+    if (k[0] == HDB_ALLOW_VIDEO) {
+        nul = memchr(k + 1, '\0', key->mv_size - 1);
+        ns = nul ? (size_t) (nul - k - 1) : 0;
+        nv = nul ? key->mv_size - 2 - ns : 0;
+
+        if (ns == 0 || ns > HDB_SOURCE_MAX || nv == 0
+            || nv > HDB_VIDEO_NAME_MAX)
+        {
+            return MDB_CORRUPTED;
+        }
+
+        memcpy(a->source, k + 1, ns);
+        memcpy(a->video, nul + 1, nv);
+        return 0;
+    }
+
+    a->type = (hdb_type_t) k[0];
+
+    if (a->type >= HDB_NTYPES || key->mv_size != 1 + hdb_type_size(a->type)) {
+        return MDB_CORRUPTED;
+    }
+
+    memcpy(a->digest, k + 1, key->mv_size - 1);
     return 0;
 }
 
@@ -354,15 +430,12 @@ hdb_reader_allowed(hdb_reader_t *rd, hdb_allow_cb cb, void *data)
         }
 
         memset(&a, 0, sizeof(a));
-        a.type = (hdb_type_t) ((unsigned char *) key.mv_data)[0];
 
-        if (a.type >= HDB_NTYPES || key.mv_size != 1 + hdb_type_size(a.type))
-        {
-            rc = MDB_CORRUPTED;
+        rc = hdb_allow_entry(&key, &a);
+        if (rc != 0) {
             break;
         }
 
-        memcpy(a.digest, (unsigned char *) key.mv_data + 1, key.mv_size - 1);
         memcpy(&rec, val.mv_data, sizeof(rec));
         a.added = rec.added;
         n = val.mv_size - sizeof(rec);

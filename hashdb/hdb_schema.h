@@ -48,9 +48,11 @@
  *   "pdq_free"   key uint32_t hash id (MDB_INTEGERKEY) -> empty: the ids
  *                of removed hashes, given to the next hashes added
  *
- *   "allow"      key type byte + raw digest -> struct hdb_allow_rec
- *                followed by the reason text: the local allow list, kept
- *                apart from the sources so that no sync touches it
+ *   "allow"      key type byte + raw digest, or HDB_ALLOW_VIDEO + source
+ *                name + NUL + video name (a listed video allowed by its
+ *                name) -> struct hdb_allow_rec followed by the reason
+ *                text: the local allow list, kept apart from the sources
+ *                so that no sync touches it
  *
  *   "keys"       key source name -> n * 32 bytes: the raw Ed25519 public
  *                keys whose signatures the source's updates must carry
@@ -95,6 +97,7 @@
 #define HDB_DB_SOURCES     "sources"
 #define HDB_DB_SOURCE_IDS  "source_ids"
 #define HDB_DB_ALLOW       "allow"
+#define HDB_ALLOW_VIDEO    0xff     /* an "allow" key's first byte */
 #define HDB_DB_KEYS        "keys"
 #define HDB_DB_PDQ_IX      "pdq_ix"
 #define HDB_DB_PDQ_ID      "pdq_id"

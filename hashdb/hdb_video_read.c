@@ -314,7 +314,7 @@ hdb_vpdq_judge(hdb_reader_t *rd, const hdb_vpdq_pair_t *p, size_t n,
     }
 
     /* a video that does less than the best one found cannot be better */
-    if (*found && m.m.action > best->m.action) {
+    if (*found && m.m.action > hdb_match_weight(&best->m)) {
         return 0;
     }
 
@@ -371,11 +371,25 @@ hdb_vpdq_judge(hdb_reader_t *rd, const hdb_vpdq_pair_t *p, size_t n,
     }
 
     /*
+     * The allow list's say is part of what the video does (the video by
+     * its name, or the listed frame the log names): an allowed video must
+     * not hide another, listed, that the upload matches too.
+     */
+    rc = hdb_reader_allow_pdq(rd, p[first].listed, &m.m);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (*found && hdb_match_weight(&m.m) > hdb_match_weight(&best->m)) {
+        return 0;
+    }
+
+    /*
      * The best: the largest share of its frames matched; on a tie, more
      * of the upload's frames matched, then nearer (a video listed twice,
      * as an original and as an edit, is reported as the one it is).
      */
-    if (*found && m.m.action == best->m.action) {
+    if (*found && hdb_match_weight(&m.m) == hdb_match_weight(&best->m)) {
         size_t  a = cm * best->listed_frames;
         size_t  b = (size_t) best->listed_matched * rec.nframes;
 
@@ -474,9 +488,5 @@ hdb_reader_vpdq_match(hdb_reader_t *rd, const hdb_vpdq_frame_t *frames,
         return rc;
     }
 
-    if (!found) {
-        return MDB_NOTFOUND;
-    }
-
-    return hdb_reader_allow_check(rd, HDB_PDQ, match->m.listed, &match->m);
+    return found ? 0 : MDB_NOTFOUND;
 }

@@ -150,6 +150,36 @@ expect(put('/up/still.png', $still), 403, undef, 'a still taken from the listed 
 like($t->error_log, qr/source="video-test" category="V1" video="chair-orig-22-sd-bar" part=body .* format=png,/,
      'the still is reported as the listed video');
 
+# --- a false positive: the listed video allowed by its name ------------------
+
+($rc, $out) = $t->hashdb('allow', $t->db, 'video:video-test/chair-orig-22-sd-bar',
+                         '--reason', 'our own footage');
+is($rc, 0, 'hashdb allow video:SOURCE/NAME') or diag $out;
+($rc, $out) = $t->hashdb('allowed', $t->db);
+like($out, qr{^video:video-test/chair-orig-22-sd-bar\t\d{4}-\d\d-\d\dT[\d:]+Z\tour own footage$}m,
+     'hashdb allowed lists it');
+expect(put('/up/allowed.mp4', $edit{'crf 32'}), 200, $edit{'crf 32'},
+       'the allowed video, re-encoded, passes byte for byte');
+like($t->error_log, qr/match action=allow .* source="video-test" category="V1" video="chair-orig-22-sd-bar" listed_frames=23\/23 \(100%\) frames=\d+\/\d+ \(\d+%\) allowed="our own footage" part=body/,
+     'logged as allowed, with the reason');
+expect(put('/up/allowed.png', $still), 200, $still, 'and a still taken from it');
+expect(put('/up/image2.mp4', $shows_image), 403, undef,
+       'a video showing a listed image is still blocked');
+# listed by a second source too: the allowed one does not hide it
+$t->hashdb('import', $t->db, '--source', 'video-other', '--unsigned', '--format', 'vpdq',
+           "$data/hashes-1fps/chair-orig-22-sd-bar.txt");
+expect(put('/up/both.mp4', $edit{'crf 32'}), 403, undef,
+       'the same video listed by another source is blocked');
+like($t->error_log, qr/match action=block .* source="video-other" category="" video="chair-orig-22-sd-bar" .*both\.mp4/,
+     'and the log names that source');
+$t->hashdb('disable', $t->db, '--source', 'video-other');
+my $err;
+($rc, $out, $err) = $t->hashdb('allow', $t->db, 'video:video-test', '--reason', 'x');
+ok($rc == 2 && $err =~ m{video:SOURCE/NAME wanted}, 'a video without a name is refused') or diag $err;
+($rc, $out) = $t->hashdb('unallow', $t->db, 'video:video-test/chair-orig-22-sd-bar');
+is($rc, 0, 'hashdb unallow video:SOURCE/NAME') or diag $out;
+expect(put('/up/again.mp4', $edit{'crf 32'}), 403, undef, 'then it is blocked again');
+
 # --- hostile and over-limit videos -------------------------------------------
 
 my $orig = slurp($chair);

@@ -24,15 +24,61 @@ static const char  init_usage[] =
     "LMDB map (default 256M; it doubles whenever an update needs more).\n";
 
 static const char  allow_usage[] =
-    "usage: hashdb allow DB HEX --reason TEXT\n"
-    "       hashdb unallow DB HEX\n"
+    "usage: hashdb allow DB HEX|video:SOURCE/NAME --reason TEXT\n"
+    "       hashdb unallow DB HEX|video:SOURCE/NAME\n"
     "       hashdb allowed DB\n"
     "\n"
     "The local allow list: an allowed digest never blocks an upload (the\n"
     "module logs the match as allowed).  It survives every import and sync.\n"
     "HEX is a digest (MD5, SHA-1, SHA-256 by its length) or TYPE:HEX; a\n"
     "listed PDQ hash is pdq:HEX, as the module's log names it, and allowing\n"
-    "it allows every upload that matches it.\n";
+    "it allows every upload that matches it.  video:SOURCE/NAME is a listed\n"
+    "video, by the source= and video= of the log line: uploads that match\n"
+    "it, whole or a frame of it, are allowed.\n";
+
+/* the entry an allow command names: a digest, or video:SOURCE/NAME */
+typedef struct {
+    hdb_type_t     type;
+    unsigned char  digest[HDB_DIGEST_MAX];
+    char           source[HDB_SOURCE_MAX + 1];
+    const char    *video;       /* NULL: a digest */
+} allow_entry_t;
+
+static int
+parse_allow_entry(const char *arg, allow_entry_t *e)
+{
+    size_t       n;
+    const char  *name, *slash;
+
+    memset(e, 0, sizeof(*e));
+
+    if (strncmp(arg, "video:", 6) != 0) {
+        return tool_parse_digest(arg, &e->type, e->digest);
+    }
+
+    /* a source name has no "/": a video's name may */
+    name = arg + 6;
+    slash = strchr(name, '/');
+    n = slash ? (size_t) (slash - name) : 0;
+
+    if (n == 0 || n > HDB_SOURCE_MAX || slash[1] == '\0') {
+        tool_error("%s: video:SOURCE/NAME wanted, as the log line's "
+                   "source= and video=", arg);
+        return TOOL_FAILED;
+    }
+
+    memcpy(e->source, name, n);
+    e->video = slash + 1;
+
+    if (!hdb_valid_name(e->source)
+        || !hdb_valid_video_name(e->video, strlen(e->video)))
+    {
+        tool_error("%s: not a source and video name", arg);
+        return TOOL_FAILED;
+    }
+
+    return TOOL_OK;
+}
 
 static const char  disable_usage[] =
     "usage: hashdb disable DB --source NAME\n"
@@ -161,9 +207,8 @@ cmd_allow(int argc, char **argv)
 {
     int             c, rc;
     hdb_t          *db;
-    hdb_type_t      type;
     const char     *reason;
-    unsigned char   digest[HDB_DIGEST_MAX];
+    allow_entry_t   e;
 
     static const struct option  opts[] = {
         { "reason", required_argument, NULL, 'r' },
@@ -202,13 +247,14 @@ cmd_allow(int argc, char **argv)
         return TOOL_FAILED;
     }
 
-    if (tool_parse_digest(argv[optind + 1], &type, digest) != TOOL_OK
+    if (parse_allow_entry(argv[optind + 1], &e) != TOOL_OK
         || tool_open(&db, argv[optind], 0) != TOOL_OK)
     {
         return TOOL_FAILED;
     }
 
-    rc = hdb_allow_add(db, type, digest, reason);
+    rc = e.video ? hdb_allow_video_add(db, e.source, e.video, reason)
+                 : hdb_allow_add(db, e.type, e.digest, reason);
     hdb_close(db);
 
     if (rc != 0) {
@@ -224,8 +270,7 @@ cmd_unallow(int argc, char **argv)
 {
     int             rc;
     hdb_t          *db;
-    hdb_type_t      type;
-    unsigned char   digest[HDB_DIGEST_MAX];
+    allow_entry_t   e;
 
     if (tool_wants_help(argc, argv, allow_usage)) {
         return TOOL_OK;
@@ -235,13 +280,14 @@ cmd_unallow(int argc, char **argv)
         return tool_usage(allow_usage, "DB and one HEX wanted");
     }
 
-    if (tool_parse_digest(argv[2], &type, digest) != TOOL_OK
+    if (parse_allow_entry(argv[2], &e) != TOOL_OK
         || tool_open(&db, argv[1], 0) != TOOL_OK)
     {
         return TOOL_FAILED;
     }
 
-    rc = hdb_allow_remove(db, type, digest);
+    rc = e.video ? hdb_allow_video_remove(db, e.source, e.video)
+                 : hdb_allow_remove(db, e.type, e.digest);
     hdb_close(db);
 
     if (rc == HDB_NOTFOUND) {
@@ -266,9 +312,16 @@ print_allowed(const hdb_allow_t *a, void *data)
 
     (void) data;
 
-    hdb_hex_encode(a->digest, hdb_type_size(a->type), hex);
     gmtime_r(&t, &tm);
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    if (a->video[0]) {
+        printf("video:%s/%s\t%s\t%s\n", a->source, a->video, date,
+               a->reason);
+        return 0;
+    }
+
+    hdb_hex_encode(a->digest, hdb_type_size(a->type), hex);
     printf("%s:%s\t%s\t%s\n", hdb_type_name(a->type), hex, date, a->reason);
 
     return 0;
