@@ -419,7 +419,7 @@ cmd_stats(int argc, char **argv)
             printf("in memory: %zu of the %zu bytes in use (%.0f%%)\n",
                    resident, used, used ? 100.0 * resident / used : 100.0);
             printf("computes:  %s\n", types);
-            printf("allowed:   %llu digests on the allow list\n\n",
+            printf("allowed:   %llu entries on the allow list\n\n",
                    (unsigned long long) st.allowed);
             printf("%-24s %10s %10s %10s %10s %10s %8s  %-20s %6s %4s  %s\n",
                    "source", "files", "md5", "sha1", "sha256", "pdq",
