@@ -37,11 +37,8 @@ hdb_allow_video_key(const char *source, const char *video, MDB_val *key,
         return HDB_ENAME;
     }
 
-    buf[0] = HDB_ALLOW_VIDEO;
-    memcpy(buf + 1, source, ns + 1);
-    memcpy(buf + 2 + ns, video, nv);
     key->mv_data = buf;
-    key->mv_size = 2 + ns + nv;
+    key->mv_size = hdb_allow_video_key_make(buf, source, ns, video, nv);
 
     return 0;
 }
@@ -132,7 +129,7 @@ hdb_allow_video_add(hdb_t *db, const char *source, const char *video,
 {
     int            rc;
     MDB_val        key;
-    unsigned char  k[2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX];
+    unsigned char  k[HDB_ALLOW_VIDEO_KEY_MAX];
 
     rc = hdb_allow_video_key(source, video, &key, k);
 
@@ -144,7 +141,7 @@ hdb_allow_video_remove(hdb_t *db, const char *source, const char *video)
 {
     int            rc;
     MDB_val        key;
-    unsigned char  k[2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX];
+    unsigned char  k[HDB_ALLOW_VIDEO_KEY_MAX];
 
     rc = hdb_allow_video_key(source, video, &key, k);
 

@@ -5,6 +5,8 @@
 #ifndef HDB_INTERNAL_H
 #define HDB_INTERNAL_H
 
+#include <string.h>
+
 #include <lmdb.h>
 
 #include "hashdb.h"
@@ -109,6 +111,22 @@ int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
     const unsigned char *digest, hdb_match_t *match);
 int hdb_reader_allow_pdq(hdb_reader_t *rd, const unsigned char *listed,
     hdb_match_t *match);
+
+/* the "allow" key of a listed video (see hdb_schema.h) into buf, which
+   holds HDB_ALLOW_VIDEO_KEY_MAX bytes; its length */
+#define HDB_ALLOW_VIDEO_KEY_MAX  (2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX)
+
+static inline size_t
+hdb_allow_video_key_make(unsigned char *buf, const char *source, size_t ns,
+    const char *video, size_t nv)
+{
+    buf[0] = HDB_ALLOW_VIDEO;
+    memcpy(buf + 1, source, ns);
+    buf[1 + ns] = '\0';
+    memcpy(buf + 2 + ns, video, nv);
+
+    return 2 + ns + nv;
+}
 
 void hdb_source_id_encode(uint32_t id, unsigned char out[4]);
 uint32_t hdb_source_id_decode(const unsigned char in[4]);

@@ -348,20 +348,17 @@ hdb_reader_allow_pdq(hdb_reader_t *rd, const unsigned char *listed,
     hdb_match_t *match)
 {
     int            rc;
-    size_t         ns, nv;
+    size_t         nv;
     MDB_val        key;
-    unsigned char  k[2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX];
+    unsigned char  k[HDB_ALLOW_VIDEO_KEY_MAX];
 
-    ns = strnlen(match->source, HDB_SOURCE_MAX);
     nv = strnlen(match->video, HDB_VIDEO_NAME_MAX);
 
     if (nv) {
-        k[0] = HDB_ALLOW_VIDEO;
-        memcpy(k + 1, match->source, ns);
-        k[1 + ns] = '\0';
-        memcpy(k + 2 + ns, match->video, nv);
         key.mv_data = k;
-        key.mv_size = 2 + ns + nv;
+        key.mv_size = hdb_allow_video_key_make(k, match->source,
+                                  strnlen(match->source, HDB_SOURCE_MAX),
+                                  match->video, nv);
 
         rc = hdb_reader_allow_key(rd, &key, match);
         if (rc != 0 || match->allowed) {
