@@ -197,6 +197,15 @@ int hdb_grow(hdb_t *db);
 size_t hdb_mapsize(hdb_t *db);
 
 /**
+ * The bytes of data.mdb that rd's snapshot counts as free pages: pages
+ * earlier writes replaced, which later writes reuse (LMDB gives a write's
+ * freed pages out from the write after next, so a set that is updated
+ * carries about two updates' rewrites of free space).  Returns 0 or an
+ * LMDB error.
+ */
+int hdb_reader_free_bytes(hdb_reader_t *rd, size_t *bytes);
+
+/**
  * 1 if db, opened HDB_OPEN_RDONLY | HDB_OPEN_THREADS, maps room for any
  * growth of the set (1 TiB of address space on a 64-bit system): its
  * readers then never remap, so that readers in several threads may use

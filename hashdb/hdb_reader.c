@@ -552,3 +552,60 @@ hdb_reader_sources(hdb_reader_t *rd, hdb_source_cb cb, void *data)
 
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
+
+
+int
+hdb_reader_free_bytes(hdb_reader_t *rd, size_t *bytes)
+{
+    int          rc;
+    size_t       n, pages;
+    MDB_val      key, val;
+    MDB_stat     ms;
+    MDB_cursor  *cur;
+
+    *bytes = 0;
+
+    rc = mdb_env_stat(rd->db->env, &ms);
+    if (rc != 0) {
+        return rc;
+    }
+
+    /*
+     * LMDB's free list is its database 0: per writing transaction, the
+     * pages it freed, as an array of page numbers led by their count.
+     */
+    rc = mdb_cursor_open(rd->txn, 0, &cur);
+    if (rc != 0) {
+        return rc;
+    }
+
+    pages = 0;
+
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+         rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+    {
+        if (val.mv_size < sizeof(size_t)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        memcpy(&n, val.mv_data, sizeof(n));
+
+        if (n > val.mv_size / sizeof(size_t) - 1) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+
+        pages += n;
+    }
+
+    mdb_cursor_close(cur);
+
+    if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+
+    *bytes = pages * ms.ms_psize;
+    return 0;
+}

@@ -253,6 +253,16 @@ is($rc, 0, 'an import larger than the initial 1 MiB map succeeds') or diag $err;
 my $js = decode_json(($t->hashdb('stats', '--json', $small))[1]);
 ok($js->{map_size} > (1 << 20), "the map grew (now $js->{map_size} bytes)");
 is($js->{sources}[0]{sha256}, 30_000, 'with every entry');
+my $free_before = $js->{free};
+my $kept = join '', map { sha256_hex("grow $_") . "\n" } 1 .. 15_000;
+($rc, $out, $err) = $t->hashdb('sync', $small, '--source', 'g', '--unsigned', '--allow-shrink',
+                               '-', \$kept);
+is($rc, 0, 'a sync that drops half of it') or diag $err;
+$js = decode_json(($t->hashdb('stats', '--json', $small))[1]);
+ok($js->{free} > $free_before && $js->{free} < $js->{in_use},
+   "stats count the pages it freed ($free_before, then $js->{free} of $js->{in_use} bytes)");
+like(($t->hashdb('stats', $small))[1], qr/^free: +$js->{free} of them free pages, which later writes reuse$/m,
+     'and say so');
 
 SKIP: {
     skip 'needs root and runuser', 2 unless $> == 0 && -x '/usr/sbin/runuser';

@@ -348,7 +348,7 @@ cmd_stats(int argc, char **argv)
     char            path[4096], types[64];
     hdb_t          *db;
     unsigned        plan;
-    size_t          used, resident;
+    size_t          used, resident, free_bytes;
     long long       size;
     const char     *dbpath;
     stats_t         st;
@@ -389,6 +389,11 @@ cmd_stats(int argc, char **argv)
         rc = hdb_reader_allowed(rd, count_allowed, &st);
     }
 
+    /* first, so that the pages of the free list it reads are counted */
+    if (rc == 0) {
+        rc = hdb_reader_free_bytes(rd, &free_bytes);
+    }
+
     if (rc == 0) {
         /* what upload_filter_resident is about: is the set in memory? */
         rc = hdb_resident_probe(db, &used, &resident);
@@ -406,8 +411,9 @@ cmd_stats(int argc, char **argv)
         if (st.json) {
             printf("{\n  \"path\": \"%s\",\n  \"size\": %lld,\n"
                    "  \"map_size\": %zu,\n  \"in_use\": %zu,\n"
+                   "  \"free\": %zu,\n"
                    "  \"in_memory\": %zu,\n  \"computes\": ", dbpath, size,
-                   hdb_mapsize(db), used, resident);
+                   hdb_mapsize(db), used, free_bytes, resident);
             json_types(plan);
             printf(",\n  \"allowed\": %llu,\n  \"sources\": [",
                    (unsigned long long) st.allowed);
@@ -418,6 +424,8 @@ cmd_stats(int argc, char **argv)
                    hdb_mapsize(db));
             printf("in memory: %zu of the %zu bytes in use (%.0f%%)\n",
                    resident, used, used ? 100.0 * resident / used : 100.0);
+            printf("free:      %zu of them free pages, which later writes "
+                   "reuse\n", free_bytes);
             printf("computes:  %s\n", types);
             printf("allowed:   %llu entries on the allow list\n\n",
                    (unsigned long long) st.allowed);
