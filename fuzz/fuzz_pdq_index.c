@@ -79,10 +79,16 @@ fuzz_field(const uint8_t **p, size_t *left, int prefixed, MDB_val *v)
 {
     size_t  n = *left;
 
-    if (prefixed) {
-        n = *left >= 2 ? (size_t) ((*p)[0] | (*p)[1] << 8) : 0;
-        *p += *left >= 2 ? 2 : *left;
-        *left -= *left >= 2 ? 2 : *left;
+    if (prefixed && *left < 2) {
+        /* a stray byte where a length should be: the input ends there */
+        n = 0;
+        *p += *left;
+        *left = 0;
+
+    } else if (prefixed) {
+        n = (size_t) ((*p)[0] | (*p)[1] << 8);
+        *p += 2;
+        *left -= 2;
         n = n < *left ? n : *left;
     }
 

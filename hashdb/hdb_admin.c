@@ -18,10 +18,8 @@ hdb_allow_key(hdb_type_t type, const unsigned char *digest, MDB_val *key,
         return HDB_ETYPE;
     }
 
-    buf[0] = (unsigned char) type;
-    memcpy(buf + 1, digest, hdb_type_size(type));
     key->mv_data = buf;
-    key->mv_size = 1 + hdb_type_size(type);
+    key->mv_size = hdb_allow_digest_key_make(buf, type, digest);
 
     return 0;
 }

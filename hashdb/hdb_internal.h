@@ -112,8 +112,19 @@ int hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
 int hdb_reader_allow_pdq(hdb_reader_t *rd, const unsigned char *listed,
     hdb_match_t *match);
 
-/* the "allow" key of a listed video (see hdb_schema.h) into buf, which
-   holds HDB_ALLOW_VIDEO_KEY_MAX bytes; its length */
+/* the "allow" keys (see hdb_schema.h), made into buf: their length.  A
+   digest's: buf holds 1 + HDB_DIGEST_MAX bytes */
+static inline size_t
+hdb_allow_digest_key_make(unsigned char *buf, hdb_type_t type,
+    const unsigned char *digest)
+{
+    buf[0] = (unsigned char) type;
+    memcpy(buf + 1, digest, hdb_type_size(type));
+
+    return 1 + hdb_type_size(type);
+}
+
+/* a listed video's: buf holds HDB_ALLOW_VIDEO_KEY_MAX bytes */
 #define HDB_ALLOW_VIDEO_KEY_MAX  (2 + HDB_SOURCE_MAX + HDB_VIDEO_NAME_MAX)
 
 static inline size_t

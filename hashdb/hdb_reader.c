@@ -330,10 +330,8 @@ hdb_reader_allow_check(hdb_reader_t *rd, hdb_type_t type,
     MDB_val        key;
     unsigned char  k[1 + HDB_DIGEST_MAX];
 
-    k[0] = (unsigned char) type;
-    memcpy(k + 1, digest, hdb_type_size(type));
     key.mv_data = k;
-    key.mv_size = 1 + hdb_type_size(type);
+    key.mv_size = hdb_allow_digest_key_make(k, type, digest);
 
     return hdb_reader_allow_key(rd, &key, match);
 }
