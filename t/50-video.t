@@ -176,6 +176,8 @@ $t->hashdb('disable', $t->db, '--source', 'video-other');
 my $err;
 ($rc, $out, $err) = $t->hashdb('allow', $t->db, 'video:video-test', '--reason', 'x');
 ok($rc == 2 && $err =~ m{video:SOURCE/NAME wanted}, 'a video without a name is refused') or diag $err;
+($rc, $out, $err) = $t->hashdb('allow', $t->db, "video:bad source/x", '--reason', 'x');
+ok($rc == 2 && $err =~ m{not a source and video name}, 'a source name not valid is refused') or diag $err;
 ($rc, $out) = $t->hashdb('unallow', $t->db, 'video:video-test/chair-orig-22-sd-bar');
 is($rc, 0, 'hashdb unallow video:SOURCE/NAME') or diag $out;
 expect(put('/up/again.mp4', $edit{'crf 32'}), 403, undef, 'then it is blocked again');
